@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs everything hsm-kms needs on a Debian/Ubuntu machine with Node.js 20+:
+# the SoftHSMv2 PKCS#11 module (Debian package softhsm2) and the npm packages.
+# Idempotent: does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  say "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none)). Install it, then run this again."
+  exit 1
+fi
+
+if ! scripts/find-softhsm.sh >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+      if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+        say "SoftHSMv2 is missing and this user cannot install packages. As root run: apt-get update && apt-get install -y softhsm2"
+        exit 1
+      fi
+    fi
+    say "installing SoftHSMv2 (apt-get install softhsm2)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq softhsm2 >/dev/null
+  else
+    say "SoftHSMv2 is missing and there is no apt-get here. Install SoftHSMv2 2.6 with your package manager (e.g. 'brew install softhsm', 'dnf install softhsm'), then run this again."
+    exit 1
+  fi
+fi
+say "SoftHSMv2 module: $(scripts/find-softhsm.sh)"
+
+# Reinstall npm packages only when package-lock.json changed since the last install.
+stamp=node_modules/.hsm-kms-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing npm packages (npm ci; builds the pkcs11js and better-sqlite3 native addons)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi

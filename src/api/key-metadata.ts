@@ -1,0 +1,24 @@
+import type { KmsKey } from '../domain/key.js';
+import { epochSeconds } from './schemas.js';
+
+/** KeyMetadata as DescribeKey, CreateKey and the AWS SDKs know it. */
+export function keyMetadata(key: KmsKey): Record<string, unknown> {
+  return {
+    AWSAccountId: key.accountId,
+    KeyId: key.keyId,
+    Arn: key.arn,
+    CreationDate: epochSeconds(key.creationDate),
+    Enabled: key.keyState === 'Enabled',
+    Description: key.description,
+    KeyUsage: key.keyUsage,
+    KeyState: key.keyState,
+    DeletionDate: key.deletionDate ? epochSeconds(key.deletionDate) : undefined,
+    PendingDeletionWindowInDays: key.pendingDeletionWindowInDays,
+    Origin: key.origin,
+    KeyManager: 'CUSTOMER',
+    CustomerMasterKeySpec: key.keySpec,
+    KeySpec: key.keySpec,
+    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    MultiRegion: false,
+  };
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { aliasArn } from '../../domain/arn.js';
+import { defineOperation } from '../operation.js';
+import { aliasName, decodeMarker, encodeMarker, epochSeconds, keyIdParam, marker } from '../schemas.js';
+
+export const createAlias = defineOperation({
+  name: 'CreateAlias',
+  input: z.object({ AliasName: aliasName, TargetKeyId: keyIdParam }),
+  async handle({ aliases }, ctx, input) {
+    await aliases.createAlias(ctx, input.AliasName, input.TargetKeyId);
+    return {};
+  },
+});
+
+export const updateAlias = defineOperation({
+  name: 'UpdateAlias',
+  input: z.object({ AliasName: aliasName, TargetKeyId: keyIdParam }),
+  async handle({ aliases }, ctx, input) {
+    await aliases.updateAlias(ctx, input.AliasName, input.TargetKeyId);
+    return {};
+  },
+});
+
+export const deleteAlias = defineOperation({
+  name: 'DeleteAlias',
+  input: z.object({ AliasName: aliasName }),
+  async handle({ aliases }, ctx, input) {
+    await aliases.deleteAlias(ctx, input.AliasName);
+    return {};
+  },
+});
+
+export const listAliases = defineOperation({
+  name: 'ListAliases',
+  input: z.object({ KeyId: keyIdParam.optional(), Limit: z.number().int().min(1).max(100).optional(), Marker: marker }),
+  async handle({ aliases }, ctx, input) {
+    const page = await aliases.listAliases(ctx, input.KeyId, decodeMarker(input.Marker), input.Limit ?? 50);
+    return {
+      Aliases: page.items.map((a) => ({
+        AliasName: a.aliasName,
+        AliasArn: aliasArn(ctx.scope, a.aliasName),
+        TargetKeyId: a.targetKeyId,
+        CreationDate: epochSeconds(a.creationDate),
+        LastUpdatedDate: epochSeconds(a.lastUpdatedDate),
+      })),
+      NextMarker: encodeMarker(page.next),
+      Truncated: page.next !== undefined,
+    };
+  },
+});

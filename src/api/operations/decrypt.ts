@@ -1,0 +1,28 @@
+import { z } from 'zod';
+import { UnsupportedOperationException } from '../../domain/errors.js';
+import { defineOperation } from '../operation.js';
+import { blob, dryRun, encryptionAlgorithm, encryptionContext, grantTokens, keyIdParam } from '../schemas.js';
+
+export const decrypt = defineOperation({
+  name: 'Decrypt',
+  input: z.object({
+    CiphertextBlob: blob(1, 6144),
+    EncryptionContext: encryptionContext,
+    GrantTokens: grantTokens,
+    KeyId: keyIdParam.optional(),
+    EncryptionAlgorithm: encryptionAlgorithm,
+    Recipient: z.unknown().optional(),
+    DryRun: dryRun,
+  }),
+  async handle({ crypto }, ctx, input) {
+    if (input.Recipient !== undefined) throw new UnsupportedOperationException('Recipient (Nitro Enclaves attestation) is not supported.');
+    const { key, plaintext } = await crypto.decrypt(ctx, {
+      ciphertextBlob: input.CiphertextBlob,
+      keyId: input.KeyId,
+      encryptionContext: input.EncryptionContext,
+      encryptionAlgorithm: input.EncryptionAlgorithm,
+      dryRun: input.DryRun,
+    });
+    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+  },
+});

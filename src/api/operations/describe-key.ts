@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { defineOperation } from '../operation.js';
+import { keyMetadata } from '../key-metadata.js';
+import { grantTokens, keyIdParam } from '../schemas.js';
+
+export const describeKey = defineOperation({
+  name: 'DescribeKey',
+  input: z.object({ KeyId: keyIdParam, GrantTokens: grantTokens }),
+  async handle({ keyAdmin }, ctx, input) {
+    return { KeyMetadata: keyMetadata(await keyAdmin.describeKey(ctx, input.KeyId)) };
+  },
+});

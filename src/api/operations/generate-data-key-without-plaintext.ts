@@ -1,0 +1,16 @@
+import { defineOperation } from '../operation.js';
+import { dataKeyLength, dataKeyRequest } from './generate-data-key.js';
+
+export const generateDataKeyWithoutPlaintext = defineOperation({
+  name: 'GenerateDataKeyWithoutPlaintext',
+  input: dataKeyRequest.omit({ Recipient: true }),
+  async handle({ crypto }, ctx, input) {
+    const { key, ciphertextBlob } = await crypto.generateDataKeyWithoutPlaintext(ctx, {
+      keyId: input.KeyId,
+      numberOfBytes: dataKeyLength(input),
+      encryptionContext: input.EncryptionContext,
+      dryRun: input.DryRun,
+    });
+    return { CiphertextBlob: ciphertextBlob, KeyId: key.arn };
+  },
+});

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { UnsupportedOperationException } from '../../domain/errors.js';
+import { defineOperation } from '../operation.js';
+
+export const generateRandom = defineOperation({
+  name: 'GenerateRandom',
+  input: z.object({
+    NumberOfBytes: z.number().int().min(1).max(1024),
+    CustomKeyStoreId: z.string().min(1).max(64).optional(),
+    Recipient: z.unknown().optional(),
+  }),
+  async handle({ crypto }, _ctx, input) {
+    if (input.CustomKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported.');
+    if (input.Recipient !== undefined) throw new UnsupportedOperationException('Recipient (Nitro Enclaves attestation) is not supported.');
+    return { Plaintext: await crypto.generateRandom(input.NumberOfBytes) };
+  },
+});

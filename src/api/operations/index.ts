@@ -1,0 +1,24 @@
+import type { Operation } from '../operation.js';
+import { createAlias, deleteAlias, listAliases, updateAlias } from './alias-operations.js';
+import { createKey } from './create-key.js';
+import { decrypt } from './decrypt.js';
+import { describeKey } from './describe-key.js';
+import { encrypt } from './encrypt.js';
+import { generateDataKey } from './generate-data-key.js';
+import { generateDataKeyWithoutPlaintext } from './generate-data-key-without-plaintext.js';
+import { generateRandom } from './generate-random.js';
+import { cancelKeyDeletion, disableKey, enableKey, scheduleKeyDeletion, updateKeyDescription } from './key-state-operations.js';
+import { listKeys } from './list-keys.js';
+import { reEncrypt } from './re-encrypt.js';
+import { listResourceTags, tagResource, untagResource } from './tag-operations.js';
+
+const all: Operation[] = [
+  createKey, describeKey, listKeys,
+  encrypt, decrypt, reEncrypt, generateDataKey, generateDataKeyWithoutPlaintext, generateRandom,
+  enableKey, disableKey, updateKeyDescription, scheduleKeyDeletion, cancelKeyDeletion,
+  createAlias, updateAlias, deleteAlias, listAliases,
+  tagResource, untagResource, listResourceTags,
+] as Operation[];
+
+/** Every operation this service answers, by its X-Amz-Target name. */
+export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(all.map((op) => [op.name, op]));

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { defineOperation } from '../operation.js';
+import { blob, dryRun, encryptionAlgorithm, encryptionContext, grantTokens, keyIdParam } from '../schemas.js';
+
+export const reEncrypt = defineOperation({
+  name: 'ReEncrypt',
+  input: z.object({
+    CiphertextBlob: blob(1, 6144),
+    SourceEncryptionContext: encryptionContext,
+    SourceKeyId: keyIdParam.optional(),
+    DestinationKeyId: keyIdParam,
+    DestinationEncryptionContext: encryptionContext,
+    SourceEncryptionAlgorithm: encryptionAlgorithm,
+    DestinationEncryptionAlgorithm: encryptionAlgorithm,
+    GrantTokens: grantTokens,
+    DryRun: dryRun,
+  }),
+  async handle({ crypto }, ctx, input) {
+    const { source, destination } = await crypto.reEncrypt(ctx, {
+      ciphertextBlob: input.CiphertextBlob,
+      sourceKeyId: input.SourceKeyId,
+      sourceEncryptionContext: input.SourceEncryptionContext,
+      sourceEncryptionAlgorithm: input.SourceEncryptionAlgorithm,
+      destinationKeyId: input.DestinationKeyId,
+      destinationEncryptionContext: input.DestinationEncryptionContext,
+      destinationEncryptionAlgorithm: input.DestinationEncryptionAlgorithm,
+      dryRun: input.DryRun,
+    });
+    return {
+      CiphertextBlob: destination.ciphertextBlob,
+      SourceKeyId: source.arn,
+      KeyId: destination.key.arn,
+      SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+    };
+  },
+});

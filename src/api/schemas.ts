@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { InvalidMarkerException } from '../domain/errors.js';
+
+/** Shapes shared by several operations, with AWS's documented limits. */
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A base64 blob on the wire, a Buffer inside, with its length limits in bytes. */
+export function blob(min: number, max: number) {
+  return z
+    .string()
+    .regex(BASE64, 'Member must be valid base64')
+    .transform((s) => Buffer.from(s, 'base64'))
+    .refine((b) => b.length >= min, `Member must have length greater than or equal to ${min}`)
+    .refine((b) => b.length <= max, `Member must have length less than or equal to ${max}`);
+}
+
+export const keyIdParam = z.string().min(1).max(2048);
+
+export const encryptionContext = z.record(z.string(), z.string()).optional();
+
+export const grantTokens = z.array(z.string().min(1).max(8192)).max(10).optional();
+
+export const encryptionAlgorithm = z.enum(['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE']).optional();
+
+export const aliasName = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[a-zA-Z0-9:/_-]+$/, 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$');
+
+export const tagList = z
+  .array(z.object({ TagKey: z.string().min(1).max(128), TagValue: z.string().max(256) }))
+  .max(50);
+
+export const marker = z.string().min(1).max(1024).regex(/^[\u0020-\u00FF]*$/).optional();
+
+export const dryRun = z.boolean().optional();
+
+/** Markers are opaque to callers: the last item's sort key, base64url-encoded. */
+export function encodeMarker(sortKey: string | undefined): string | undefined {
+  return sortKey === undefined ? undefined : Buffer.from(sortKey, 'utf8').toString('base64url');
+}
+
+export function decodeMarker(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const decoded = Buffer.from(value, 'base64url').toString('utf8');
+  if (decoded.length === 0 || encodeMarker(decoded) !== value) throw new InvalidMarkerException('The marker that specifies where pagination should next begin is not valid.');
+  return decoded;
+}
+
+/** Epoch seconds, as the AWS JSON protocol writes timestamps. */
+export const epochSeconds = (d: Date) => d.getTime() / 1000;

@@ -1,0 +1,125 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import { buildHttpApp } from './api/http-server.js';
+import type { Services } from './api/operation.js';
+import { resolveAdminCredential, type AdminCredential } from './config/admin-credential.js';
+import { redactConfig, type Config } from './config/config.js';
+import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
+import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
+import { AliasService } from './services/alias-service.js';
+import { CryptoService } from './services/crypto-service.js';
+import { IvSequence } from './services/iv-sequence.js';
+import { KeyAdmin } from './services/key-admin.js';
+import { KeyDirectory } from './services/key-directory.js';
+import type { Clock, MetadataStore } from './services/ports.js';
+import { StaticCredentials } from './services/static-credentials.js';
+import { TagService } from './services/tags.js';
+import { SqliteStore } from './store/sqlite-store.js';
+
+export interface ServiceOptions {
+  readonly config: Config;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Lowers the per-fixed-field IV invocation limit (2^64) so tests can reach it. */
+  readonly ivInvocationLimit?: bigint;
+}
+
+export interface RunningService {
+  readonly url: string;
+  readonly port: number;
+  readonly admin: AdminCredential;
+  readonly token: Pkcs11Token;
+  readonly store: MetadataStore;
+  readonly ivs: IvSequence;
+  readonly logger: Logger;
+  stop(): Promise<void>;
+}
+
+const systemClock: Clock = { now: () => new Date() };
+
+async function tokenOptions(config: Config): Promise<TokenOptions> {
+  const { pkcs11 } = config;
+  if (pkcs11.module !== undefined && pkcs11.tokenLabel !== undefined) {
+    return { modulePath: pkcs11.module, tokenLabel: pkcs11.tokenLabel, pin: pkcs11.pin, pinFile: pkcs11.pinFile, sessions: pkcs11.sessions };
+  }
+  const embedded = await prepareEmbeddedSoftHsm(config.dataDir);
+  // SoftHSM finds its configuration only through this variable, read when the module initialises.
+  process.env.SOFTHSM2_CONF = embedded.softhsmConf;
+  return {
+    modulePath: embedded.modulePath,
+    tokenLabel: embedded.tokenLabel,
+    pin: embedded.userPin,
+    sessions: pkcs11.sessions,
+    initializeWith: { soPin: embedded.soPin },
+  };
+}
+
+function openStore(config: Config): MetadataStore {
+  const target = config.database ?? path.join(config.dataDir, 'kms.sqlite');
+  if (/^postgres(ql)?:\/\//.test(target)) throw new Error('KMS_DATABASE: the PostgreSQL store is not available yet; use a SQLite file path');
+  return new SqliteStore(target);
+}
+
+/** The composition root: wires token, store, use cases and HTTP, and starts listening. */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'hsm-kms' } });
+  logger.debug({ config: redactConfig(config) }, 'configuration');
+
+  const token = await Pkcs11Token.open(await tokenOptions(config));
+  let store: MetadataStore | undefined;
+  try {
+    store = openStore(config);
+    const admin = await resolveAdminCredential(config);
+    const credentials = new StaticCredentials();
+    credentials.add(admin.accessKeyId, admin.secretAccessKey, { accountId: config.accountId, arn: `arn:aws:iam::${config.accountId}:root` });
+
+    const keys = new KeyDirectory(store, clock, config.metadataCacheTtlMs);
+    const ivs = new IvSequence(() => store!.allocateIvInstance(), options.ivInvocationLimit);
+    await ivs.next(); // takes this instance's fixed field now, so a broken store fails the start, not a request
+    const keyAdmin = new KeyAdmin(store, token, keys, clock);
+    const recovered = await keyAdmin.recoverInterruptedCreations();
+    if (recovered > 0) logger.warn({ recovered }, 'removed keys whose creation a crash interrupted');
+    const services: Services = {
+      keyAdmin,
+      crypto: new CryptoService(keys, token, ivs),
+      aliases: new AliasService(store, keys, clock),
+      tags: new TagService(store, keys),
+    };
+
+    const app = buildHttpApp({ services, credentials, region: config.region, clock, logger });
+    const server: Server = await new Promise((resolve, reject) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+      s.once('error', reject);
+    });
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    logger.info({ url, region: config.region, accountId: config.accountId, mechanisms: token.capabilities.mechanisms.size }, 'hsm-kms listening');
+
+    const openStoreRef = store;
+    return {
+      url,
+      port,
+      admin,
+      token,
+      store: openStoreRef,
+      ivs,
+      logger,
+      async stop() {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await openStoreRef.close();
+        token.close();
+      },
+    };
+  } catch (e) {
+    await store?.close();
+    token.close();
+    throw e;
+  }
+}

@@ -1,0 +1,146 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+
+const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * The whole configuration of one service instance. Parsed once at start-up from
+ * environment variables (plus an optional JSON file) and passed down explicitly.
+ */
+export const ConfigSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: port.default(8080),
+    dataDir: z.string().min(1).default('./.kms'),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must look like an AWS region, e.g. us-east-1').default('us-east-1'),
+    accountId: accountId.default('111122223333'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    admin: z
+      .object({
+        accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, 'must be 16-128 upper-case letters or digits'),
+        secretAccessKey: z.string().min(16).max(128),
+      })
+      .optional(),
+    pkcs11: z
+      .object({
+        module: z.string().min(1).optional(),
+        tokenLabel: z.string().min(1).max(32).optional(),
+        pin: z.string().min(1).optional(),
+        pinFile: z.string().min(1).optional(),
+        sessions: positiveInt.max(256).default(8),
+      })
+      .default({ sessions: 8 }),
+    /** SQLite file path; a postgres:// URL comes with the PostgreSQL store. */
+    database: z.string().min(1).optional(),
+    /** How long another instance's metadata changes may take to be seen (AWS KMS is eventually consistent too). */
+    metadataCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(5_000),
+  })
+  .superRefine((c, ctx) => {
+    const p = c.pkcs11;
+    const external = p.module !== undefined || p.tokenLabel !== undefined || p.pin !== undefined || p.pinFile !== undefined;
+    if (external && (p.module === undefined || p.tokenLabel === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['pkcs11'], message: 'KMS_PKCS11_MODULE and KMS_PKCS11_TOKEN_LABEL go together; set both, or neither for the embedded SoftHSM token' });
+    }
+    if (external && p.pin === undefined && p.pinFile === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['pkcs11'], message: 'an external token needs KMS_PKCS11_PIN or KMS_PKCS11_PIN_FILE' });
+    }
+    if (p.pin !== undefined && p.pinFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['pkcs11'], message: 'set KMS_PKCS11_PIN or KMS_PKCS11_PIN_FILE, not both' });
+    }
+  });
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;
+
+type Env = Record<string, string | undefined>;
+
+/** Maps the documented environment variables onto the schema's shape; unset ones stay undefined. */
+function fromEnvironment(env: Env) {
+  const admin =
+    env.KMS_ADMIN_ACCESS_KEY_ID !== undefined || env.KMS_ADMIN_SECRET_ACCESS_KEY !== undefined
+      ? { accessKeyId: env.KMS_ADMIN_ACCESS_KEY_ID, secretAccessKey: env.KMS_ADMIN_SECRET_ACCESS_KEY }
+      : undefined;
+  return prune({
+    host: env.KMS_HOST,
+    port: env.KMS_PORT,
+    dataDir: env.KMS_DATA_DIR,
+    region: env.KMS_REGION,
+    accountId: env.KMS_ACCOUNT_ID,
+    logLevel: env.KMS_LOG_LEVEL,
+    admin,
+    pkcs11: {
+      module: env.KMS_PKCS11_MODULE,
+      tokenLabel: env.KMS_PKCS11_TOKEN_LABEL,
+      pin: env.KMS_PKCS11_PIN,
+      pinFile: env.KMS_PKCS11_PIN_FILE,
+      sessions: env.KMS_PKCS11_SESSIONS,
+    },
+    database: env.KMS_DATABASE,
+    metadataCacheTtlMs: env.KMS_METADATA_CACHE_TTL_MS,
+  });
+}
+
+function prune(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const pruned = prune(v);
+    if (pruned !== undefined && !(typeof pruned === 'object' && pruned !== null && Object.keys(pruned).length === 0)) out[k] = pruned;
+  }
+  return out;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? merge(b, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export class ConfigError extends Error {}
+
+/**
+ * Reads the configuration: the optional JSON file named by KMS_CONFIG_FILE first,
+ * environment variables over it. Throws ConfigError listing every problem.
+ */
+export async function loadConfig(env: Env): Promise<Config> {
+  let fileValues: Record<string, unknown> = {};
+  if (env.KMS_CONFIG_FILE) {
+    try {
+      const parsed: unknown = JSON.parse(await readFile(env.KMS_CONFIG_FILE, 'utf8'));
+      if (!isPlainObject(parsed)) throw new Error('not a JSON object');
+      fileValues = parsed;
+    } catch (e) {
+      throw new ConfigError(`cannot read KMS_CONFIG_FILE ${env.KMS_CONFIG_FILE}: ${(e as Error).message}`);
+    }
+  }
+  return parseConfig(merge(fileValues, fromEnvironment(env) as Record<string, unknown>));
+}
+
+export function parseConfig(input: unknown): Config {
+  const result = ConfigSchema.safeParse(input);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  return { ...config, dataDir: path.resolve(config.dataDir) };
+}
+
+/** The configuration with every secret replaced, safe to log. */
+export function redactConfig(config: Config): unknown {
+  return {
+    ...config,
+    admin: config.admin ? { accessKeyId: config.admin.accessKeyId, secretAccessKey: '[redacted]' } : undefined,
+    pkcs11: { ...config.pkcs11, pin: config.pkcs11.pin === undefined ? undefined : '[redacted]' },
+  };
+}

@@ -1,0 +1,48 @@
+/** Key states as AWS KMS names them; only the ones this service can reach are listed. */
+export enum KeyState {
+  Enabled = 'Enabled',
+  Disabled = 'Disabled',
+  PendingDeletion = 'PendingDeletion',
+}
+
+export type KeyUsage = 'ENCRYPT_DECRYPT';
+export type KeySpec = 'SYMMETRIC_DEFAULT';
+export type Origin = 'AWS_KMS';
+
+/** One KMS key's metadata; its key material lives in the token, one object per version. */
+export interface KmsKey {
+  readonly keyId: string;
+  readonly accountId: string;
+  readonly region: string;
+  readonly arn: string;
+  readonly description: string;
+  readonly keyUsage: KeyUsage;
+  readonly keySpec: KeySpec;
+  readonly origin: Origin;
+  readonly keyState: KeyState;
+  readonly creationDate: Date;
+  readonly deletionDate: Date | undefined;
+  readonly pendingDeletionWindowInDays: number | undefined;
+  /** The version new encryptions use; older versions only decrypt. */
+  readonly currentVersion: number;
+  readonly policy: string;
+}
+
+/** Names one immutable piece of key material inside the token. */
+export interface KeyMaterialRef {
+  readonly keyId: string;
+  readonly version: number;
+}
+
+export interface Tag {
+  readonly TagKey: string;
+  readonly TagValue: string;
+}
+
+export interface Alias {
+  readonly accountId: string;
+  readonly aliasName: string;
+  readonly targetKeyId: string;
+  readonly creationDate: Date;
+  readonly lastUpdatedDate: Date;
+}

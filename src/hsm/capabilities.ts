@@ -1,0 +1,22 @@
+import type * as P11 from 'pkcs11js';
+import { pkcs11js } from './pkcs11js.js';
+
+/**
+ * What the token can do, read from its mechanism list at start-up. Vendor
+ * differences are decided from this profile, never from a vendor's name.
+ */
+export interface TokenCapabilities {
+  readonly aesKeyGen: boolean;
+  readonly aesGcm: boolean;
+  readonly mechanisms: ReadonlySet<number>;
+}
+
+export function detectCapabilities(lib: P11.PKCS11, slot: Buffer): TokenCapabilities {
+  const mechanisms = new Set(lib.C_GetMechanismList(slot));
+  const supports = (m: number, flag: number) => mechanisms.has(m) && (lib.C_GetMechanismInfo(slot, m).flags & flag) !== 0;
+  return {
+    aesKeyGen: supports(pkcs11js.CKM_AES_KEY_GEN, pkcs11js.CKF_GENERATE),
+    aesGcm: supports(pkcs11js.CKM_AES_GCM, pkcs11js.CKF_ENCRYPT) && supports(pkcs11js.CKM_AES_GCM, pkcs11js.CKF_DECRYPT),
+    mechanisms,
+  };
+}

@@ -1,0 +1,55 @@
+import type * as P11 from 'pkcs11js';
+import { pkcs11js } from './pkcs11js.js';
+import { InvalidCiphertextException, KMSInternalException, KmsError } from '../domain/errors.js';
+
+/** What the caller of a token operation was doing, which decides how a return code reads. */
+export type TokenOperation = 'decrypt' | 'encrypt' | 'generate' | 'destroy' | 'find' | 'random' | 'session';
+
+export interface Classified {
+  /** The error to throw to the domain. */
+  readonly error: KmsError;
+  /** The session is in an unknown state and must not go back to the pool. */
+  readonly evictSession: boolean;
+  /** The cached object handle no longer names the object. */
+  readonly dropHandle: boolean;
+  /** The application must log in again (the token forgot the login). */
+  readonly relogin: boolean;
+}
+
+const SESSION_LOST = new Set([
+  pkcs11js.CKR_SESSION_HANDLE_INVALID,
+  pkcs11js.CKR_SESSION_CLOSED,
+  pkcs11js.CKR_DEVICE_ERROR,
+  pkcs11js.CKR_DEVICE_REMOVED,
+  pkcs11js.CKR_TOKEN_NOT_PRESENT,
+  pkcs11js.CKR_OPERATION_ACTIVE,
+  pkcs11js.CKR_OPERATION_NOT_INITIALIZED,
+]);
+
+const HANDLE_LOST = new Set([pkcs11js.CKR_OBJECT_HANDLE_INVALID, pkcs11js.CKR_KEY_HANDLE_INVALID]);
+
+/**
+ * Ciphertext that the token refused to authenticate. SoftHSMv2 reports a failed
+ * GCM tag check as CKR_GENERAL_ERROR; other tokens use the codes the standard names.
+ */
+const BAD_CIPHERTEXT = new Set([
+  pkcs11js.CKR_ENCRYPTED_DATA_INVALID,
+  pkcs11js.CKR_ENCRYPTED_DATA_LEN_RANGE,
+  pkcs11js.CKR_GENERAL_ERROR,
+  0x00000021, // CKR_AEAD_DECRYPT_FAILED (PKCS#11 3.0)
+]);
+
+/** The one place where PKCS#11 return codes become API errors and session decisions. */
+export function classifyTokenError(e: unknown, operation: TokenOperation): Classified {
+  const code = e instanceof pkcs11js.Pkcs11Error ? e.code : undefined;
+  const name = e instanceof Error ? e.message : String(e);
+  if (code !== undefined && operation === 'decrypt' && BAD_CIPHERTEXT.has(code)) {
+    return { error: new InvalidCiphertextException('The ciphertext failed to authenticate.'), evictSession: false, dropHandle: false, relogin: false };
+  }
+  return {
+    error: new KMSInternalException(`The key store failed during ${operation}: ${name}`),
+    evictSession: code === undefined || SESSION_LOST.has(code),
+    dropHandle: code !== undefined && HANDLE_LOST.has(code),
+    relogin: code === pkcs11js.CKR_USER_NOT_LOGGED_IN,
+  };
+}

@@ -1,0 +1,37 @@
+import { CREDENTIALS_PROFILE } from './config/admin-credential.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { startService } from './app.js';
+
+async function main(): Promise<void> {
+  const config = await loadConfig(process.env);
+  const service = await startService({ config });
+  if (service.admin.credentialsFile) {
+    // How to use the generated credential; the secret itself stays in the file.
+    process.stdout.write(
+      `\nhsm-kms is listening on ${service.url}\n` +
+        `The administrator credential is in ${service.admin.credentialsFile} (profile ${CREDENTIALS_PROFILE}). Use it with:\n\n` +
+        `  export AWS_SHARED_CREDENTIALS_FILE=${service.admin.credentialsFile} AWS_PROFILE=${CREDENTIALS_PROFILE} AWS_DEFAULT_REGION=${config.region}\n` +
+        `  aws kms create-key --endpoint-url ${service.url}\n\n`,
+    );
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    service.logger.info({ signal }, 'shutting down');
+    service.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        service.logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`hsm-kms failed to start: ${e instanceof ConfigError ? e.message : (e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,67 @@
+import { InvalidAliasNameException, NotFoundException } from '../domain/errors.js';
+import type { Alias, KmsKey } from '../domain/key.js';
+import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
+import { aliasArn } from '../domain/arn.js';
+import type { CallContext } from './context.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { Clock, MetadataStore, Page } from './ports.js';
+
+export const RESERVED_ALIAS_PREFIX = 'alias/aws/';
+
+function assertCustomerAliasName(aliasName: string): void {
+  if (!aliasName.startsWith('alias/') || aliasName.length <= 'alias/'.length) {
+    throw new InvalidAliasNameException(`Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`);
+  }
+  if (aliasName.startsWith(RESERVED_ALIAS_PREFIX)) {
+    throw new InvalidAliasNameException(`Alias names beginning with ${RESERVED_ALIAS_PREFIX} are reserved for AWS managed keys.`);
+  }
+}
+
+export class AliasService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly keys: KeyDirectory,
+    private readonly clock: Clock,
+  ) {}
+
+  async createAlias(ctx: CallContext, aliasName: string, targetKeyId: string): Promise<void> {
+    assertCustomerAliasName(aliasName);
+    const key = await this.targetKey(ctx, targetKeyId);
+    const now = this.clock.now();
+    await this.store.createAlias({ accountId: ctx.scope.accountId, aliasName, targetKeyId: key.keyId, creationDate: now, lastUpdatedDate: now });
+    this.keys.forgetAlias(ctx.scope.accountId, aliasName);
+  }
+
+  async updateAlias(ctx: CallContext, aliasName: string, targetKeyId: string): Promise<void> {
+    assertCustomerAliasName(aliasName);
+    await this.existing(ctx, aliasName);
+    const key = await this.targetKey(ctx, targetKeyId);
+    await this.store.updateAlias(ctx.scope.accountId, aliasName, key.keyId, this.clock.now());
+    this.keys.forgetAlias(ctx.scope.accountId, aliasName);
+  }
+
+  async deleteAlias(ctx: CallContext, aliasName: string): Promise<void> {
+    assertCustomerAliasName(aliasName);
+    await this.existing(ctx, aliasName);
+    await this.store.deleteAlias(ctx.scope.accountId, aliasName);
+    this.keys.forgetAlias(ctx.scope.accountId, aliasName);
+  }
+
+  async listAliases(ctx: CallContext, keyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>> {
+    const targetKeyId = keyId === undefined ? undefined : (await this.keys.resolve(ctx, keyId, false)).keyId;
+    return this.store.listAliases(ctx.scope.accountId, targetKeyId, after, limit);
+  }
+
+  private async existing(ctx: CallContext, aliasName: string): Promise<Alias> {
+    const alias = await this.store.getAlias(ctx.scope.accountId, aliasName);
+    if (!alias) throw new NotFoundException(`Alias ${aliasArn(ctx.scope, aliasName)} is not found.`);
+    return alias;
+  }
+
+  /** Aliases point at a key by id or ARN only, never at another alias. */
+  private async targetKey(ctx: CallContext, targetKeyId: string): Promise<KmsKey> {
+    const key = await this.keys.resolve(ctx, targetKeyId, false);
+    assertNotPendingDeletion(key);
+    return key;
+  }
+}

@@ -1,0 +1,156 @@
+import { encodeHeader, parseBlob } from '../domain/ciphertext-blob.js';
+import { encodeEncryptionContext, type EncryptionContext } from '../domain/encryption-context.js';
+import { DryRunOperationException, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../domain/errors.js';
+import type { KmsKey } from '../domain/key.js';
+import { assertUsableForCrypto } from '../domain/key-state-rules.js';
+import type { CallContext } from './context.js';
+import type { IvSequence } from './iv-sequence.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { KeyVault } from './ports.js';
+
+export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
+
+export interface Sealed {
+  readonly key: KmsKey;
+  readonly ciphertextBlob: Buffer;
+}
+
+export interface Opened {
+  readonly key: KmsKey;
+  readonly plaintext: Buffer;
+}
+
+export interface EncryptRequest {
+  readonly keyId: string;
+  readonly plaintext: Buffer;
+  readonly encryptionContext?: EncryptionContext;
+  readonly encryptionAlgorithm?: string;
+  readonly dryRun?: boolean;
+}
+
+export interface DecryptRequest {
+  readonly ciphertextBlob: Buffer;
+  readonly keyId?: string;
+  readonly encryptionContext?: EncryptionContext;
+  readonly encryptionAlgorithm?: string;
+  readonly dryRun?: boolean;
+}
+
+export interface ReEncryptRequest {
+  readonly ciphertextBlob: Buffer;
+  readonly sourceKeyId?: string;
+  readonly sourceEncryptionContext?: EncryptionContext;
+  readonly sourceEncryptionAlgorithm?: string;
+  readonly destinationKeyId: string;
+  readonly destinationEncryptionContext?: EncryptionContext;
+  readonly destinationEncryptionAlgorithm?: string;
+  readonly dryRun?: boolean;
+}
+
+export interface GenerateDataKeyRequest {
+  readonly keyId: string;
+  readonly numberOfBytes: number;
+  readonly encryptionContext?: EncryptionContext;
+  readonly dryRun?: boolean;
+}
+
+function assertSymmetricAlgorithm(key: KmsKey, algorithm: string | undefined): void {
+  if (algorithm !== undefined && algorithm !== SYMMETRIC_DEFAULT) {
+    throw new InvalidKeyUsageException(`${key.arn} key usage is ENCRYPT_DECRYPT with key spec SYMMETRIC_DEFAULT, which does not support ${algorithm}.`);
+  }
+}
+
+/** Envelope encryption: every byte of key material stays in the token; this class only frames it. */
+export class CryptoService {
+  constructor(
+    private readonly keys: KeyDirectory,
+    private readonly vault: KeyVault,
+    private readonly ivs: IvSequence,
+  ) {}
+
+  async encrypt(ctx: CallContext, req: EncryptRequest): Promise<Sealed> {
+    const key = await this.usableKey(ctx, req.keyId, req.encryptionAlgorithm);
+    if (req.dryRun) throw dryRunSucceeded();
+    return { key, ciphertextBlob: await this.seal(key, req.plaintext, req.encryptionContext) };
+  }
+
+  async decrypt(ctx: CallContext, req: DecryptRequest): Promise<Opened> {
+    const opened = await this.open(ctx, req.ciphertextBlob, req.encryptionContext, req.keyId, req.encryptionAlgorithm, req.dryRun);
+    return opened;
+  }
+
+  async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: KmsKey; destination: Sealed }> {
+    const destinationKey = await this.usableKey(ctx, req.destinationKeyId, req.destinationEncryptionAlgorithm);
+    const source = await this.open(ctx, req.ciphertextBlob, req.sourceEncryptionContext, req.sourceKeyId, req.sourceEncryptionAlgorithm, req.dryRun);
+    if (req.dryRun) throw dryRunSucceeded();
+    try {
+      const ciphertextBlob = await this.seal(destinationKey, source.plaintext, req.destinationEncryptionContext);
+      return { source: source.key, destination: { key: destinationKey, ciphertextBlob } };
+    } finally {
+      source.plaintext.fill(0);
+    }
+  }
+
+  async generateDataKey(ctx: CallContext, req: GenerateDataKeyRequest): Promise<Sealed & { plaintext: Buffer }> {
+    const key = await this.usableKey(ctx, req.keyId, undefined);
+    if (req.dryRun) throw dryRunSucceeded();
+    // Token RNG plus one encrypt call: pkcs11js's async key generation and wrapping leak native memory.
+    const plaintext = await this.vault.generateRandom(req.numberOfBytes);
+    return { key, plaintext, ciphertextBlob: await this.seal(key, plaintext, req.encryptionContext) };
+  }
+
+  async generateDataKeyWithoutPlaintext(ctx: CallContext, req: GenerateDataKeyRequest): Promise<Sealed> {
+    const { plaintext, ...sealed } = await this.generateDataKey(ctx, req);
+    plaintext.fill(0);
+    return sealed;
+  }
+
+  generateRandom(numberOfBytes: number): Promise<Buffer> {
+    return this.vault.generateRandom(numberOfBytes);
+  }
+
+  private async usableKey(ctx: CallContext, keyId: string, algorithm: string | undefined): Promise<KmsKey> {
+    const key = await this.keys.resolve(ctx, keyId, true);
+    assertUsableForCrypto(key);
+    assertSymmetricAlgorithm(key, algorithm);
+    return key;
+  }
+
+  private async seal(key: KmsKey, plaintext: Buffer, context: EncryptionContext | undefined): Promise<Buffer> {
+    const iv = await this.ivs.next();
+    const header = encodeHeader({ keyId: key.keyId, keyVersion: key.currentVersion, iv });
+    const aad = Buffer.concat([header, encodeEncryptionContext(context)]);
+    const sealed = await this.vault.encrypt({ keyId: key.keyId, version: key.currentVersion }, iv, aad, plaintext);
+    return Buffer.concat([header, sealed]);
+  }
+
+  private async open(
+    ctx: CallContext,
+    blob: Buffer,
+    context: EncryptionContext | undefined,
+    expectedKeyId: string | undefined,
+    algorithm: string | undefined,
+    dryRun: boolean | undefined,
+  ): Promise<Opened> {
+    const expected = expectedKeyId === undefined ? undefined : await this.keys.resolve(ctx, expectedKeyId, true);
+    const parsed = parseBlob(blob);
+    const key = await this.keys.get(parsed.keyId);
+    // A blob naming a key this account does not hold is indistinguishable from garbage.
+    if (!key || key.accountId !== ctx.scope.accountId || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
+      throw new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');
+    }
+    if (expected && expected.keyId !== key.keyId) {
+      throw new IncorrectKeyException('The key ID in the request does not identify a key that can decrypt this ciphertext.');
+    }
+    assertUsableForCrypto(key);
+    assertSymmetricAlgorithm(key, algorithm);
+    if (dryRun) throw dryRunSucceeded();
+    const aad = Buffer.concat([parsed.header, encodeEncryptionContext(context)]);
+    const plaintext = await this.vault.decrypt({ keyId: key.keyId, version: parsed.keyVersion }, parsed.iv, aad, parsed.sealed);
+    return { key, plaintext };
+  }
+}
+
+function dryRunSucceeded(): DryRunOperationException {
+  return new DryRunOperationException('The request would have succeeded, but the DryRun option is set.');
+}

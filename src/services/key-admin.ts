@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { keyArn } from '../domain/arn.js';
+import { KMSInvalidStateException, LimitExceededException, MalformedPolicyDocumentException, UnsupportedOperationException } from '../domain/errors.js';
+import { KeyState, type KmsKey, type Tag } from '../domain/key.js';
+import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
+import { defaultKeyPolicy } from '../domain/default-policy.js';
+import type { CallContext } from './context.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { Clock, KeyVault, MetadataStore, Page } from './ports.js';
+import { validateTags, MAX_TAGS_PER_KEY } from './tags.js';
+
+export interface CreateKeyRequest {
+  readonly description?: string;
+  readonly keyUsage?: string;
+  readonly keySpec?: string;
+  readonly origin?: string;
+  readonly policy?: string;
+  readonly tags?: readonly Tag[];
+  readonly customKeyStoreId?: string;
+  readonly multiRegion?: boolean;
+}
+
+const DAY_MS = 86_400_000;
+export const MAX_POLICY_BYTES = 32_768;
+
+/** Creating keys and moving them between states; key material is touched only to create it. */
+export class KeyAdmin {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly vault: KeyVault,
+    private readonly keys: KeyDirectory,
+    private readonly clock: Clock,
+  ) {}
+
+  async createKey(ctx: CallContext, req: CreateKeyRequest): Promise<KmsKey> {
+    if ((req.keyUsage ?? 'ENCRYPT_DECRYPT') !== 'ENCRYPT_DECRYPT' || (req.keySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') {
+      throw new UnsupportedOperationException(`Only KeySpec SYMMETRIC_DEFAULT with KeyUsage ENCRYPT_DECRYPT is supported; got ${req.keySpec ?? 'SYMMETRIC_DEFAULT'}/${req.keyUsage ?? 'ENCRYPT_DECRYPT'}.`);
+    }
+    if ((req.origin ?? 'AWS_KMS') !== 'AWS_KMS') throw new UnsupportedOperationException(`Origin ${req.origin} is not supported; only AWS_KMS is.`);
+    if (req.customKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported: every key already lives in this service\'s HSM.');
+    if (req.multiRegion) throw new UnsupportedOperationException('Multi-Region keys are not supported.');
+    const tags = validateTags(req.tags ?? []);
+    if (tags.length > MAX_TAGS_PER_KEY) throw new LimitExceededException(`A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
+    const policy = req.policy ?? defaultKeyPolicy(ctx.scope.accountId);
+    checkPolicyDocument(policy);
+
+    const keyId = randomUUID();
+    const key: KmsKey = {
+      keyId,
+      accountId: ctx.scope.accountId,
+      region: ctx.scope.region,
+      arn: keyArn(ctx.scope, keyId),
+      description: req.description ?? '',
+      keyUsage: 'ENCRYPT_DECRYPT',
+      keySpec: 'SYMMETRIC_DEFAULT',
+      origin: 'AWS_KMS',
+      keyState: KeyState.Enabled,
+      creationDate: this.clock.now(),
+      deletionDate: undefined,
+      pendingDeletionWindowInDays: undefined,
+      currentVersion: 1,
+      policy,
+    };
+    // Row first (invisible), token object second, then the row becomes visible:
+    // a crash in between leaves only a provisioning row that start-up cleans away.
+    await this.store.insertProvisioningKey({ key, tags });
+    try {
+      await this.vault.createSymmetricKey({ keyId, version: 1 });
+    } catch (e) {
+      await this.store.deleteProvisioningKey(keyId).catch(() => undefined);
+      throw e;
+    }
+    await this.store.activateKey(keyId);
+    return key;
+  }
+
+  /** Finishes what a crash interrupted: half-created keys are destroyed in the token and forgotten. */
+  async recoverInterruptedCreations(): Promise<number> {
+    const pending = await this.store.listProvisioningKeys();
+    for (const ref of pending) {
+      await this.vault.destroyKey(ref);
+      await this.store.deleteProvisioningKey(ref.keyId);
+    }
+    return pending.length;
+  }
+
+  describeKey(ctx: CallContext, keyId: string): Promise<KmsKey> {
+    return this.keys.resolve(ctx, keyId, true);
+  }
+
+  listKeys(ctx: CallContext, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
+    return this.store.listKeys(ctx.scope.accountId, after, limit);
+  }
+
+  async enableKey(ctx: CallContext, keyId: string): Promise<void> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertNotPendingDeletion(key);
+    await this.save({ ...key, keyState: KeyState.Enabled });
+  }
+
+  async disableKey(ctx: CallContext, keyId: string): Promise<void> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertNotPendingDeletion(key);
+    await this.save({ ...key, keyState: KeyState.Disabled });
+  }
+
+  async updateKeyDescription(ctx: CallContext, keyId: string, description: string): Promise<void> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertNotPendingDeletion(key);
+    await this.save({ ...key, description });
+  }
+
+  async scheduleKeyDeletion(ctx: CallContext, keyId: string, pendingWindowInDays: number): Promise<KmsKey> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    if (key.keyState === KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
+    const updated: KmsKey = {
+      ...key,
+      keyState: KeyState.PendingDeletion,
+      deletionDate: new Date(this.clock.now().getTime() + pendingWindowInDays * DAY_MS),
+      pendingDeletionWindowInDays: pendingWindowInDays,
+    };
+    await this.save(updated);
+    return updated;
+  }
+
+  async cancelKeyDeletion(ctx: CallContext, keyId: string): Promise<KmsKey> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    if (key.keyState !== KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is not pending deletion.`);
+    const updated: KmsKey = { ...key, keyState: KeyState.Disabled, deletionDate: undefined, pendingDeletionWindowInDays: undefined };
+    await this.save(updated);
+    return updated;
+  }
+
+  private async save(key: KmsKey): Promise<void> {
+    await this.store.updateKey(key);
+    this.keys.forgetKey(key.keyId);
+  }
+}
+
+function checkPolicyDocument(policy: string): void {
+  if (Buffer.byteLength(policy, 'utf8') > MAX_POLICY_BYTES) throw new MalformedPolicyDocumentException(`The key policy exceeds ${MAX_POLICY_BYTES} bytes.`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(policy);
+  } catch {
+    throw new MalformedPolicyDocumentException('The key policy is not valid JSON.');
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !('Statement' in doc)) {
+    throw new MalformedPolicyDocumentException('The key policy must be a JSON object with a Statement.');
+  }
+}

@@ -1,0 +1,83 @@
+import type { Alias, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
+
+/**
+ * The token, seen from the domain: key material is created, used and destroyed
+ * inside it and never leaves it.
+ */
+export interface KeyVault {
+  /** Creates a new non-extractable AES-256 object for this key version. */
+  createSymmetricKey(ref: KeyMaterialRef): Promise<void>;
+  /** Destroys the object; false when there was none. */
+  destroyKey(ref: KeyMaterialRef): Promise<boolean>;
+  /** AES-256-GCM inside the token; returns ciphertext followed by the 16-byte tag. */
+  encrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, plaintext: Buffer): Promise<Buffer>;
+  /** Throws InvalidCiphertextException when the tag does not authenticate. */
+  decrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, sealed: Buffer): Promise<Buffer>;
+  /** Random bytes from the token's generator. */
+  generateRandom(length: number): Promise<Buffer>;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** The last item's sort key when more items follow. */
+  readonly next: string | undefined;
+}
+
+export interface NewKey {
+  readonly key: KmsKey;
+  readonly tags: readonly Tag[];
+}
+
+/**
+ * Everything outside the token: key metadata, versions, aliases, tags and the
+ * IV-instance sequence. Every method is one transaction.
+ */
+export interface MetadataStore {
+  /**
+   * Records a key that is not yet usable: it stays invisible until
+   * activateKey, so a crash before then leaves nothing a user can see.
+   */
+  insertProvisioningKey(newKey: NewKey): Promise<void>;
+  activateKey(keyId: string): Promise<void>;
+  /** Keys whose creation never completed, for clean-up at start-up. */
+  listProvisioningKeys(): Promise<KeyMaterialRef[]>;
+  deleteProvisioningKey(keyId: string): Promise<void>;
+
+  getKey(keyId: string): Promise<KmsKey | undefined>;
+  listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>>;
+  updateKey(key: KmsKey): Promise<void>;
+
+  getAlias(accountId: string, aliasName: string): Promise<Alias | undefined>;
+  listAliases(accountId: string, targetKeyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>>;
+  /** Throws AlreadyExistsException when the name is taken. */
+  createAlias(alias: Alias): Promise<void>;
+  updateAlias(accountId: string, aliasName: string, targetKeyId: string, at: Date): Promise<void>;
+  /** False when there was no such alias. */
+  deleteAlias(accountId: string, aliasName: string): Promise<boolean>;
+
+  listTags(keyId: string): Promise<Tag[]>;
+  /** Adds or overwrites tags; throws LimitExceededException above maxTags in all. */
+  putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<void>;
+  removeTags(keyId: string, tagKeys: readonly string[]): Promise<void>;
+
+  /** A fixed field for deterministic GCM IVs that no instance has had before. */
+  allocateIvInstance(): Promise<number>;
+
+  close(): Promise<void>;
+}
+
+/** The caller, once authenticated. */
+export interface Principal {
+  readonly accountId: string;
+  readonly arn: string;
+  readonly accessKeyId: string;
+}
+
+export interface CredentialDirectory {
+  /** The secret and principal for an access key id, or undefined when unknown. */
+  lookup(accessKeyId: string): { secretAccessKey: string; principal: Principal } | undefined;
+}
+
+export interface Clock {
+  now(): Date;
+}

@@ -1,0 +1,43 @@
+import { TagException } from '../domain/errors.js';
+import type { Tag } from '../domain/key.js';
+import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
+import type { CallContext } from './context.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { MetadataStore } from './ports.js';
+
+export const MAX_TAGS_PER_KEY = 50;
+
+/** AWS reserves the aws: prefix; one request may not name a tag key twice. */
+export function validateTags(tags: readonly Tag[]): Tag[] {
+  const seen = new Set<string>();
+  for (const t of tags) {
+    if (t.TagKey.toLowerCase().startsWith('aws:')) throw new TagException(`Tag keys beginning with aws: are reserved: ${t.TagKey}`);
+    if (seen.has(t.TagKey)) throw new TagException(`Duplicate tag key ${t.TagKey}`);
+    seen.add(t.TagKey);
+  }
+  return [...tags];
+}
+
+export class TagService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly keys: KeyDirectory,
+  ) {}
+
+  async tagResource(ctx: CallContext, keyId: string, tags: readonly Tag[]): Promise<void> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertNotPendingDeletion(key);
+    await this.store.putTags(key.keyId, validateTags(tags), MAX_TAGS_PER_KEY);
+  }
+
+  async untagResource(ctx: CallContext, keyId: string, tagKeys: readonly string[]): Promise<void> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertNotPendingDeletion(key);
+    await this.store.removeTags(key.keyId, tagKeys);
+  }
+
+  async listResourceTags(ctx: CallContext, keyId: string): Promise<Tag[]> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    return this.store.listTags(key.keyId);
+  }
+}

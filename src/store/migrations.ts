@@ -1,0 +1,53 @@
+/** Schema migrations, applied in order, each once; the applied count is SQLite's user_version. */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE keys (
+    key_id          TEXT PRIMARY KEY,
+    account_id      TEXT NOT NULL,
+    region          TEXT NOT NULL,
+    description     TEXT NOT NULL,
+    key_usage       TEXT NOT NULL,
+    key_spec        TEXT NOT NULL,
+    origin          TEXT NOT NULL,
+    key_state       TEXT NOT NULL,
+    creation_date   INTEGER NOT NULL,
+    deletion_date   INTEGER,
+    pending_window  INTEGER,
+    current_version INTEGER NOT NULL,
+    policy          TEXT NOT NULL,
+    -- 1 while the token object may not exist yet: invisible to every API call.
+    provisioning    INTEGER NOT NULL DEFAULT 1
+  );
+  CREATE INDEX keys_by_account ON keys (account_id, key_id);
+
+  CREATE TABLE key_versions (
+    key_id        TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+    version       INTEGER NOT NULL,
+    creation_date INTEGER NOT NULL,
+    PRIMARY KEY (key_id, version)
+  );
+
+  CREATE TABLE aliases (
+    account_id        TEXT NOT NULL,
+    alias_name        TEXT NOT NULL,
+    target_key_id     TEXT NOT NULL REFERENCES keys (key_id),
+    creation_date     INTEGER NOT NULL,
+    last_updated_date INTEGER NOT NULL,
+    PRIMARY KEY (account_id, alias_name)
+  );
+  CREATE INDEX aliases_by_key ON aliases (target_key_id);
+
+  CREATE TABLE tags (
+    key_id    TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+    tag_key   TEXT NOT NULL,
+    tag_value TEXT NOT NULL,
+    PRIMARY KEY (key_id, tag_key)
+  );
+
+  -- Each row is one fixed field of deterministic AES-GCM IVs, never handed out twice.
+  CREATE TABLE iv_instances (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at INTEGER NOT NULL
+  );
+  `,
+];

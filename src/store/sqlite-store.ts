@@ -1,0 +1,233 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { keyArn } from '../domain/arn.js';
+import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
+import type { Alias, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
+import type { MetadataStore, NewKey, Page } from '../services/ports.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+
+interface KeyRow {
+  key_id: string;
+  account_id: string;
+  region: string;
+  description: string;
+  key_usage: string;
+  key_spec: string;
+  origin: string;
+  key_state: string;
+  creation_date: number;
+  deletion_date: number | null;
+  pending_window: number | null;
+  current_version: number;
+  policy: string;
+}
+
+interface AliasRow {
+  account_id: string;
+  alias_name: string;
+  target_key_id: string;
+  creation_date: number;
+  last_updated_date: number;
+}
+
+function toKey(r: KeyRow): KmsKey {
+  return {
+    keyId: r.key_id,
+    accountId: r.account_id,
+    region: r.region,
+    arn: keyArn({ region: r.region, accountId: r.account_id }, r.key_id),
+    description: r.description,
+    keyUsage: r.key_usage as KmsKey['keyUsage'],
+    keySpec: r.key_spec as KmsKey['keySpec'],
+    origin: r.origin as KmsKey['origin'],
+    keyState: r.key_state as KeyState,
+    creationDate: new Date(r.creation_date),
+    deletionDate: r.deletion_date === null ? undefined : new Date(r.deletion_date),
+    pendingDeletionWindowInDays: r.pending_window ?? undefined,
+    currentVersion: r.current_version,
+    policy: r.policy,
+  };
+}
+
+function toAlias(r: AliasRow): Alias {
+  return {
+    accountId: r.account_id,
+    aliasName: r.alias_name,
+    targetKeyId: r.target_key_id,
+    creationDate: new Date(r.creation_date),
+    lastUpdatedDate: new Date(r.last_updated_date),
+  };
+}
+
+function page<R, T>(rows: R[], limit: number, map: (r: R) => T, sortKey: (r: R) => string): Page<T> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return { items: kept.map(map), next: more ? sortKey(kept[kept.length - 1]!) : undefined };
+}
+
+/**
+ * The embedded metadata store. better-sqlite3 is synchronous; the service keeps
+ * it off the cryptographic hot path with an in-memory cache of key metadata.
+ */
+export class SqliteStore implements MetadataStore {
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const db = this.db;
+    this.stmt = {
+      insertKey: db.prepare(`INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state,
+        creation_date, deletion_date, pending_window, current_version, policy, provisioning)
+        VALUES (@key_id, @account_id, @region, @description, @key_usage, @key_spec, @origin, @key_state,
+        @creation_date, @deletion_date, @pending_window, @current_version, @policy, 1)`),
+      insertVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, ?, ?)'),
+      activate: db.prepare('UPDATE keys SET provisioning = 0 WHERE key_id = ?'),
+      provisioning: db.prepare('SELECT k.key_id, v.version FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1'),
+      deleteKey: db.prepare('DELETE FROM keys WHERE key_id = ? AND provisioning = 1'),
+      getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0'),
+      listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND key_id > ? ORDER BY key_id LIMIT ?'),
+      updateKey: db.prepare(`UPDATE keys SET description = @description, key_state = @key_state, deletion_date = @deletion_date,
+        pending_window = @pending_window, current_version = @current_version, policy = @policy WHERE key_id = @key_id AND provisioning = 0`),
+      getAlias: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name = ?'),
+      listAliases: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
+      listAliasesForKey: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND target_key_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
+      insertAlias: db.prepare('INSERT INTO aliases (account_id, alias_name, target_key_id, creation_date, last_updated_date) VALUES (?, ?, ?, ?, ?)'),
+      updateAlias: db.prepare('UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE account_id = ? AND alias_name = ?'),
+      deleteAlias: db.prepare('DELETE FROM aliases WHERE account_id = ? AND alias_name = ?'),
+      listTags: db.prepare('SELECT tag_key AS TagKey, tag_value AS TagValue FROM tags WHERE key_id = ? ORDER BY tag_key'),
+      countTags: db.prepare('SELECT COUNT(*) AS n FROM tags WHERE key_id = ?'),
+      putTag: db.prepare('INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?) ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value'),
+      removeTag: db.prepare('DELETE FROM tags WHERE key_id = ? AND tag_key = ?'),
+      allocateIv: db.prepare('INSERT INTO iv_instances (started_at) VALUES (?)'),
+    };
+  }
+
+  private migrate(): void {
+    const applied = this.db.pragma('user_version', { simple: true }) as number;
+    for (let i = applied; i < SQLITE_MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(SQLITE_MIGRATIONS[i]!);
+        this.db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  private keyParams(key: KmsKey) {
+    return {
+      key_id: key.keyId,
+      account_id: key.accountId,
+      region: key.region,
+      description: key.description,
+      key_usage: key.keyUsage,
+      key_spec: key.keySpec,
+      origin: key.origin,
+      key_state: key.keyState,
+      creation_date: key.creationDate.getTime(),
+      deletion_date: key.deletionDate?.getTime() ?? null,
+      pending_window: key.pendingDeletionWindowInDays ?? null,
+      current_version: key.currentVersion,
+      policy: key.policy,
+    };
+  }
+
+  async insertProvisioningKey({ key, tags }: NewKey): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.insertKey.run(this.keyParams(key));
+      this.stmt.insertVersion.run(key.keyId, key.currentVersion, key.creationDate.getTime());
+      for (const t of tags) this.stmt.putTag.run(key.keyId, t.TagKey, t.TagValue);
+    })();
+  }
+
+  async activateKey(keyId: string): Promise<void> {
+    this.stmt.activate.run(keyId);
+  }
+
+  async listProvisioningKeys(): Promise<KeyMaterialRef[]> {
+    return (this.stmt.provisioning.all() as Array<{ key_id: string; version: number }>).map((r) => ({ keyId: r.key_id, version: r.version }));
+  }
+
+  async deleteProvisioningKey(keyId: string): Promise<void> {
+    this.stmt.deleteKey.run(keyId);
+  }
+
+  async getKey(keyId: string): Promise<KmsKey | undefined> {
+    const row = this.stmt.getKey.get(keyId) as KeyRow | undefined;
+    return row && toKey(row);
+  }
+
+  async listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
+    const rows = this.stmt.listKeys.all(accountId, after ?? '', limit + 1) as KeyRow[];
+    return page(rows, limit, toKey, (r) => r.key_id);
+  }
+
+  async updateKey(key: KmsKey): Promise<void> {
+    this.stmt.updateKey.run(this.keyParams(key));
+  }
+
+  async getAlias(accountId: string, aliasName: string): Promise<Alias | undefined> {
+    const row = this.stmt.getAlias.get(accountId, aliasName) as AliasRow | undefined;
+    return row && toAlias(row);
+  }
+
+  async listAliases(accountId: string, targetKeyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>> {
+    const rows = (
+      targetKeyId === undefined
+        ? this.stmt.listAliases.all(accountId, after ?? '', limit + 1)
+        : this.stmt.listAliasesForKey.all(accountId, targetKeyId, after ?? '', limit + 1)
+    ) as AliasRow[];
+    return page(rows, limit, toAlias, (r) => r.alias_name);
+  }
+
+  async createAlias(alias: Alias): Promise<void> {
+    try {
+      this.stmt.insertAlias.run(alias.accountId, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime());
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new AlreadyExistsException(`An alias with the name ${alias.aliasName} already exists`);
+      }
+      throw e;
+    }
+  }
+
+  async updateAlias(accountId: string, aliasName: string, targetKeyId: string, at: Date): Promise<void> {
+    this.stmt.updateAlias.run(targetKeyId, at.getTime(), accountId, aliasName);
+  }
+
+  async deleteAlias(accountId: string, aliasName: string): Promise<boolean> {
+    return this.stmt.deleteAlias.run(accountId, aliasName).changes > 0;
+  }
+
+  async listTags(keyId: string): Promise<Tag[]> {
+    return this.stmt.listTags.all(keyId) as Tag[];
+  }
+
+  async putTags(keyId: string, tags: readonly Tag[], maxTags: number): Promise<void> {
+    this.db.transaction(() => {
+      for (const t of tags) this.stmt.putTag.run(keyId, t.TagKey, t.TagValue);
+      const { n } = this.stmt.countTags.get(keyId) as { n: number };
+      if (n > maxTags) throw new LimitExceededException(`A key can have at most ${maxTags} tags.`);
+    })();
+  }
+
+  async removeTags(keyId: string, tagKeys: readonly string[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const k of tagKeys) this.stmt.removeTag.run(keyId, k);
+    })();
+  }
+
+  async allocateIvInstance(): Promise<number> {
+    return Number(this.stmt.allocateIv.run(Date.now()).lastInsertRowid);
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+}

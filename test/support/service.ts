@@ -1,0 +1,74 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { pino } from 'pino';
+import { startService, type RunningService } from '../../src/app.js';
+import { parseConfig, type ConfigInput } from '../../src/config/config.js';
+import type { Clock } from '../../src/services/ports.js';
+
+export const TEST_ACCESS_KEY_ID = 'AKIATESTADMIN00000001';
+export const TEST_SECRET_ACCESS_KEY = 'test-secret-access-key-0123456789abcdef';
+
+export interface TestService {
+  readonly service: RunningService;
+  readonly client: KMSClient;
+  readonly endpoint: string;
+  readonly dataDir: string;
+  /** Stops the service (the data folder stays until cleanup). */
+  stop(): Promise<void>;
+  /** Stops the service and removes its throwaway token and database. */
+  cleanup(): Promise<void>;
+}
+
+export interface TestServiceOptions {
+  /** Reuse a data folder (to restart a service on the same token and database). */
+  readonly dataDir?: string;
+  readonly config?: Partial<ConfigInput>;
+  readonly clock?: Clock;
+  readonly ivInvocationLimit?: bigint;
+}
+
+export function kmsClient(endpoint: string, accessKeyId = TEST_ACCESS_KEY_ID, secretAccessKey = TEST_SECRET_ACCESS_KEY): KMSClient {
+  return new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+}
+
+/**
+ * Starts the real service on an ephemeral port with its own SoftHSM token and
+ * SQLite file under a fresh temp folder: nothing is shared with other tests.
+ */
+export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
+  const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-test-')));
+  const config = parseConfig({
+    dataDir,
+    port: 0,
+    logLevel: 'silent',
+    admin: { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
+    ...options.config,
+  });
+  const service = await startService({
+    config,
+    clock: options.clock,
+    ivInvocationLimit: options.ivInvocationLimit,
+    logger: pino({ level: process.env.KMS_TEST_LOG_LEVEL ?? 'silent' }),
+  });
+  const client = kmsClient(service.url);
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    client.destroy();
+    await service.stop();
+  };
+  return {
+    service,
+    client,
+    endpoint: service.url,
+    dataDir,
+    stop,
+    async cleanup() {
+      await stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -122,11 +122,7 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options): VerifiedCal
   const scope = `${auth.scopeDate}/${auth.scopeRegion}/${auth.scopeService}/${TERMINATOR}`;
   const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')}`;
 
-  let key = hmac(`AWS4${secret}`, auth.scopeDate);
-  key = hmac(key, auth.scopeRegion);
-  key = hmac(key, auth.scopeService);
-  key = hmac(key, TERMINATOR);
-  const expected = hmac(key, stringToSign);
+  const expected = hmac(signingKey(auth.accessKeyId, secret, auth, scope), stringToSign);
   const provided = Buffer.from(auth.signature, 'hex'); // 32 bytes: format checked in parseAuthorization
 
   if (provided.length !== expected.length || !timingSafeEqual(provided, expected)) {
@@ -135,6 +131,31 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options): VerifiedCal
     );
   }
   return { accessKeyId: auth.accessKeyId };
+}
+
+interface CachedSigningKey {
+  readonly secret: string;
+  readonly key: Buffer;
+}
+
+const MAX_CACHED_SIGNING_KEYS = 1024;
+const signingKeys = new Map<string, CachedSigningKey>();
+
+/**
+ * The derived key changes once a day per credential and scope, so it is cached:
+ * four of the five HMACs per request are saved. A changed secret misses the cache.
+ */
+function signingKey(accessKeyId: string, secret: string, auth: ParsedAuthorization, scope: string): Buffer {
+  const cacheKey = `${accessKeyId}/${scope}`;
+  const cached = signingKeys.get(cacheKey);
+  if (cached && cached.secret === secret) return cached.key;
+  let key = hmac(`AWS4${secret}`, auth.scopeDate);
+  key = hmac(key, auth.scopeRegion);
+  key = hmac(key, auth.scopeService);
+  key = hmac(key, TERMINATOR);
+  if (signingKeys.size >= MAX_CACHED_SIGNING_KEYS) signingKeys.clear();
+  signingKeys.set(cacheKey, { secret, key });
+  return key;
 }
 
 function hmac(key: string | Buffer, data: string): Buffer {

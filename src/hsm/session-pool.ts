@@ -6,7 +6,7 @@ import type * as P11 from 'pkcs11js';
  */
 export class SessionPool {
   private readonly idle: Buffer[] = [];
-  private readonly waiting: Array<(session: Buffer) => void> = [];
+  private readonly waiting: Array<{ resolve: (session: Buffer) => void; reject: (e: unknown) => void }> = [];
   private open = 0;
   private closed = false;
 
@@ -42,7 +42,7 @@ export class SessionPool {
         return Promise.reject(e);
       }
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   private release(session: Buffer, evict: boolean): void {
@@ -53,19 +53,19 @@ export class SessionPool {
       } catch {
         // The session is already gone; nothing is left to free.
       }
+      // The evicted session's place goes to the next waiter, with a fresh session.
       const next = this.waiting.shift();
-      if (next && !this.closed) {
-        this.acquire().then(next, () => this.waiting.unshift(next));
-      }
+      if (next) this.acquire().then(next.resolve, next.reject);
       return;
     }
     const next = this.waiting.shift();
-    if (next) next(session);
+    if (next) next.resolve(session);
     else this.idle.push(session);
   }
 
   close(): void {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('session pool is closed'));
     for (const s of this.idle.splice(0)) {
       try {
         this.closeSession(s);

@@ -99,7 +99,7 @@ describe('encryption context binding', () => {
 
   it('fails when the context is missing, has an extra pair, or a changed pair', async () => {
     const blob = await encrypt(Buffer.from('bound'), ctx);
-    const wrong = [undefined, {}, { ...ctx, extra: '1' }, { ...ctx, tenant: 'evil' }, { tenant: 'acme' }, { tenant: 'acme', Purpose: 'invoices' }];
+    const wrong: Array<Record<string, string> | undefined> = [undefined, {}, { ...ctx, extra: '1' }, { ...ctx, tenant: 'evil' }, { tenant: 'acme' }, { tenant: 'acme', Purpose: 'invoices' }];
     for (const context of wrong) {
       await expectAwsError(client.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: context })), 'InvalidCiphertextException');
     }

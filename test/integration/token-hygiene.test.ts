@@ -1,0 +1,151 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CreateKeyCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import type * as P11 from 'pkcs11js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findSoftHsmModule } from '../../src/hsm/embedded-softhsm.js';
+import { pkcs11js } from '../../src/hsm/pkcs11js.js';
+import { startTestService, type TestService } from '../support/service.js';
+
+/**
+ * Opens the service's token directly through PKCS#11, after the service has
+ * stopped, and checks every object it created: where it lives, who may read it,
+ * and that its key material can neither be read nor wrapped out.
+ */
+let kms: TestService;
+let lib: P11.PKCS11;
+let session: Buffer;
+const keyIds: string[] = [];
+
+const bool = (b: Buffer) => b.length === 1 && b[0] === 1;
+
+function attributes(handle: Buffer, types: number[]): Map<number, Buffer> {
+  const values = lib.C_GetAttributeValue(session, handle, types.map((type) => ({ type })));
+  return new Map(values.map((a) => [a.type, a.value as Buffer]));
+}
+
+beforeAll(async () => {
+  kms = await startTestService();
+  for (let i = 0; i < 3; i++) {
+    const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ Description: `hygiene ${i}` }));
+    keyIds.push(KeyMetadata!.KeyId!);
+    await kms.client.send(new GenerateDataKeyCommand({ KeyId: KeyMetadata!.KeyId, KeySpec: 'AES_256' }));
+  }
+  const pin = (await readFile(path.join(kms.dataDir, 'softhsm', 'user.pin'), 'utf8')).trim();
+  await kms.stop(); // finalises the module: this test is now the token's only user
+
+  lib = new pkcs11js.PKCS11();
+  lib.load(await findSoftHsmModule());
+  lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.replace(/[\0 ]+$/, '') === 'hsm-kms');
+  expect(slot, 'the service token').toBeDefined();
+  session = lib.C_OpenSession(slot!, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+  lib.C_Login(session, pkcs11js.CKU_USER, pin);
+});
+
+afterAll(async () => {
+  if (lib) {
+    try {
+      lib.C_Logout(session);
+      lib.C_CloseSession(session);
+    } finally {
+      lib.C_Finalize();
+      lib.close();
+    }
+  }
+  await kms?.cleanup();
+});
+
+function allSecretKeys(): Buffer[] {
+  lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }]);
+  try {
+    return lib.C_FindObjects(session, 1000);
+  } finally {
+    lib.C_FindObjectsFinal(session);
+  }
+}
+
+describe('token hygiene', () => {
+  it('holds exactly one secret-key object per KMS key, named by key id and version', () => {
+    const objects = allSecretKeys();
+    expect(objects).toHaveLength(keyIds.length);
+    const ids = objects.map((h) => attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.toString('hex'));
+    for (const keyId of keyIds) expect(ids).toContain(`${keyId.replace(/-/g, '')}00000001`);
+    for (const h of objects) {
+      const a = attributes(h, [pkcs11js.CKA_ID, pkcs11js.CKA_LABEL]);
+      const keyHex = a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex');
+      const keyId = keyIds.find((k) => k.replace(/-/g, '') === keyHex)!;
+      expect(a.get(pkcs11js.CKA_LABEL)!.toString('utf8')).toBe(`kms/${keyId}/v1`);
+    }
+  });
+
+  it('creates every object as a private, sensitive, never-extractable AES-256 token object with only encrypt and decrypt', () => {
+    const expected: Array<[number, string, boolean]> = [
+      [pkcs11js.CKA_TOKEN, 'CKA_TOKEN', true],
+      [pkcs11js.CKA_PRIVATE, 'CKA_PRIVATE', true],
+      [pkcs11js.CKA_SENSITIVE, 'CKA_SENSITIVE', true],
+      [pkcs11js.CKA_ALWAYS_SENSITIVE, 'CKA_ALWAYS_SENSITIVE', true],
+      [pkcs11js.CKA_EXTRACTABLE, 'CKA_EXTRACTABLE', false],
+      [pkcs11js.CKA_NEVER_EXTRACTABLE, 'CKA_NEVER_EXTRACTABLE', true],
+      [pkcs11js.CKA_ENCRYPT, 'CKA_ENCRYPT', true],
+      [pkcs11js.CKA_DECRYPT, 'CKA_DECRYPT', true],
+      [pkcs11js.CKA_WRAP, 'CKA_WRAP', false],
+      [pkcs11js.CKA_UNWRAP, 'CKA_UNWRAP', false],
+      [pkcs11js.CKA_SIGN, 'CKA_SIGN', false],
+      [pkcs11js.CKA_VERIFY, 'CKA_VERIFY', false],
+      [pkcs11js.CKA_DERIVE, 'CKA_DERIVE', false],
+      [pkcs11js.CKA_MODIFIABLE, 'CKA_MODIFIABLE', false],
+    ];
+    for (const h of allSecretKeys()) {
+      const a = attributes(h, [...expected.map(([t]) => t), pkcs11js.CKA_KEY_TYPE, pkcs11js.CKA_VALUE_LEN]);
+      for (const [type, name, want] of expected) expect(bool(a.get(type)!), name).toBe(want);
+      // CK_ULONG attributes come back as 8 little-endian bytes on 64-bit platforms.
+      expect(Number(a.get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE())).toBe(pkcs11js.CKK_AES);
+      expect(Number(a.get(pkcs11js.CKA_VALUE_LEN)!.readBigUInt64LE())).toBe(32);
+    }
+  });
+
+  it('refuses to reveal CKA_VALUE', () => {
+    for (const h of allSecretKeys()) {
+      let error: unknown;
+      try {
+        lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_VALUE }]);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(pkcs11js.Pkcs11Error);
+      expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_ATTRIBUTE_SENSITIVE);
+    }
+  });
+
+  it('refuses to wrap any key out, even under a wrapping key made for the purpose', () => {
+    const serviceKeys = allSecretKeys();
+    expect(serviceKeys).toHaveLength(keyIds.length);
+    const wrappingKey = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+      { type: pkcs11js.CKA_TOKEN, value: false },
+      { type: pkcs11js.CKA_WRAP, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+    ]);
+    try {
+      // The wrapping key itself can be wrapped: proof that the refusals below come from the keys' attributes.
+      expect(lib.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, wrappingKey, wrappingKey, Buffer.alloc(128)).length).toBe(40);
+      for (const h of serviceKeys) {
+        for (const mechanism of [pkcs11js.CKM_AES_KEY_WRAP_PAD, pkcs11js.CKM_AES_KEY_WRAP]) {
+          let error: unknown;
+          try {
+            lib.C_WrapKey(session, { mechanism }, wrappingKey, h, Buffer.alloc(128));
+          } catch (e) {
+            error = e;
+          }
+          expect(error).toBeInstanceOf(pkcs11js.Pkcs11Error);
+          expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_KEY_UNEXTRACTABLE);
+        }
+      }
+    } finally {
+      lib.C_DestroyObject(session, wrappingKey);
+    }
+  });
+});

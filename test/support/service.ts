@@ -27,6 +27,8 @@ export interface TestServiceOptions {
   readonly config?: Partial<ConfigInput>;
   readonly clock?: Clock;
   readonly ivInvocationLimit?: bigint;
+  /** Receives the service's log lines (pino JSON) instead of discarding them. */
+  readonly logLines?: string[];
 }
 
 export function kmsClient(endpoint: string, accessKeyId = TEST_ACCESS_KEY_ID, secretAccessKey = TEST_SECRET_ACCESS_KEY): KMSClient {
@@ -50,7 +52,9 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     config,
     clock: options.clock,
     ivInvocationLimit: options.ivInvocationLimit,
-    logger: pino({ level: process.env.KMS_TEST_LOG_LEVEL ?? 'silent' }),
+    logger: options.logLines
+      ? pino({ level: 'debug' }, { write: (line: string) => void options.logLines!.push(line) })
+      : pino({ level: process.env.KMS_TEST_LOG_LEVEL ?? 'silent' }),
   });
   const client = kmsClient(service.url);
   let stopped = false;

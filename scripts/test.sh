@@ -5,4 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 node_modules/.bin/tsc -p tsconfig.json --noEmit
-exec node_modules/.bin/vitest run "$@"
+report=$(mktemp -t hsm-kms-vitest-XXXXXX.json)
+trap 'rm -f "$report"' EXIT
+status=0
+node_modules/.bin/vitest run --reporter=default --reporter=json --outputFile="$report" "$@" || status=$?
+# One plain closing line that any CI can read.
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$report" || true
+exit "$status"

@@ -12,7 +12,9 @@ import { AliasService } from './services/alias-service.js';
 import { CryptoService } from './services/crypto-service.js';
 import { IvSequence } from './services/iv-sequence.js';
 import { KeyAdmin } from './services/key-admin.js';
+import { KeyDestroyer } from './services/key-destroyer.js';
 import { KeyDirectory } from './services/key-directory.js';
+import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
 import { StaticCredentials } from './services/static-credentials.js';
 import { TagService } from './services/tags.js';
@@ -20,6 +22,7 @@ import { SqliteStore } from './store/sqlite-store.js';
 
 export interface ServiceOptions {
   readonly config: Config;
+  /** The clock of key lifecycles (deletion dates, destruction); tests move it forward. */
   readonly clock?: Clock;
   readonly logger?: Logger;
   /** Lowers the per-fixed-field IV invocation limit (2^64) so tests can reach it. */
@@ -34,6 +37,8 @@ export interface RunningService {
   readonly store: MetadataStore;
   readonly ivs: IvSequence;
   readonly logger: Logger;
+  /** Runs the background jobs now (tests move their clock instead of waiting days). */
+  runScheduledJobs(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -90,13 +95,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       tags: new TagService(store, keys),
     };
 
-    const app = buildHttpApp({ services, credentials, region: config.region, clock, logger });
+    const destroyer = new KeyDestroyer(store, token, keys, clock, logger);
+    const scheduler = new Scheduler([{ name: 'destroy-deleted-keys', run: () => destroyer.runOnce() }], config.schedulerIntervalMs, logger);
+
+    // Signatures are checked against the wall clock the callers sign with, even when tests move the domain clock.
+    const app = buildHttpApp({ services, credentials, region: config.region, clock: systemClock, logger });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);
     });
     const port = (server.address() as AddressInfo).port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    scheduler.start();
     logger.info({ url, region: config.region, accountId: config.accountId, mechanisms: token.capabilities.mechanisms.size }, 'hsm-kms listening');
 
     const openStoreRef = store;
@@ -108,7 +118,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       store: openStoreRef,
       ivs,
       logger,
+      runScheduledJobs: () => scheduler.runAll(),
       async stop() {
+        await scheduler.stop();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections();

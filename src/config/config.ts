@@ -37,6 +37,8 @@ export const ConfigSchema = z
     database: z.string().min(1).optional(),
     /** How long another instance's metadata changes may take to be seen (AWS KMS is eventually consistent too). */
     metadataCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(5_000),
+    /** How often background jobs (destroying keys whose deletion window has passed) run; 0 turns the timer off. */
+    schedulerIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   })
   .superRefine((c, ctx) => {
     const p = c.pkcs11;
@@ -80,6 +82,7 @@ function fromEnvironment(env: Env) {
     },
     database: env.KMS_DATABASE,
     metadataCacheTtlMs: env.KMS_METADATA_CACHE_TTL_MS,
+    schedulerIntervalMs: env.KMS_SCHEDULER_INTERVAL_MS,
   });
 }
 

@@ -125,10 +125,15 @@ export class KeyAdmin {
 
   async cancelKeyDeletion(ctx: CallContext, keyId: string): Promise<KmsKey> {
     const key = await this.keys.resolve(ctx, keyId, false);
-    if (key.keyState !== KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is not pending deletion.`);
-    const updated: KmsKey = { ...key, keyState: KeyState.Disabled, deletionDate: undefined, pendingDeletionWindowInDays: undefined };
-    await this.save(updated);
-    return updated;
+    // Conditional in the store: once the deletion job has begun destroying material, nothing brings the key back.
+    const cancelled = await this.store.cancelKeyDeletion(key.keyId);
+    this.keys.forgetKey(key.keyId);
+    if (!cancelled) {
+      throw new KMSInvalidStateException(
+        key.keyState === KeyState.PendingDeletion ? `${key.arn} is being deleted and can no longer be recovered.` : `${key.arn} is not pending deletion.`,
+      );
+    }
+    return { ...key, keyState: KeyState.Disabled, deletionDate: undefined, pendingDeletionWindowInDays: undefined };
   }
 
   private async save(key: KmsKey): Promise<void> {

@@ -23,6 +23,12 @@ export interface Page<T> {
   readonly next: string | undefined;
 }
 
+export interface DestroyedKeyMaterial {
+  readonly keyId: string;
+  readonly version: number;
+  readonly destroyedAt: Date;
+}
+
 export interface NewKey {
   readonly key: KmsKey;
   readonly tags: readonly Tag[];
@@ -46,6 +52,18 @@ export interface MetadataStore {
   getKey(keyId: string): Promise<KmsKey | undefined>;
   listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>>;
   updateKey(key: KmsKey): Promise<void>;
+
+  /** PendingDeletion back to Disabled; false when the key is not pending deletion or its destruction has begun. */
+  cancelKeyDeletion(keyId: string): Promise<boolean>;
+  /** Keys whose waiting period is over, including ones whose destruction a crash interrupted. */
+  listKeysDueForDeletion(now: Date, limit: number): Promise<KmsKey[]>;
+  /** Marks destruction as begun (idempotent); false when the key is no longer due (cancelled, or gone). */
+  beginKeyDestruction(keyId: string, now: Date): Promise<boolean>;
+  listKeyVersions(keyId: string): Promise<number[]>;
+  /** Records what was destroyed, removes the key's aliases and hides the key from every API call. */
+  completeKeyDestruction(keyId: string, versions: readonly number[], at: Date): Promise<void>;
+  /** The audit record of destroyed key material. */
+  listDestroyedKeyMaterial(keyId: string): Promise<DestroyedKeyMaterial[]>;
 
   getAlias(accountId: string, aliasName: string): Promise<Alias | undefined>;
   listAliases(accountId: string, targetKeyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>>;

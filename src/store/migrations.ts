@@ -50,4 +50,20 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     started_at INTEGER NOT NULL
   );
   `,
+  `
+  -- Set when the deletion job starts destroying the key's token objects: from then on
+  -- CancelKeyDeletion is refused, so a key can never come back without its material.
+  ALTER TABLE keys ADD COLUMN destruction_started_at INTEGER;
+  -- Set when every token object is destroyed: the key is gone for every API call,
+  -- but its row stays as a record for the audit trail.
+  ALTER TABLE keys ADD COLUMN deleted_at INTEGER;
+  CREATE INDEX keys_due_for_deletion ON keys (key_state, deletion_date);
+
+  CREATE TABLE destroyed_key_material (
+    key_id       TEXT NOT NULL,
+    version      INTEGER NOT NULL,
+    destroyed_at INTEGER NOT NULL,
+    PRIMARY KEY (key_id, version)
+  );
+  `,
 ];

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { keyArn } from '../domain/arn.js';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Alias, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
-import type { MetadataStore, NewKey, Page } from '../services/ports.js';
+import type { DestroyedKeyMaterial, MetadataStore, NewKey, Page } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -92,10 +92,22 @@ export class SqliteStore implements MetadataStore {
       activate: db.prepare('UPDATE keys SET provisioning = 0 WHERE key_id = ?'),
       provisioning: db.prepare('SELECT k.key_id, v.version FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1'),
       deleteKey: db.prepare('DELETE FROM keys WHERE key_id = ? AND provisioning = 1'),
-      getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0'),
-      listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND key_id > ? ORDER BY key_id LIMIT ?'),
+      getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL'),
+      listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
       updateKey: db.prepare(`UPDATE keys SET description = @description, key_state = @key_state, deletion_date = @deletion_date,
-        pending_window = @pending_window, current_version = @current_version, policy = @policy WHERE key_id = @key_id AND provisioning = 0`),
+        pending_window = @pending_window, current_version = @current_version, policy = @policy
+        WHERE key_id = @key_id AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`),
+      cancelDeletion: db.prepare(`UPDATE keys SET key_state = 'Disabled', deletion_date = NULL, pending_window = NULL
+        WHERE key_id = ? AND key_state = 'PendingDeletion' AND destruction_started_at IS NULL AND deleted_at IS NULL`),
+      dueForDeletion: db.prepare(`SELECT * FROM keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ?
+        AND provisioning = 0 AND deleted_at IS NULL ORDER BY deletion_date LIMIT ?`),
+      beginDestruction: db.prepare(`UPDATE keys SET destruction_started_at = COALESCE(destruction_started_at, ?)
+        WHERE key_id = ? AND key_state = 'PendingDeletion' AND deletion_date <= ? AND deleted_at IS NULL`),
+      versions: db.prepare('SELECT version FROM key_versions WHERE key_id = ? ORDER BY version'),
+      recordDestroyed: db.prepare('INSERT OR IGNORE INTO destroyed_key_material (key_id, version, destroyed_at) VALUES (?, ?, ?)'),
+      markDeleted: db.prepare('UPDATE keys SET deleted_at = ? WHERE key_id = ? AND deleted_at IS NULL'),
+      deleteAliasesOf: db.prepare('DELETE FROM aliases WHERE target_key_id = ?'),
+      destroyed: db.prepare('SELECT key_id AS keyId, version, destroyed_at AS destroyedAt FROM destroyed_key_material WHERE key_id = ? ORDER BY version'),
       getAlias: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name = ?'),
       listAliases: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
       listAliasesForKey: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND target_key_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
@@ -170,6 +182,38 @@ export class SqliteStore implements MetadataStore {
 
   async updateKey(key: KmsKey): Promise<void> {
     this.stmt.updateKey.run(this.keyParams(key));
+  }
+
+  async cancelKeyDeletion(keyId: string): Promise<boolean> {
+    return this.stmt.cancelDeletion.run(keyId).changes > 0;
+  }
+
+  async listKeysDueForDeletion(now: Date, limit: number): Promise<KmsKey[]> {
+    return (this.stmt.dueForDeletion.all(now.getTime(), limit) as KeyRow[]).map(toKey);
+  }
+
+  async beginKeyDestruction(keyId: string, now: Date): Promise<boolean> {
+    return this.stmt.beginDestruction.run(now.getTime(), keyId, now.getTime()).changes > 0;
+  }
+
+  async listKeyVersions(keyId: string): Promise<number[]> {
+    return (this.stmt.versions.all(keyId) as Array<{ version: number }>).map((r) => r.version);
+  }
+
+  async completeKeyDestruction(keyId: string, versions: readonly number[], at: Date): Promise<void> {
+    this.db.transaction(() => {
+      for (const v of versions) this.stmt.recordDestroyed.run(keyId, v, at.getTime());
+      this.stmt.deleteAliasesOf.run(keyId);
+      this.stmt.markDeleted.run(at.getTime(), keyId);
+    })();
+  }
+
+  async listDestroyedKeyMaterial(keyId: string): Promise<DestroyedKeyMaterial[]> {
+    return (this.stmt.destroyed.all(keyId) as Array<{ keyId: string; version: number; destroyedAt: number }>).map((r) => ({
+      keyId: r.keyId,
+      version: r.version,
+      destroyedAt: new Date(r.destroyedAt),
+    }));
   }
 
   async getAlias(accountId: string, aliasName: string): Promise<Alias | undefined> {

@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import type { KmsKey } from '../domain/key.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { Clock, KeyVault, MetadataStore } from './ports.js';
+
+export interface DestructionRun {
+  readonly destroyed: string[];
+  readonly failed: string[];
+}
+
+const BATCH = 100;
+
+/**
+ * Destroys keys whose deletion window has passed: every version's token object
+ * (C_DestroyObject), then the key itself in the store. The order makes a crash
+ * harmless: destruction is first marked as begun (CancelKeyDeletion is refused
+ * from then on), objects already destroyed are skipped on the next run, and the
+ * key disappears only when nothing of it is left in the token. Safe to run on
+ * several instances at once: each step is idempotent.
+ */
+export class KeyDestroyer {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly vault: KeyVault,
+    private readonly keys: KeyDirectory,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async runOnce(): Promise<DestructionRun> {
+    const destroyed: string[] = [];
+    const failed: string[] = [];
+    const due = await this.store.listKeysDueForDeletion(this.clock.now(), BATCH);
+    for (const key of due) {
+      try {
+        if (await this.destroy(key)) destroyed.push(key.keyId);
+      } catch (e) {
+        // One key's failure must not stop the others; it is retried on the next run.
+        failed.push(key.keyId);
+        this.logger.error({ keyId: key.keyId, err: e }, 'key destruction failed; will retry');
+      }
+    }
+    return { destroyed, failed };
+  }
+
+  private async destroy(key: KmsKey): Promise<boolean> {
+    const now = this.clock.now();
+    if (!(await this.store.beginKeyDestruction(key.keyId, now))) return false;
+    this.keys.forgetKey(key.keyId);
+    const versions = await this.store.listKeyVersions(key.keyId);
+    for (const version of versions) await this.vault.destroyKey({ keyId: key.keyId, version });
+    await this.store.completeKeyDestruction(key.keyId, versions, now);
+    this.keys.forgetKey(key.keyId);
+    this.logger.info({ keyId: key.keyId, arn: key.arn, versions, destroyedAt: now.toISOString() }, 'key material destroyed');
+    return true;
+  }
+}

@@ -14,6 +14,7 @@ import { IvSequence } from './services/iv-sequence.js';
 import { KeyAdmin } from './services/key-admin.js';
 import { KeyDestroyer } from './services/key-destroyer.js';
 import { KeyDirectory } from './services/key-directory.js';
+import { KeyRotator } from './services/key-rotation.js';
 import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
 import { StaticCredentials } from './services/static-credentials.js';
@@ -88,15 +89,25 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const keyAdmin = new KeyAdmin(store, token, keys, clock);
     const recovered = await keyAdmin.recoverInterruptedCreations();
     if (recovered > 0) logger.warn({ recovered }, 'removed keys whose creation a crash interrupted');
+    const rotation = new KeyRotator(store, token, keys, clock, logger);
+    await rotation.recoverInterruptedRotations();
     const services: Services = {
       keyAdmin,
       crypto: new CryptoService(keys, token, ivs),
       aliases: new AliasService(store, keys, clock),
       tags: new TagService(store, keys),
+      rotation,
     };
 
     const destroyer = new KeyDestroyer(store, token, keys, clock, logger);
-    const scheduler = new Scheduler([{ name: 'destroy-deleted-keys', run: () => destroyer.runOnce() }], config.schedulerIntervalMs, logger);
+    const scheduler = new Scheduler(
+      [
+        { name: 'rotate-due-keys', run: () => rotation.rotateDueKeys() },
+        { name: 'destroy-deleted-keys', run: () => destroyer.runOnce() },
+      ],
+      config.schedulerIntervalMs,
+      logger,
+    );
 
     // Signatures are checked against the wall clock the callers sign with, even when tests move the domain clock.
     const app = buildHttpApp({ services, credentials, region: config.region, clock: systemClock, logger });

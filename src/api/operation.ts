@@ -3,6 +3,7 @@ import type { CallContext } from '../services/context.js';
 import type { AliasService } from '../services/alias-service.js';
 import type { CryptoService } from '../services/crypto-service.js';
 import type { KeyAdmin } from '../services/key-admin.js';
+import type { KeyRotator } from '../services/key-rotation.js';
 import type { TagService } from '../services/tags.js';
 
 /** The use cases an operation may call: the API layer reaches nothing else. */
@@ -11,6 +12,7 @@ export interface Services {
   readonly crypto: CryptoService;
   readonly aliases: AliasService;
   readonly tags: TagService;
+  readonly rotation: KeyRotator;
 }
 
 export type Output = Record<string, unknown>;

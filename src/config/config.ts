@@ -37,7 +37,7 @@ export const ConfigSchema = z
     database: z.string().min(1).optional(),
     /** How long another instance's metadata changes may take to be seen (AWS KMS is eventually consistent too). */
     metadataCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(5_000),
-    /** How often background jobs (destroying keys whose deletion window has passed) run; 0 turns the timer off. */
+    /** How often background jobs (automatic rotation, destroying keys past their deletion window) run; 0 turns the timer off. */
     schedulerIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   })
   .superRefine((c, ctx) => {

@@ -48,6 +48,7 @@ export class TagException extends kmsError('TagException') {}
 export class LimitExceededException extends kmsError('LimitExceededException') {}
 export class MalformedPolicyDocumentException extends kmsError('MalformedPolicyDocumentException') {}
 export class UnsupportedOperationException extends kmsError('UnsupportedOperationException') {}
+export class ConflictException extends kmsError('ConflictException') {}
 export class DryRunOperationException extends kmsError('DryRunOperationException') {}
 
 // Server-side failures: the token or the store failed, never the caller.

@@ -170,8 +170,9 @@ export class Pkcs11Token implements KeyVault {
   close(): void {
     this.pool.close();
     if (this.loginSession) {
+      // No C_Logout: the login belongs to the whole application, which other tokens opened on
+      // this module may still use; the last one's C_Finalize ends it.
       try {
-        this.lib.C_Logout(this.loginSession);
         this.lib.C_CloseSession(this.loginSession);
       } catch {
         // Finalising below releases whatever is left.

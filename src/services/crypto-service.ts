@@ -134,7 +134,12 @@ export class CryptoService {
   ): Promise<Opened> {
     const expected = expectedKeyId === undefined ? undefined : await this.keys.resolve(ctx, expectedKeyId, true);
     const parsed = parseBlob(blob);
-    const key = await this.keys.get(parsed.keyId);
+    let key = await this.keys.get(parsed.keyId);
+    if (key && parsed.keyVersion > key.currentVersion) {
+      // Another instance may have rotated the key since it was cached: look once more.
+      this.keys.forgetKey(key.keyId);
+      key = await this.keys.get(parsed.keyId);
+    }
     // A blob naming a key this account does not hold is indistinguishable from garbage.
     if (!key || key.accountId !== ctx.scope.accountId || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
       throw new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');

@@ -66,4 +66,20 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (key_id, version)
   );
   `,
+  `
+  -- Rotation: each rotation adds a key version (a new token object); versions stay for decryption.
+  ALTER TABLE key_versions ADD COLUMN rotation_type TEXT;            -- NULL for the original material
+  ALTER TABLE key_versions ADD COLUMN provisioning INTEGER NOT NULL DEFAULT 0;
+
+  CREATE TABLE key_rotation (
+    key_id               TEXT PRIMARY KEY REFERENCES keys (key_id),
+    enabled              INTEGER NOT NULL,
+    period_days          INTEGER NOT NULL,
+    next_rotation_date   INTEGER,
+    on_demand_started_at INTEGER,
+    -- One instance at a time rotates a key: it holds the lease until it commits or the lease expires.
+    lease_until          INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX key_rotation_due ON key_rotation (enabled, next_rotation_date);
+  `,
 ];

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { keyArn } from '../domain/arn.js';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Alias, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
-import type { DestroyedKeyMaterial, MetadataStore, NewKey, Page } from '../services/ports.js';
+import type { DestroyedKeyMaterial, KeyRotation, MetadataStore, NewKey, Page, RotationStatus, RotationType } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -104,6 +104,28 @@ export class SqliteStore implements MetadataStore {
       beginDestruction: db.prepare(`UPDATE keys SET destruction_started_at = COALESCE(destruction_started_at, ?)
         WHERE key_id = ? AND key_state = 'PendingDeletion' AND deletion_date <= ? AND deleted_at IS NULL`),
       versions: db.prepare('SELECT version FROM key_versions WHERE key_id = ? ORDER BY version'),
+      rotationStatus: db.prepare('SELECT * FROM key_rotation WHERE key_id = ?'),
+      setRotation: db.prepare(`INSERT INTO key_rotation (key_id, enabled, period_days, next_rotation_date) VALUES (?, ?, ?, ?)
+        ON CONFLICT (key_id) DO UPDATE SET enabled = excluded.enabled, period_days = excluded.period_days, next_rotation_date = excluded.next_rotation_date`),
+      dueForRotation: db.prepare(`SELECT r.key_id FROM key_rotation r JOIN keys k ON k.key_id = r.key_id
+        WHERE r.enabled = 1 AND r.next_rotation_date <= @now AND r.lease_until < @now
+        AND k.key_state = 'Enabled' AND k.deleted_at IS NULL AND k.provisioning = 0 ORDER BY r.next_rotation_date LIMIT @limit`),
+      leaseAutomatic: db.prepare(`UPDATE key_rotation SET lease_until = @until
+        WHERE key_id = @keyId AND enabled = 1 AND next_rotation_date <= @now AND lease_until < @now`),
+      leaseOnDemand: db.prepare(`INSERT INTO key_rotation (key_id, enabled, period_days, lease_until, on_demand_started_at)
+        VALUES (@keyId, 0, 365, @until, @now)
+        ON CONFLICT (key_id) DO UPDATE SET lease_until = @until, on_demand_started_at = @now WHERE key_rotation.lease_until < @now`),
+      releaseLease: db.prepare('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = ?'),
+      insertRotationVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date, rotation_type, provisioning) VALUES (?, ?, ?, ?, 1)'),
+      activateVersion: db.prepare('UPDATE key_versions SET provisioning = 0 WHERE key_id = ? AND version = ?'),
+      setCurrentVersion: db.prepare('UPDATE keys SET current_version = ? WHERE key_id = ? AND current_version < ?'),
+      moveNextRotation: db.prepare('UPDATE key_rotation SET next_rotation_date = CASE WHEN enabled = 1 THEN ? ELSE next_rotation_date END, lease_until = 0, on_demand_started_at = NULL WHERE key_id = ?'),
+      provisioningVersions: db.prepare(`SELECT v.key_id, v.version FROM key_versions v JOIN keys k ON k.key_id = v.key_id
+        LEFT JOIN key_rotation r ON r.key_id = v.key_id
+        WHERE v.provisioning = 1 AND k.provisioning = 0 AND COALESCE(r.lease_until, 0) < ?`),
+      deleteVersion: db.prepare('DELETE FROM key_versions WHERE key_id = ? AND version = ? AND provisioning = 1'),
+      rotations: db.prepare(`SELECT key_id, version, creation_date, rotation_type FROM key_versions
+        WHERE key_id = ? AND rotation_type IS NOT NULL AND provisioning = 0 AND version > ? ORDER BY version LIMIT ?`),
       recordDestroyed: db.prepare('INSERT OR IGNORE INTO destroyed_key_material (key_id, version, destroyed_at) VALUES (?, ?, ?)'),
       markDeleted: db.prepare('UPDATE keys SET deleted_at = ? WHERE key_id = ? AND deleted_at IS NULL'),
       deleteAliasesOf: db.prepare('DELETE FROM aliases WHERE target_key_id = ?'),
@@ -214,6 +236,70 @@ export class SqliteStore implements MetadataStore {
       version: r.version,
       destroyedAt: new Date(r.destroyedAt),
     }));
+  }
+
+  async getRotationStatus(keyId: string): Promise<RotationStatus | undefined> {
+    const r = this.stmt.rotationStatus.get(keyId) as
+      | { enabled: number; period_days: number; next_rotation_date: number | null; on_demand_started_at: number | null; lease_until: number }
+      | undefined;
+    if (!r) return undefined;
+    return {
+      enabled: r.enabled === 1,
+      periodDays: r.period_days,
+      nextRotationDate: r.enabled === 1 && r.next_rotation_date !== null ? new Date(r.next_rotation_date) : undefined,
+      onDemandStartedAt: r.on_demand_started_at === null ? undefined : new Date(r.on_demand_started_at),
+    };
+  }
+
+  async setRotation(keyId: string, enabled: boolean, periodDays: number, nextRotationDate: Date | undefined): Promise<void> {
+    this.stmt.setRotation.run(keyId, enabled ? 1 : 0, periodDays, nextRotationDate?.getTime() ?? null);
+  }
+
+  async listKeysDueForRotation(now: Date, limit: number): Promise<string[]> {
+    return (this.stmt.dueForRotation.all({ now: now.getTime(), limit }) as Array<{ key_id: string }>).map((r) => r.key_id);
+  }
+
+  async acquireRotationLease(keyId: string, now: Date, leaseMs: number, type: RotationType): Promise<boolean> {
+    const params = { keyId, now: now.getTime(), until: now.getTime() + leaseMs };
+    const statement = type === 'AUTOMATIC' ? this.stmt.leaseAutomatic : this.stmt.leaseOnDemand;
+    return statement.run(params).changes > 0;
+  }
+
+  async releaseRotationLease(keyId: string): Promise<void> {
+    this.stmt.releaseLease.run(keyId);
+  }
+
+  async insertProvisioningVersion(keyId: string, version: number, at: Date, type: RotationType): Promise<void> {
+    this.stmt.insertRotationVersion.run(keyId, version, at.getTime(), type);
+  }
+
+  async commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.activateVersion.run(keyId, version);
+      this.stmt.setCurrentVersion.run(version, keyId, version);
+      this.stmt.moveNextRotation.run(nextRotationDate?.getTime() ?? null, keyId);
+    })();
+  }
+
+  async listProvisioningVersions(now: Date): Promise<KeyMaterialRef[]> {
+    return (this.stmt.provisioningVersions.all(now.getTime()) as Array<{ key_id: string; version: number }>).map((r) => ({ keyId: r.key_id, version: r.version }));
+  }
+
+  async deleteProvisioningVersion(ref: KeyMaterialRef): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.deleteVersion.run(ref.keyId, ref.version);
+      this.stmt.releaseLease.run(ref.keyId);
+    })();
+  }
+
+  async listRotations(keyId: string, afterVersion: number, limit: number): Promise<Page<KeyRotation>> {
+    const rows = this.stmt.rotations.all(keyId, afterVersion, limit + 1) as Array<{ key_id: string; version: number; creation_date: number; rotation_type: RotationType }>;
+    return page(
+      rows,
+      limit,
+      (r) => ({ keyId: r.key_id, version: r.version, rotationDate: new Date(r.creation_date), rotationType: r.rotation_type }),
+      (r) => String(r.version),
+    );
   }
 
   async getAlias(accountId: string, aliasName: string): Promise<Alias | undefined> {

@@ -10,22 +10,9 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/services/ports.js';
+import { DAY_MS as DAY, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
 import { startTestService, type TestService } from '../support/service.js';
-
-const DAY = 86_400_000;
-
-/** A clock the test moves forward instead of waiting days. */
-class TestClock implements Clock {
-  private offsetMs = 0;
-  now(): Date {
-    return new Date(Date.now() + this.offsetMs);
-  }
-  advance(ms: number): void {
-    this.offsetMs += ms;
-  }
-}
 
 let kms: TestService;
 const clock = new TestClock();

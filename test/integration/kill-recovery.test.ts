@@ -3,16 +3,29 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListKeysCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListKeyRotationsCommand, ListKeysCommand, RotateKeyOnDemandCommand } from '@aws-sdk/client-kms';
+import { TestClock } from '../support/clock.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { kmsClient, startTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from '../support/service.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
-let dataDir: string;
+const dataDirs: string[] = [];
 
 afterAll(async () => {
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  for (const dir of dataDirs) await rm(dir, { recursive: true, force: true });
 });
+
+async function freshDataDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-kill-'));
+  dataDirs.push(dir);
+  return dir;
+}
+
+async function killed(child: ReturnType<typeof spawnService>['child']): Promise<void> {
+  child.kill('SIGKILL');
+  await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+  child.stdout?.destroy();
+}
 
 /** Runs the service as its own process, the way `npm start` does, and resolves with its URL. */
 function spawnService(dir: string) {
@@ -43,7 +56,7 @@ function spawnService(dir: string) {
 
 describe('SIGKILL while keys are being created', () => {
   it('restarts into a state where every visible key works and nothing half-made remains', async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-kill-'));
+    const dataDir = await freshDataDir();
     const { child, url } = spawnService(dataDir);
     const client = kmsClient(await url);
     const created: string[] = [];
@@ -60,12 +73,10 @@ describe('SIGKILL while keys are being created', () => {
     });
     // Let creations overlap for a while, then kill mid-flight.
     while (created.length < 20) await new Promise((r) => setTimeout(r, 10));
-    child.kill('SIGKILL');
+    await killed(child);
     stop = true;
     await Promise.all(writers);
     client.destroy();
-    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
-    child.stdout.destroy();
 
     const kms = await startTestService({ dataDir });
     try {
@@ -84,6 +95,56 @@ describe('SIGKILL while keys are being created', () => {
         const blob = (await kms.client.send(new EncryptCommand({ KeyId: id, Plaintext: Buffer.from(id) }))).CiphertextBlob;
         const dec = await kms.client.send(new DecryptCommand({ CiphertextBlob: blob }));
         expect(Buffer.from(dec.Plaintext!).toString()).toBe(id);
+      }
+    } finally {
+      await kms.stop();
+    }
+  });
+});
+
+describe('SIGKILL while keys are being rotated', () => {
+  it('restarts into a state where every committed version works and half-made versions are gone', async () => {
+    const dataDir = await freshDataDir();
+    const { child, url } = spawnService(dataDir);
+    const client = kmsClient(await url);
+    const keys: Array<{ keyId: string; blob: Uint8Array }> = [];
+    for (let i = 0; i < 8; i++) {
+      const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+      const blob = (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(keyId) }))).CiphertextBlob!;
+      keys.push({ keyId, blob });
+    }
+    let rotations = 0;
+    let stop = false;
+    const rotators = keys.map(async ({ keyId }) => {
+      for (let n = 0; n < 20 && !stop; n++) {
+        try {
+          await client.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+          rotations++;
+        } catch {
+          return; // the process is gone
+        }
+      }
+    });
+    while (rotations < 30) await new Promise((r) => setTimeout(r, 5));
+    await killed(child);
+    stop = true;
+    await Promise.all(rotators);
+    client.destroy();
+
+    // Restart once the dead instance's rotation leases (5 minutes) have run out.
+    const clock = new TestClock();
+    clock.advance(6 * 60_000);
+    const kms = await startTestService({ dataDir, clock, config: { schedulerIntervalMs: 0 } });
+    try {
+      for (const { keyId, blob } of keys) {
+        const listed = (await kms.client.send(new ListKeyRotationsCommand({ KeyId: keyId, Limit: 1000 }))).Rotations!;
+        const current = listed.length + 1;
+        for (let v = 1; v <= current; v++) expect(await kms.service.token.hasKey({ keyId, version: v })).toBe(true);
+        expect(await kms.service.token.hasKey({ keyId, version: current + 1 })).toBe(false);
+        expect(Buffer.from((await kms.client.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe(keyId);
+        const fresh = (await kms.client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('after') }))).CiphertextBlob!;
+        expect(Buffer.from(fresh).readUInt32BE(17)).toBe(current);
+        await kms.client.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
       }
     } finally {
       await kms.stop();

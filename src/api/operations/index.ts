@@ -10,6 +10,7 @@ import { generateRandom } from './generate-random.js';
 import { cancelKeyDeletion, disableKey, enableKey, scheduleKeyDeletion, updateKeyDescription } from './key-state-operations.js';
 import { listKeys } from './list-keys.js';
 import { reEncrypt } from './re-encrypt.js';
+import { disableKeyRotation, enableKeyRotation, getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation-operations.js';
 import { listResourceTags, tagResource, untagResource } from './tag-operations.js';
 
 const all: Operation[] = [
@@ -18,6 +19,7 @@ const all: Operation[] = [
   enableKey, disableKey, updateKeyDescription, scheduleKeyDeletion, cancelKeyDeletion,
   createAlias, updateAlias, deleteAlias, listAliases,
   tagResource, untagResource, listResourceTags,
+  enableKeyRotation, disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations,
 ] as Operation[];
 
 /** Every operation this service answers, by its X-Amz-Target name. */

@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import { ConflictException, LimitExceededException, UnsupportedOperationException } from '../domain/errors.js';
+import type { KmsKey } from '../domain/key.js';
+import { assertUsableForCrypto } from '../domain/key-state-rules.js';
+import type { CallContext } from './context.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { Clock, KeyRotation, KeyVault, MetadataStore, Page, RotationStatus, RotationType } from './ports.js';
+
+export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
+export const MAX_ON_DEMAND_ROTATIONS = 25;
+const DAY_MS = 86_400_000;
+/** How long one instance may take to rotate a key before another may try. */
+export const ROTATION_LEASE_MS = 5 * 60_000;
+
+function assertRotatable(key: KmsKey): void {
+  // Every key here is symmetric with AWS_KMS origin; asymmetric, HMAC and imported keys will answer this.
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.origin !== 'AWS_KMS') {
+    throw new UnsupportedOperationException(`${key.arn} cannot be rotated: only symmetric keys with AWS_KMS origin rotate.`);
+  }
+}
+
+/**
+ * Rotation: each rotation creates a new non-extractable token object (a new key
+ * version) that new encryptions use; older versions stay for decryption. Order
+ * for crash safety: version row (invisible), token object, then one transaction
+ * makes it current. A lease in the store lets one instance rotate a key once.
+ */
+export class KeyRotator {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly vault: KeyVault,
+    private readonly keys: KeyDirectory,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly leaseMs = ROTATION_LEASE_MS,
+  ) {}
+
+  async enableKeyRotation(ctx: CallContext, keyId: string, periodDays = DEFAULT_ROTATION_PERIOD_DAYS): Promise<void> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertRotatable(key);
+    assertUsableForCrypto(key);
+    await this.store.setRotation(key.keyId, true, periodDays, new Date(this.clock.now().getTime() + periodDays * DAY_MS));
+  }
+
+  async disableKeyRotation(ctx: CallContext, keyId: string): Promise<void> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertRotatable(key);
+    assertUsableForCrypto(key);
+    const status = await this.store.getRotationStatus(key.keyId);
+    await this.store.setRotation(key.keyId, false, status?.periodDays ?? DEFAULT_ROTATION_PERIOD_DAYS, undefined);
+  }
+
+  async getKeyRotationStatus(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; status: RotationStatus }> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertRotatable(key);
+    const status = (await this.store.getRotationStatus(key.keyId)) ?? {
+      enabled: false,
+      periodDays: DEFAULT_ROTATION_PERIOD_DAYS,
+      nextRotationDate: undefined,
+      onDemandStartedAt: undefined,
+    };
+    return { key, status };
+  }
+
+  async rotateKeyOnDemand(ctx: CallContext, keyId: string): Promise<KmsKey> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertRotatable(key);
+    assertUsableForCrypto(key);
+    const done = await this.store.listRotations(key.keyId, 0, 1000);
+    if (done.items.filter((r) => r.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
+      throw new LimitExceededException(`${key.arn} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations.`);
+    }
+    if (!(await this.store.acquireRotationLease(key.keyId, this.clock.now(), this.leaseMs, 'ON_DEMAND'))) {
+      throw new ConflictException(`A rotation of ${key.arn} is already in progress.`);
+    }
+    await this.rotate(key.keyId, 'ON_DEMAND');
+    return key;
+  }
+
+  async listKeyRotations(ctx: CallContext, keyId: string, afterVersion: number, limit: number): Promise<{ key: KmsKey; page: Page<KeyRotation> }> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertRotatable(key);
+    return { key, page: await this.store.listRotations(key.keyId, afterVersion, limit) };
+  }
+
+  /** The scheduler's job: rotate every key whose automatic rotation is due, each failure isolated. */
+  async rotateDueKeys(): Promise<{ rotated: string[]; failed: string[] }> {
+    await this.recoverInterruptedRotations();
+    const rotated: string[] = [];
+    const failed: string[] = [];
+    const now = this.clock.now();
+    for (const keyId of await this.store.listKeysDueForRotation(now, 100)) {
+      try {
+        if (!(await this.store.acquireRotationLease(keyId, now, this.leaseMs, 'AUTOMATIC'))) continue;
+        await this.rotate(keyId, 'AUTOMATIC');
+        rotated.push(keyId);
+      } catch (e) {
+        failed.push(keyId);
+        await this.store.releaseRotationLease(keyId).catch(() => undefined);
+        this.logger.error({ keyId, err: e }, 'automatic rotation failed; will retry');
+      }
+    }
+    return { rotated, failed };
+  }
+
+  /** Versions left half-made by a crash (their lease expired): destroy the token object, forget the row. */
+  async recoverInterruptedRotations(): Promise<number> {
+    const orphans = await this.store.listProvisioningVersions(this.clock.now());
+    for (const ref of orphans) {
+      await this.vault.destroyKey(ref);
+      await this.store.deleteProvisioningVersion(ref);
+      this.logger.warn({ keyId: ref.keyId, version: ref.version }, 'removed a key version whose rotation a crash interrupted');
+    }
+    return orphans.length;
+  }
+
+  private async rotate(keyId: string, type: RotationType): Promise<void> {
+    const key = await this.store.getKey(keyId);
+    if (!key) throw new Error(`key ${keyId} vanished during rotation`);
+    const now = this.clock.now();
+    const version = key.currentVersion + 1;
+    await this.store.insertProvisioningVersion(keyId, version, now, type);
+    try {
+      await this.vault.createSymmetricKey({ keyId, version });
+    } catch (e) {
+      await this.store.deleteProvisioningVersion({ keyId, version }).catch(() => undefined);
+      throw e;
+    }
+    const status = await this.store.getRotationStatus(keyId);
+    const next = status?.enabled ? new Date(now.getTime() + status.periodDays * DAY_MS) : undefined;
+    await this.store.commitKeyVersion(keyId, version, next);
+    this.keys.forgetKey(keyId);
+    this.logger.info({ keyId, version, rotationType: type }, 'key rotated');
+  }
+}

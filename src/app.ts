@@ -102,6 +102,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const destroyer = new KeyDestroyer(store, token, keys, clock, logger);
     const scheduler = new Scheduler(
       [
+        { name: 'recover-interrupted-creations', run: () => keyAdmin.recoverInterruptedCreations() },
         { name: 'rotate-due-keys', run: () => rotation.rotateDueKeys() },
         { name: 'destroy-deleted-keys', run: () => destroyer.runOnce() },
       ],

@@ -21,6 +21,8 @@ export interface CreateKeyRequest {
 }
 
 const DAY_MS = 86_400_000;
+/** A creation that has not completed after this long was interrupted; none takes more than a moment. */
+export const INTERRUPTED_CREATION_AFTER_MS = 5 * 60_000;
 export const MAX_POLICY_BYTES = 32_768;
 
 /** Creating keys and moving them between states; key material is touched only to create it. */
@@ -74,9 +76,13 @@ export class KeyAdmin {
     return key;
   }
 
-  /** Finishes what a crash interrupted: half-created keys are destroyed in the token and forgotten. */
+  /**
+   * Finishes what a crash interrupted: half-created keys are destroyed in the token
+   * and forgotten. Runs at start-up and in the scheduler; only creations older than
+   * INTERRUPTED_CREATION_AFTER_MS are touched, so another instance's are left alone.
+   */
   async recoverInterruptedCreations(): Promise<number> {
-    const pending = await this.store.listProvisioningKeys();
+    const pending = await this.store.listProvisioningKeys(new Date(this.clock.now().getTime() - INTERRUPTED_CREATION_AFTER_MS));
     for (const ref of pending) {
       await this.vault.destroyKey(ref);
       await this.store.deleteProvisioningKey(ref.keyId);

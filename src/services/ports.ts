@@ -62,8 +62,11 @@ export interface MetadataStore {
    */
   insertProvisioningKey(newKey: NewKey): Promise<void>;
   activateKey(keyId: string): Promise<void>;
-  /** Keys whose creation never completed, for clean-up at start-up. */
-  listProvisioningKeys(): Promise<KeyMaterialRef[]>;
+  /**
+   * Keys whose creation began before that moment and never completed. An older
+   * one was left by a crash; a younger one may be in progress on another instance.
+   */
+  listProvisioningKeys(createdBefore: Date): Promise<KeyMaterialRef[]>;
   deleteProvisioningKey(keyId: string): Promise<void>;
 
   getKey(keyId: string): Promise<KmsKey | undefined>;

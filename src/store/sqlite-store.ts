@@ -90,7 +90,7 @@ export class SqliteStore implements MetadataStore {
         @creation_date, @deletion_date, @pending_window, @current_version, @policy, 1)`),
       insertVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, ?, ?)'),
       activate: db.prepare('UPDATE keys SET provisioning = 0 WHERE key_id = ?'),
-      provisioning: db.prepare('SELECT k.key_id, v.version FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1'),
+      provisioning: db.prepare('SELECT k.key_id, v.version FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1 AND k.creation_date < ?'),
       deleteKey: db.prepare('DELETE FROM keys WHERE key_id = ? AND provisioning = 1'),
       getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL'),
       listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
@@ -184,8 +184,8 @@ export class SqliteStore implements MetadataStore {
     this.stmt.activate.run(keyId);
   }
 
-  async listProvisioningKeys(): Promise<KeyMaterialRef[]> {
-    return (this.stmt.provisioning.all() as Array<{ key_id: string; version: number }>).map((r) => ({ keyId: r.key_id, version: r.version }));
+  async listProvisioningKeys(createdBefore: Date): Promise<KeyMaterialRef[]> {
+    return (this.stmt.provisioning.all(createdBefore.getTime()) as Array<{ key_id: string; version: number }>).map((r) => ({ keyId: r.key_id, version: r.version }));
   }
 
   async deleteProvisioningKey(keyId: string): Promise<void> {

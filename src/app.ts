@@ -14,6 +14,7 @@ import { IvSequence } from './services/iv-sequence.js';
 import { KeyAdmin } from './services/key-admin.js';
 import { KeyDestroyer } from './services/key-destroyer.js';
 import { KeyDirectory } from './services/key-directory.js';
+import { KeyImporter } from './services/key-import.js';
 import { KeyRotator } from './services/key-rotation.js';
 import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
@@ -90,6 +91,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const recovered = await keyAdmin.recoverInterruptedCreations();
     if (recovered > 0) logger.warn({ recovered }, 'removed keys whose creation a crash interrupted');
     const rotation = new KeyRotator(store, token, keys, clock, logger);
+    const imports = new KeyImporter(store, token, keys, clock, logger);
     await rotation.recoverInterruptedRotations();
     const services: Services = {
       keyAdmin,
@@ -97,6 +99,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       aliases: new AliasService(store, keys, clock),
       tags: new TagService(store, keys),
       rotation,
+      imports,
     };
 
     const destroyer = new KeyDestroyer(store, token, keys, clock, logger);
@@ -105,6 +108,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         { name: 'recover-interrupted-creations', run: () => keyAdmin.recoverInterruptedCreations() },
         { name: 'rotate-due-keys', run: () => rotation.rotateDueKeys() },
         { name: 'destroy-deleted-keys', run: () => destroyer.runOnce() },
+        { name: 'expire-imported-material', run: () => imports.expire() },
       ],
       config.schedulerIntervalMs,
       logger,

@@ -1,4 +1,4 @@
-import type { KmsKey } from '../domain/key.js';
+import { KeyState, type KmsKey } from '../domain/key.js';
 import { epochSeconds } from './schemas.js';
 
 /** KeyMetadata as DescribeKey, CreateKey and the AWS SDKs know it. */
@@ -8,7 +8,7 @@ export function keyMetadata(key: KmsKey): Record<string, unknown> {
     KeyId: key.keyId,
     Arn: key.arn,
     CreationDate: epochSeconds(key.creationDate),
-    Enabled: key.keyState === 'Enabled',
+    Enabled: key.keyState === KeyState.Enabled,
     Description: key.description,
     KeyUsage: key.keyUsage,
     KeyState: key.keyState,
@@ -20,5 +20,7 @@ export function keyMetadata(key: KmsKey): Record<string, unknown> {
     KeySpec: key.keySpec,
     EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
     MultiRegion: false,
+    ExpirationModel: key.origin === 'EXTERNAL' ? key.expirationModel : undefined,
+    ValidTo: key.validTo ? epochSeconds(key.validTo) : undefined,
   };
 }

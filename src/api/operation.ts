@@ -3,6 +3,7 @@ import type { CallContext } from '../services/context.js';
 import type { AliasService } from '../services/alias-service.js';
 import type { CryptoService } from '../services/crypto-service.js';
 import type { KeyAdmin } from '../services/key-admin.js';
+import type { KeyImporter } from '../services/key-import.js';
 import type { KeyRotator } from '../services/key-rotation.js';
 import type { TagService } from '../services/tags.js';
 
@@ -13,6 +14,7 @@ export interface Services {
   readonly aliases: AliasService;
   readonly tags: TagService;
   readonly rotation: KeyRotator;
+  readonly imports: KeyImporter;
 }
 
 export type Output = Record<string, unknown>;

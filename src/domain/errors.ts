@@ -49,6 +49,9 @@ export class LimitExceededException extends kmsError('LimitExceededException') {
 export class MalformedPolicyDocumentException extends kmsError('MalformedPolicyDocumentException') {}
 export class UnsupportedOperationException extends kmsError('UnsupportedOperationException') {}
 export class ConflictException extends kmsError('ConflictException') {}
+export class ExpiredImportTokenException extends kmsError('ExpiredImportTokenException') {}
+export class InvalidImportTokenException extends kmsError('InvalidImportTokenException') {}
+export class IncorrectKeyMaterialException extends kmsError('IncorrectKeyMaterialException') {}
 export class DryRunOperationException extends kmsError('DryRunOperationException') {}
 
 // Server-side failures: the token or the store failed, never the caller.

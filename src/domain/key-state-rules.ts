@@ -10,7 +10,15 @@ export function assertUsableForCrypto(key: KmsKey): void {
       throw new DisabledException(`${key.arn} is disabled.`);
     case KeyState.PendingDeletion:
       throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
+    case KeyState.PendingImport:
+      throw new KMSInvalidStateException(`${key.arn} is pending import.`);
   }
+}
+
+/** EnableKey and DisableKey need key material: refused while it waits for deletion or import. */
+export function assertHasKeyMaterial(key: KmsKey): void {
+  assertNotPendingDeletion(key);
+  if (key.keyState === KeyState.PendingImport) throw new KMSInvalidStateException(`${key.arn} is pending import.`);
 }
 
 /** Administrative changes are refused while a key waits for deletion. */

@@ -3,11 +3,14 @@ export enum KeyState {
   Enabled = 'Enabled',
   Disabled = 'Disabled',
   PendingDeletion = 'PendingDeletion',
+  /** An EXTERNAL key without key material: waiting for ImportKeyMaterial. */
+  PendingImport = 'PendingImport',
 }
 
 export type KeyUsage = 'ENCRYPT_DECRYPT';
 export type KeySpec = 'SYMMETRIC_DEFAULT';
-export type Origin = 'AWS_KMS';
+export type Origin = 'AWS_KMS' | 'EXTERNAL';
+export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
 
 /** One KMS key's metadata; its key material lives in the token, one object per version. */
 export interface KmsKey {
@@ -26,6 +29,9 @@ export interface KmsKey {
   /** The version new encryptions use; older versions only decrypt. */
   readonly currentVersion: number;
   readonly policy: string;
+  /** Imported (EXTERNAL) keys only: whether and when their key material expires. */
+  readonly expirationModel?: ExpirationModel | undefined;
+  readonly validTo?: Date | undefined;
 }
 
 /** Names one immutable piece of key material inside the token. */

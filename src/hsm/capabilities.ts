@@ -8,6 +8,11 @@ import { pkcs11js } from './pkcs11js.js';
 export interface TokenCapabilities {
   readonly aesKeyGen: boolean;
   readonly aesGcm: boolean;
+  readonly rsaKeyGen: boolean;
+  /** CKM_RSA_PKCS_OAEP unwrap (with SHA-1, which every token that has it supports). */
+  readonly rsaOaepUnwrap: boolean;
+  /** CKM_AES_KEY_WRAP_PAD unwrap (RFC 5649), the second step of RSA_AES_KEY_WRAP. */
+  readonly aesKeyWrapPadUnwrap: boolean;
   readonly mechanisms: ReadonlySet<number>;
 }
 
@@ -17,6 +22,9 @@ export function detectCapabilities(lib: P11.PKCS11, slot: Buffer): TokenCapabili
   return {
     aesKeyGen: supports(pkcs11js.CKM_AES_KEY_GEN, pkcs11js.CKF_GENERATE),
     aesGcm: supports(pkcs11js.CKM_AES_GCM, pkcs11js.CKF_ENCRYPT) && supports(pkcs11js.CKM_AES_GCM, pkcs11js.CKF_DECRYPT),
+    rsaKeyGen: supports(pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN, pkcs11js.CKF_GENERATE_KEY_PAIR),
+    rsaOaepUnwrap: supports(pkcs11js.CKM_RSA_PKCS_OAEP, pkcs11js.CKF_UNWRAP),
+    aesKeyWrapPadUnwrap: supports(pkcs11js.CKM_AES_KEY_WRAP_PAD, pkcs11js.CKF_UNWRAP),
     mechanisms,
   };
 }

@@ -3,7 +3,7 @@ import { pkcs11js } from './pkcs11js.js';
 import { InvalidCiphertextException, KMSInternalException, KmsError } from '../domain/errors.js';
 
 /** What the caller of a token operation was doing, which decides how a return code reads. */
-export type TokenOperation = 'decrypt' | 'encrypt' | 'generate' | 'destroy' | 'find' | 'random' | 'session';
+export type TokenOperation = 'decrypt' | 'unwrap' | 'encrypt' | 'generate' | 'destroy' | 'find' | 'random' | 'session';
 
 export interface Classified {
   /** The error to throw to the domain. */
@@ -24,6 +24,8 @@ const SESSION_LOST = new Set([
   pkcs11js.CKR_TOKEN_NOT_PRESENT,
   pkcs11js.CKR_OPERATION_ACTIVE,
   pkcs11js.CKR_OPERATION_NOT_INITIALIZED,
+  // A refused call may leave an operation half-initialised.
+  pkcs11js.CKR_ARGUMENTS_BAD,
 ]);
 
 const HANDLE_LOST = new Set([pkcs11js.CKR_OBJECT_HANDLE_INVALID, pkcs11js.CKR_KEY_HANDLE_INVALID]);
@@ -39,10 +41,26 @@ const BAD_CIPHERTEXT = new Set([
   0x00000021, // CKR_AEAD_DECRYPT_FAILED (PKCS#11 3.0)
 ]);
 
+/** Wrapped key material that the token refused to unwrap (or unwrapped into nothing usable). */
+const BAD_WRAPPED_KEY = new Set([
+  ...BAD_CIPHERTEXT,
+  pkcs11js.CKR_WRAPPED_KEY_INVALID,
+  pkcs11js.CKR_WRAPPED_KEY_LEN_RANGE,
+  pkcs11js.CKR_DATA_LEN_RANGE,
+  pkcs11js.CKR_DATA_INVALID,
+  pkcs11js.CKR_TEMPLATE_INCONSISTENT,
+  pkcs11js.CKR_KEY_SIZE_RANGE,
+  pkcs11js.CKR_ATTRIBUTE_VALUE_INVALID,
+]);
+
 /** The one place where PKCS#11 return codes become API errors and session decisions. */
 export function classifyTokenError(e: unknown, operation: TokenOperation): Classified {
   const code = e instanceof pkcs11js.Pkcs11Error ? e.code : undefined;
   const name = e instanceof Error ? e.message : String(e);
+  if (e instanceof KmsError) return { error: e, evictSession: false, dropHandle: false, relogin: false };
+  if (code !== undefined && operation === 'unwrap' && BAD_WRAPPED_KEY.has(code)) {
+    return { error: new InvalidCiphertextException('The wrapped key material could not be unwrapped with this import token.'), evictSession: false, dropHandle: false, relogin: false };
+  }
   if (code !== undefined && operation === 'decrypt' && BAD_CIPHERTEXT.has(code)) {
     return { error: new InvalidCiphertextException('The ciphertext failed to authenticate.'), evictSession: false, dropHandle: false, relogin: false };
   }

@@ -52,3 +52,95 @@ export function aesGcmMechanism(iv: Buffer, aad: Buffer): P11.Mechanism {
   const parameter: P11.AesGCM = { type: pkcs11js.CK_PARAMS_AES_GCM, iv, aad, ivBits: iv.length * 8, tagBits: 128 };
   return { mechanism: pkcs11js.CKM_AES_GCM, parameter };
 }
+
+/** The imported material's object: like a generated root key, its length set by what unwraps. */
+export function importedKeyTemplate(ref: KeyMaterialRef | undefined): P11.Template {
+  // C_UnwrapKey sets the length from what unwraps, and SoftHSM refuses CKA_VALUE_LEN and CKA_MODIFIABLE here.
+  if (ref) return symmetricRootKeyTemplate(ref).filter((a) => a.type !== pkcs11js.CKA_VALUE_LEN && a.type !== pkcs11js.CKA_MODIFIABLE);
+  // A session object that lives only long enough to compare material.
+  return [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_ENCRYPT, value: true },
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+  ];
+}
+
+/** The ephemeral AES key of RSA_AES_KEY_WRAP: a session object that only unwraps, destroyed at once. */
+export function ephemeralUnwrapKeyTemplate(): P11.Template {
+  return [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_ENCRYPT, value: false },
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: true },
+  ];
+}
+
+export function importWrappingKeyId(tokenId: string): Buffer {
+  return Buffer.from(`import/${tokenId}`, 'utf8');
+}
+
+/**
+ * The RSA pair GetParametersForImport hands out: token objects (they must outlive
+ * a restart for the import token's 24 hours), the private half sensitive,
+ * non-extractable and good for unwrapping only.
+ */
+export function importWrappingKeyPairTemplates(tokenId: string, modulusBits: number, persistent = true): { publicKey: P11.Template; privateKey: P11.Template } {
+  const id = importWrappingKeyId(tokenId);
+  const label = `kms-import/${tokenId}`;
+  return {
+    publicKey: [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
+      { type: pkcs11js.CKA_TOKEN, value: persistent },
+      { type: pkcs11js.CKA_PRIVATE, value: false },
+      { type: pkcs11js.CKA_MODULUS_BITS, value: modulusBits },
+      { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) },
+      { type: pkcs11js.CKA_ENCRYPT, value: true },
+      { type: pkcs11js.CKA_WRAP, value: true },
+      { type: pkcs11js.CKA_VERIFY, value: false },
+      { type: pkcs11js.CKA_ID, value: id },
+      { type: pkcs11js.CKA_LABEL, value: label },
+    ],
+    privateKey: [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
+      { type: pkcs11js.CKA_TOKEN, value: persistent },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+      { type: pkcs11js.CKA_DECRYPT, value: false },
+      { type: pkcs11js.CKA_UNWRAP, value: true },
+      { type: pkcs11js.CKA_SIGN, value: false },
+      { type: pkcs11js.CKA_ID, value: id },
+      { type: pkcs11js.CKA_LABEL, value: label },
+    ],
+  };
+}
+
+export function rsaOaepMechanism(hash: 'SHA_1' | 'SHA_256'): P11.Mechanism {
+  const parameter: P11.RsaOAEP = {
+    type: pkcs11js.CK_PARAMS_RSA_OAEP,
+    hashAlg: hash === 'SHA_1' ? pkcs11js.CKM_SHA_1 : pkcs11js.CKM_SHA256,
+    mgf: hash === 'SHA_1' ? pkcs11js.CKG_MGF1_SHA1 : pkcs11js.CKG_MGF1_SHA256,
+    source: 1, // CKZ_DATA_SPECIFIED, with no label
+  };
+  return { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter };
+}
+
+/** IV of the material check value: fixed field 0, which the IV sequence never hands out. */
+export const MATERIAL_CHECK_IV = Buffer.alloc(12);
+export const MATERIAL_CHECK_AAD = Buffer.from('hsm-kms material check v1', 'utf8');
+export const MATERIAL_CHECK_PLAINTEXT = Buffer.alloc(16);

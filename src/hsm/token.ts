@@ -7,7 +7,23 @@ import { detectCapabilities, type TokenCapabilities } from './capabilities.js';
 import { acquireModule, releaseModule } from './pkcs11-module.js';
 import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
 import { SessionPool } from './session-pool.js';
-import { aesGcmMechanism, findByIdTemplate, objectId, symmetricRootKeyTemplate } from './templates.js';
+import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
+import { InvalidCiphertextException } from '../domain/errors.js';
+import type { WrappingAlgorithm } from '../services/ports.js';
+import {
+  aesGcmMechanism,
+  ephemeralUnwrapKeyTemplate,
+  findByIdTemplate,
+  importedKeyTemplate,
+  importWrappingKeyId,
+  importWrappingKeyPairTemplates,
+  MATERIAL_CHECK_AAD,
+  MATERIAL_CHECK_IV,
+  MATERIAL_CHECK_PLAINTEXT,
+  objectId,
+  rsaOaepMechanism,
+  symmetricRootKeyTemplate,
+} from './templates.js';
 
 export interface TokenOptions {
   readonly modulePath: string;
@@ -41,6 +57,37 @@ export class Pkcs11Token implements KeyVault {
   ) {
     this.pool = new SessionPool(options.sessions, () => lib.C_OpenSession(slot, RW_SESSION), (s) => lib.C_CloseSession(s));
     this.login();
+    this.oaepSha256Unwrap = this.probeOaepSha256Unwrap();
+  }
+
+  /** Whether RSA-OAEP with SHA-256 unwraps in this token: no mechanism flag says so, so it is tried once. */
+  readonly oaepSha256Unwrap: boolean;
+
+  private probeOaepSha256Unwrap(): boolean {
+    if (!this.capabilities.rsaKeyGen || !this.capabilities.rsaOaepUnwrap) return false;
+    const session = this.lib.C_OpenSession(this.slot, RW_SESSION);
+    try {
+      const t = importWrappingKeyPairTemplates('probe', 1024, false);
+      const pair = this.lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN }, t.publicKey, t.privateKey);
+      const wrapped = publicEncrypt(
+        { key: createPublicKey({ key: this.publicKeyDer(session, pair.publicKey), format: 'der', type: 'spki' }), padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
+        randomBytes(32),
+      );
+      try {
+        this.lib.C_UnwrapKey(session, rsaOaepMechanism('SHA_256'), pair.privateKey, wrapped, importedKeyTemplate(undefined));
+        return true;
+      } catch {
+        return false;
+      }
+    } finally {
+      this.lib.C_CloseSession(session); // session objects go with it
+    }
+  }
+
+  private publicKeyDer(session: Buffer, publicKey: Buffer): Buffer {
+    const [modulus, exponent] = this.lib.C_GetAttributeValue(session, publicKey, [{ type: pkcs11js.CKA_MODULUS }, { type: pkcs11js.CKA_PUBLIC_EXPONENT }]);
+    const b64 = (a: P11.Attribute | undefined) => (a!.value as Buffer).toString('base64url');
+    return createPublicKey({ key: { kty: 'RSA', n: b64(modulus), e: b64(exponent) }, format: 'jwk' }).export({ type: 'spki', format: 'der' });
   }
 
   static async open(options: TokenOptions): Promise<Pkcs11Token> {
@@ -160,6 +207,82 @@ export class Pkcs11Token implements KeyVault {
 
   generateRandom(length: number): Promise<Buffer> {
     return this.run('random', undefined, (session) => this.lib.C_GenerateRandom(session, Buffer.allocUnsafe(length)));
+  }
+
+  missingWrappingMechanism(algorithm: WrappingAlgorithm): string | undefined {
+    const c = this.capabilities;
+    if (!c.rsaKeyGen) return 'CKM_RSA_PKCS_KEY_PAIR_GEN';
+    if (!c.rsaOaepUnwrap) return 'CKM_RSA_PKCS_OAEP (unwrap)';
+    if (algorithm.endsWith('SHA_256') && !this.oaepSha256Unwrap) return 'CKM_RSA_PKCS_OAEP with CKM_SHA256 and CKG_MGF1_SHA256';
+    if (algorithm.startsWith('RSA_AES_KEY_WRAP') && !c.aesKeyWrapPadUnwrap) return 'CKM_AES_KEY_WRAP_PAD (unwrap)';
+    return undefined;
+  }
+
+  createImportWrappingKey(tokenId: string, modulusBits: number): Promise<Buffer> {
+    return this.run('generate', undefined, (session) => {
+      const t = importWrappingKeyPairTemplates(tokenId, modulusBits);
+      // Synchronous on purpose, as for every key generation (the async calls leak).
+      const pair = this.lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN }, t.publicKey, t.privateKey);
+      return this.publicKeyDer(session, pair.publicKey);
+    });
+  }
+
+  destroyImportWrappingKey(tokenId: string): Promise<void> {
+    return this.run('destroy', undefined, (session) => {
+      for (const handle of this.findAll(session, [{ type: pkcs11js.CKA_ID, value: importWrappingKeyId(tokenId) }])) {
+        this.lib.C_DestroyObject(session, handle);
+      }
+    });
+  }
+
+  importSymmetricKey(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer> {
+    return this.run('unwrap', ref, (session) => {
+      const [privateKey] = this.findAll(session, [
+        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+        { type: pkcs11js.CKA_ID, value: importWrappingKeyId(tokenId) },
+      ]);
+      if (!privateKey) throw new InvalidCiphertextException('The wrapping key of this import token no longer exists.');
+      const hash = algorithm.endsWith('SHA_256') ? 'SHA_256' : 'SHA_1';
+      let key: Buffer;
+      if (algorithm.startsWith('RSAES_OAEP')) {
+        key = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), privateKey, wrapped, importedKeyTemplate(ref));
+      } else {
+        // RSA_AES_KEY_WRAP in two steps inside the token: RSA-OAEP gives an ephemeral AES key
+        // (never extractable), which unwraps the material with AES key wrap with padding (RFC 5649).
+        const modulusBytes = (this.lib.C_GetAttributeValue(session, privateKey, [{ type: pkcs11js.CKA_MODULUS }])[0]!.value as Buffer).length;
+        // RFC 5649 wraps 32 bytes of material into 40.
+        if (wrapped.length !== modulusBytes + 40) throw new InvalidCiphertextException('The wrapped key material must be a 256-bit key wrapped with RSA_AES_KEY_WRAP.');
+        const ephemeral = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), privateKey, wrapped.subarray(0, modulusBytes), ephemeralUnwrapKeyTemplate());
+        try {
+          key = this.lib.C_UnwrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, ephemeral, wrapped.subarray(modulusBytes), importedKeyTemplate(ref));
+        } finally {
+          this.lib.C_DestroyObject(session, ephemeral);
+        }
+      }
+      try {
+        // Tokens that report the length are held to 256 bits here. SoftHSMv2 reports 0 for
+        // unwrapped keys; for RSA_AES_KEY_WRAP the wrapped length was checked above instead.
+        const length = Number((this.lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE_LEN }])[0]!.value as Buffer).readBigUInt64LE());
+        if (length !== 0 && length !== 32) throw new InvalidCiphertextException(`The imported key material must be 256 bits, not ${length * 8}.`);
+        this.lib.C_EncryptInit(session, aesGcmMechanism(MATERIAL_CHECK_IV, MATERIAL_CHECK_AAD), key);
+        const check = this.lib.C_Encrypt(session, MATERIAL_CHECK_PLAINTEXT, Buffer.alloc(MATERIAL_CHECK_PLAINTEXT.length + 16));
+        if (ref) this.handles.set(objectId(ref).toString('hex'), key);
+        else this.lib.C_DestroyObject(session, key);
+        return Buffer.from(check);
+      } catch (e) {
+        this.lib.C_DestroyObject(session, key);
+        throw e;
+      }
+    });
+  }
+
+  private findAll(session: Buffer, template: P11.Template): Buffer[] {
+    this.lib.C_FindObjectsInit(session, template);
+    try {
+      return this.lib.C_FindObjects(session, 16);
+    } finally {
+      this.lib.C_FindObjectsFinal(session);
+    }
   }
 
   /** Whether the token holds an object for this key version (used at start-up clean-up and by tests). */

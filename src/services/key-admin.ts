@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { keyArn } from '../domain/arn.js';
 import { KMSInvalidStateException, LimitExceededException, MalformedPolicyDocumentException, UnsupportedOperationException } from '../domain/errors.js';
 import { KeyState, type KmsKey, type Tag } from '../domain/key.js';
-import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
+import { assertHasKeyMaterial, assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../domain/default-policy.js';
 import type { CallContext } from './context.js';
 import type { KeyDirectory } from './key-directory.js';
@@ -38,7 +38,8 @@ export class KeyAdmin {
     if ((req.keyUsage ?? 'ENCRYPT_DECRYPT') !== 'ENCRYPT_DECRYPT' || (req.keySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') {
       throw new UnsupportedOperationException(`Only KeySpec SYMMETRIC_DEFAULT with KeyUsage ENCRYPT_DECRYPT is supported; got ${req.keySpec ?? 'SYMMETRIC_DEFAULT'}/${req.keyUsage ?? 'ENCRYPT_DECRYPT'}.`);
     }
-    if ((req.origin ?? 'AWS_KMS') !== 'AWS_KMS') throw new UnsupportedOperationException(`Origin ${req.origin} is not supported; only AWS_KMS is.`);
+    const origin = req.origin ?? 'AWS_KMS';
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new UnsupportedOperationException(`Origin ${origin} is not supported; AWS_KMS and EXTERNAL are.`);
     if (req.customKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported: every key already lives in this service\'s HSM.');
     if (req.multiRegion) throw new UnsupportedOperationException('Multi-Region keys are not supported.');
     const tags = validateTags(req.tags ?? []);
@@ -55,8 +56,9 @@ export class KeyAdmin {
       description: req.description ?? '',
       keyUsage: 'ENCRYPT_DECRYPT',
       keySpec: 'SYMMETRIC_DEFAULT',
-      origin: 'AWS_KMS',
-      keyState: KeyState.Enabled,
+      origin,
+      // An imported key waits for its material (ImportKeyMaterial).
+      keyState: origin === 'EXTERNAL' ? KeyState.PendingImport : KeyState.Enabled,
       creationDate: this.clock.now(),
       deletionDate: undefined,
       pendingDeletionWindowInDays: undefined,
@@ -67,7 +69,7 @@ export class KeyAdmin {
     // a crash in between leaves only a provisioning row that start-up cleans away.
     await this.store.insertProvisioningKey({ key, tags });
     try {
-      await this.vault.createSymmetricKey({ keyId, version: 1 });
+      if (origin === 'AWS_KMS') await this.vault.createSymmetricKey({ keyId, version: 1 });
     } catch (e) {
       await this.store.deleteProvisioningKey(keyId).catch(() => undefined);
       throw e;
@@ -100,13 +102,13 @@ export class KeyAdmin {
 
   async enableKey(ctx: CallContext, keyId: string): Promise<void> {
     const key = await this.keys.resolve(ctx, keyId, false);
-    assertNotPendingDeletion(key);
+    assertHasKeyMaterial(key);
     await this.save({ ...key, keyState: KeyState.Enabled });
   }
 
   async disableKey(ctx: CallContext, keyId: string): Promise<void> {
     const key = await this.keys.resolve(ctx, keyId, false);
-    assertNotPendingDeletion(key);
+    assertHasKeyMaterial(key);
     await this.save({ ...key, keyState: KeyState.Disabled });
   }
 

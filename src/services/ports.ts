@@ -1,4 +1,4 @@
-import type { Alias, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
+import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 
 /**
  * The token, seen from the domain: key material is created, used and destroyed
@@ -15,6 +15,20 @@ export interface KeyVault {
   decrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, sealed: Buffer): Promise<Buffer>;
   /** Random bytes from the token's generator. */
   generateRandom(length: number): Promise<Buffer>;
+
+  /** Undefined when the token can unwrap this algorithm inside itself; otherwise the mechanism it lacks. */
+  missingWrappingMechanism(algorithm: WrappingAlgorithm): string | undefined;
+  /** An RSA wrapping key pair in the token, private half non-extractable; returns the public key (DER SubjectPublicKeyInfo). */
+  createImportWrappingKey(tokenId: string, modulusBits: number): Promise<Buffer>;
+  destroyImportWrappingKey(tokenId: string): Promise<void>;
+  /**
+   * Unwraps imported key material inside the token, straight into a sensitive,
+   * non-extractable object: the token object for ref, or a temporary session
+   * object when ref is undefined (to compare material). Returns the material's
+   * check value. Throws InvalidCiphertextException when it does not unwrap to a
+   * 256-bit AES key.
+   */
+  importSymmetricKey(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer>;
 }
 
 export interface Page<T> {
@@ -44,6 +58,19 @@ export interface KeyRotation {
   readonly version: number;
   readonly rotationDate: Date;
   readonly rotationType: RotationType;
+}
+
+export type WrappingAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256';
+export type WrappingKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+
+/** One GetParametersForImport answer: its wrapping key pair lives in the token until it expires. */
+export interface ImportToken {
+  readonly tokenId: string;
+  readonly keyId: string;
+  readonly wrappingAlgorithm: WrappingAlgorithm;
+  readonly wrappingKeySpec: WrappingKeySpec;
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
 }
 
 export interface NewKey {
@@ -104,6 +131,18 @@ export interface MetadataStore {
   listProvisioningVersions(now: Date): Promise<KeyMaterialRef[]>;
   deleteProvisioningVersion(ref: KeyMaterialRef): Promise<void>;
   listRotations(keyId: string, afterVersion: number, limit: number): Promise<Page<KeyRotation>>;
+
+  saveImportToken(token: ImportToken): Promise<void>;
+  getImportToken(tokenId: string): Promise<ImportToken | undefined>;
+  listExpiredImportTokens(now: Date, limit: number): Promise<ImportToken[]>;
+  deleteImportToken(tokenId: string): Promise<void>;
+  /** The check value of the material first imported into the key, if any was. */
+  getMaterialCheck(keyId: string): Promise<Buffer | undefined>;
+  /** The key has material (version 1): PendingImport becomes Enabled; the first check value is kept. */
+  recordImportedMaterial(keyId: string, check: Buffer, model: ExpirationModel, validTo: Date | undefined, at: Date): Promise<void>;
+  /** Back to PendingImport, without material; done before the token object is destroyed. */
+  markImportedMaterialDeleted(keyId: string): Promise<void>;
+  listKeysWithExpiredMaterial(now: Date, limit: number): Promise<KmsKey[]>;
 
   getAlias(accountId: string, aliasName: string): Promise<Alias | undefined>;
   listAliases(accountId: string, targetKeyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>>;

@@ -82,4 +82,22 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX key_rotation_due ON key_rotation (enabled, next_rotation_date);
   `,
+  `
+  -- Imported key material (Origin EXTERNAL).
+  ALTER TABLE keys ADD COLUMN expiration_model TEXT;
+  ALTER TABLE keys ADD COLUMN valid_to INTEGER;
+  -- A check value of the imported material (a GCM tag under it, made in the token), to tell
+  -- the same material from different material at re-import without ever seeing it.
+  ALTER TABLE keys ADD COLUMN material_check BLOB;
+
+  CREATE TABLE import_tokens (
+    token_id           TEXT PRIMARY KEY,
+    key_id             TEXT NOT NULL REFERENCES keys (key_id),
+    wrapping_algorithm TEXT NOT NULL,
+    wrapping_key_spec  TEXT NOT NULL,
+    created_at         INTEGER NOT NULL,
+    expires_at         INTEGER NOT NULL
+  );
+  CREATE INDEX import_tokens_expiry ON import_tokens (expires_at);
+  `,
 ];

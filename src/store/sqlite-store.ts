@@ -3,8 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { keyArn } from '../domain/arn.js';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
-import type { Alias, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
-import type { DestroyedKeyMaterial, KeyRotation, MetadataStore, NewKey, Page, RotationStatus, RotationType } from '../services/ports.js';
+import type { Alias, ExpirationModel, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
+import type { DestroyedKeyMaterial, ImportToken, KeyRotation, MetadataStore, NewKey, Page, RotationStatus, RotationType } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 
 interface KeyRow {
@@ -21,6 +21,8 @@ interface KeyRow {
   pending_window: number | null;
   current_version: number;
   policy: string;
+  expiration_model: string | null;
+  valid_to: number | null;
 }
 
 interface AliasRow {
@@ -47,6 +49,28 @@ function toKey(r: KeyRow): KmsKey {
     pendingDeletionWindowInDays: r.pending_window ?? undefined,
     currentVersion: r.current_version,
     policy: r.policy,
+    expirationModel: (r.expiration_model ?? undefined) as KmsKey['expirationModel'],
+    validTo: r.valid_to === null ? undefined : new Date(r.valid_to),
+  };
+}
+
+interface ImportTokenRow {
+  token_id: string;
+  key_id: string;
+  wrapping_algorithm: string;
+  wrapping_key_spec: string;
+  created_at: number;
+  expires_at: number;
+}
+
+function toImportToken(r: ImportTokenRow): ImportToken {
+  return {
+    tokenId: r.token_id,
+    keyId: r.key_id,
+    wrappingAlgorithm: r.wrapping_algorithm as ImportToken['wrappingAlgorithm'],
+    wrappingKeySpec: r.wrapping_key_spec as ImportToken['wrappingKeySpec'],
+    createdAt: new Date(r.created_at),
+    expiresAt: new Date(r.expires_at),
   };
 }
 
@@ -85,9 +109,9 @@ export class SqliteStore implements MetadataStore {
     const db = this.db;
     this.stmt = {
       insertKey: db.prepare(`INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state,
-        creation_date, deletion_date, pending_window, current_version, policy, provisioning)
+        creation_date, deletion_date, pending_window, current_version, policy, expiration_model, valid_to, provisioning)
         VALUES (@key_id, @account_id, @region, @description, @key_usage, @key_spec, @origin, @key_state,
-        @creation_date, @deletion_date, @pending_window, @current_version, @policy, 1)`),
+        @creation_date, @deletion_date, @pending_window, @current_version, @policy, @expiration_model, @valid_to, 1)`),
       insertVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, ?, ?)'),
       activate: db.prepare('UPDATE keys SET provisioning = 0 WHERE key_id = ?'),
       provisioning: db.prepare('SELECT k.key_id, v.version FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1 AND k.creation_date < ?'),
@@ -95,9 +119,12 @@ export class SqliteStore implements MetadataStore {
       getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL'),
       listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
       updateKey: db.prepare(`UPDATE keys SET description = @description, key_state = @key_state, deletion_date = @deletion_date,
-        pending_window = @pending_window, current_version = @current_version, policy = @policy
+        pending_window = @pending_window, current_version = @current_version, policy = @policy,
+        expiration_model = @expiration_model, valid_to = @valid_to
         WHERE key_id = @key_id AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`),
-      cancelDeletion: db.prepare(`UPDATE keys SET key_state = 'Disabled', deletion_date = NULL, pending_window = NULL
+      cancelDeletion: db.prepare(`UPDATE keys SET deletion_date = NULL, pending_window = NULL,
+        key_state = CASE WHEN origin = 'EXTERNAL' AND NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id AND v.provisioning = 0)
+                         THEN 'PendingImport' ELSE 'Disabled' END
         WHERE key_id = ? AND key_state = 'PendingDeletion' AND destruction_started_at IS NULL AND deleted_at IS NULL`),
       dueForDeletion: db.prepare(`SELECT * FROM keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ?
         AND provisioning = 0 AND deleted_at IS NULL ORDER BY deletion_date LIMIT ?`),
@@ -129,6 +156,20 @@ export class SqliteStore implements MetadataStore {
       recordDestroyed: db.prepare('INSERT OR IGNORE INTO destroyed_key_material (key_id, version, destroyed_at) VALUES (?, ?, ?)'),
       markDeleted: db.prepare('UPDATE keys SET deleted_at = ? WHERE key_id = ? AND deleted_at IS NULL'),
       deleteAliasesOf: db.prepare('DELETE FROM aliases WHERE target_key_id = ?'),
+      saveImportToken: db.prepare(`INSERT INTO import_tokens (token_id, key_id, wrapping_algorithm, wrapping_key_spec, created_at, expires_at)
+        VALUES (@tokenId, @keyId, @wrappingAlgorithm, @wrappingKeySpec, @createdAt, @expiresAt)`),
+      getImportToken: db.prepare('SELECT * FROM import_tokens WHERE token_id = ?'),
+      expiredImportTokens: db.prepare('SELECT * FROM import_tokens WHERE expires_at <= ? LIMIT ?'),
+      deleteImportToken: db.prepare('DELETE FROM import_tokens WHERE token_id = ?'),
+      materialCheck: db.prepare('SELECT material_check FROM keys WHERE key_id = ?'),
+      insertImportedVersion: db.prepare('INSERT OR IGNORE INTO key_versions (key_id, version, creation_date) VALUES (?, 1, ?)'),
+      recordImport: db.prepare(`UPDATE keys SET material_check = COALESCE(material_check, @check), expiration_model = @model, valid_to = @validTo,
+        key_state = CASE WHEN key_state = 'PendingImport' THEN 'Enabled' ELSE key_state END WHERE key_id = @keyId AND deleted_at IS NULL`),
+      deleteImportedVersions: db.prepare("DELETE FROM key_versions WHERE key_id = ? AND EXISTS (SELECT 1 FROM keys k WHERE k.key_id = key_versions.key_id AND k.origin = 'EXTERNAL')"),
+      markPendingImport: db.prepare(`UPDATE keys SET key_state = 'PendingImport', expiration_model = NULL, valid_to = NULL
+        WHERE key_id = ? AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport') AND deleted_at IS NULL`),
+      expiredMaterial: db.prepare(`SELECT * FROM keys WHERE origin = 'EXTERNAL' AND expiration_model = 'KEY_MATERIAL_EXPIRES'
+        AND valid_to <= ? AND key_state IN ('Enabled', 'Disabled') AND deleted_at IS NULL AND provisioning = 0 LIMIT ?`),
       destroyed: db.prepare('SELECT key_id AS keyId, version, destroyed_at AS destroyedAt FROM destroyed_key_material WHERE key_id = ? ORDER BY version'),
       getAlias: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name = ?'),
       listAliases: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
@@ -169,13 +210,16 @@ export class SqliteStore implements MetadataStore {
       pending_window: key.pendingDeletionWindowInDays ?? null,
       current_version: key.currentVersion,
       policy: key.policy,
+      expiration_model: key.expirationModel ?? null,
+      valid_to: key.validTo?.getTime() ?? null,
     };
   }
 
   async insertProvisioningKey({ key, tags }: NewKey): Promise<void> {
     this.db.transaction(() => {
       this.stmt.insertKey.run(this.keyParams(key));
-      this.stmt.insertVersion.run(key.keyId, key.currentVersion, key.creationDate.getTime());
+      // An imported key has no version until its material is imported.
+      if (key.origin === 'AWS_KMS') this.stmt.insertVersion.run(key.keyId, key.currentVersion, key.creationDate.getTime());
       for (const t of tags) this.stmt.putTag.run(key.keyId, t.TagKey, t.TagValue);
     })();
   }
@@ -300,6 +344,46 @@ export class SqliteStore implements MetadataStore {
       (r) => ({ keyId: r.key_id, version: r.version, rotationDate: new Date(r.creation_date), rotationType: r.rotation_type }),
       (r) => String(r.version),
     );
+  }
+
+  async saveImportToken(token: ImportToken): Promise<void> {
+    this.stmt.saveImportToken.run({ ...token, createdAt: token.createdAt.getTime(), expiresAt: token.expiresAt.getTime() });
+  }
+
+  async getImportToken(tokenId: string): Promise<ImportToken | undefined> {
+    const r = this.stmt.getImportToken.get(tokenId) as ImportTokenRow | undefined;
+    return r && toImportToken(r);
+  }
+
+  async listExpiredImportTokens(now: Date, limit: number): Promise<ImportToken[]> {
+    return (this.stmt.expiredImportTokens.all(now.getTime(), limit) as ImportTokenRow[]).map(toImportToken);
+  }
+
+  async deleteImportToken(tokenId: string): Promise<void> {
+    this.stmt.deleteImportToken.run(tokenId);
+  }
+
+  async getMaterialCheck(keyId: string): Promise<Buffer | undefined> {
+    const r = this.stmt.materialCheck.get(keyId) as { material_check: Buffer | null } | undefined;
+    return r?.material_check ?? undefined;
+  }
+
+  async recordImportedMaterial(keyId: string, check: Buffer, model: ExpirationModel, validTo: Date | undefined, at: Date): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.insertImportedVersion.run(keyId, at.getTime());
+      this.stmt.recordImport.run({ keyId, check, model, validTo: validTo?.getTime() ?? null });
+    })();
+  }
+
+  async markImportedMaterialDeleted(keyId: string): Promise<void> {
+    this.db.transaction(() => {
+      this.stmt.markPendingImport.run(keyId);
+      this.stmt.deleteImportedVersions.run(keyId);
+    })();
+  }
+
+  async listKeysWithExpiredMaterial(now: Date, limit: number): Promise<KmsKey[]> {
+    return (this.stmt.expiredMaterial.all(now.getTime(), limit) as KeyRow[]).map(toKey);
   }
 
   async getAlias(accountId: string, aliasName: string): Promise<Alias | undefined> {

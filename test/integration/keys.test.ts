@@ -85,7 +85,7 @@ describe('CreateKey and DescribeKey', () => {
 
   it('refuses what it does not support and malformed policies', async () => {
     await expectAwsError(client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' })), 'UnsupportedOperationException');
-    await expectAwsError(client.send(new CreateKeyCommand({ Origin: 'EXTERNAL' })), 'UnsupportedOperationException');
+    await expectAwsError(client.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM' })), 'UnsupportedOperationException');
     await expectAwsError(client.send(new CreateKeyCommand({ MultiRegion: true })), 'UnsupportedOperationException');
     await expectAwsError(client.send(new CreateKeyCommand({ Policy: '{not json' })), 'MalformedPolicyDocumentException');
     await expectAwsError(client.send(new CreateKeyCommand({ Description: 'x'.repeat(8193) })), 'ValidationException');

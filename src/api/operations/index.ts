@@ -10,6 +10,7 @@ import { generateRandom } from './generate-random.js';
 import { cancelKeyDeletion, disableKey, enableKey, scheduleKeyDeletion, updateKeyDescription } from './key-state-operations.js';
 import { listKeys } from './list-keys.js';
 import { reEncrypt } from './re-encrypt.js';
+import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } from './import-operations.js';
 import { disableKeyRotation, enableKeyRotation, getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation-operations.js';
 import { listResourceTags, tagResource, untagResource } from './tag-operations.js';
 
@@ -20,6 +21,7 @@ const all: Operation[] = [
   createAlias, updateAlias, deleteAlias, listAliases,
   tagResource, untagResource, listResourceTags,
   enableKeyRotation, disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations,
+  getParametersForImport, importKeyMaterial, deleteImportedKeyMaterial,
 ] as Operation[];
 
 /** Every operation this service answers, by its X-Amz-Target name. */

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { defineOperation } from '../operation.js';
+import { blob, epochSeconds, keyIdParam } from '../schemas.js';
+
+export const getParametersForImport = defineOperation({
+  name: 'GetParametersForImport',
+  input: z.object({
+    KeyId: keyIdParam,
+    WrappingAlgorithm: z.enum(['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256']),
+    WrappingKeySpec: z.enum(['RSA_2048', 'RSA_3072', 'RSA_4096']),
+  }),
+  async handle({ imports }, ctx, input) {
+    const p = await imports.getParametersForImport(ctx, input.KeyId, input.WrappingAlgorithm, input.WrappingKeySpec);
+    return { KeyId: p.key.arn, ImportToken: p.importToken, PublicKey: p.publicKey, ParametersValidTo: epochSeconds(p.parametersValidTo) };
+  },
+});
+
+export const importKeyMaterial = defineOperation({
+  name: 'ImportKeyMaterial',
+  input: z.object({
+    KeyId: keyIdParam,
+    ImportToken: blob(1, 6144),
+    EncryptedKeyMaterial: blob(1, 6144),
+    ValidTo: z.number().optional(),
+    ExpirationModel: z.enum(['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE']).optional(),
+  }),
+  async handle({ imports }, ctx, input) {
+    const key = await imports.importKeyMaterial(ctx, {
+      keyId: input.KeyId,
+      importToken: input.ImportToken,
+      encryptedKeyMaterial: input.EncryptedKeyMaterial,
+      expirationModel: input.ExpirationModel,
+      validTo: input.ValidTo === undefined ? undefined : new Date(input.ValidTo * 1000),
+    });
+    return { KeyId: key.arn };
+  },
+});
+
+export const deleteImportedKeyMaterial = defineOperation({
+  name: 'DeleteImportedKeyMaterial',
+  input: z.object({ KeyId: keyIdParam }),
+  async handle({ imports }, ctx, input) {
+    await imports.deleteImportedKeyMaterial(ctx, input.KeyId);
+    return {};
+  },
+});

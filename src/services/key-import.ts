@@ -1,0 +1,148 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  ExpiredImportTokenException,
+  IncorrectKeyMaterialException,
+  InvalidImportTokenException,
+  UnsupportedOperationException,
+  ValidationException,
+} from '../domain/errors.js';
+import { KeyState, type ExpirationModel, type KmsKey } from '../domain/key.js';
+import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
+import type { CallContext } from './context.js';
+import type { KeyDirectory } from './key-directory.js';
+import type { Clock, KeyVault, MetadataStore, WrappingAlgorithm, WrappingKeySpec } from './ports.js';
+
+export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
+const MODULUS_BITS: Record<WrappingKeySpec, number> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
+/** Imported material is never rotated: it is always version 1. */
+const IMPORTED = 1;
+
+export interface ImportParameters {
+  readonly key: KmsKey;
+  readonly importToken: Buffer;
+  readonly publicKey: Buffer;
+  readonly parametersValidTo: Date;
+}
+
+export interface ImportRequest {
+  readonly keyId: string;
+  readonly importToken: Buffer;
+  readonly encryptedKeyMaterial: Buffer;
+  readonly expirationModel?: ExpirationModel;
+  readonly validTo?: Date;
+}
+
+function assertExternal(key: KmsKey): void {
+  if (key.origin !== 'EXTERNAL') throw new UnsupportedOperationException(`${key.arn} has Origin ${key.origin}; key material can be imported only into keys with Origin EXTERNAL.`);
+}
+
+/**
+ * Bring your own key: the material arrives wrapped under an RSA key that the token
+ * generated, and the token unwraps it straight into a non-extractable object. Node
+ * never holds it. Deletion and expiry return the key to PendingImport; only the
+ * same material (compared by a check value made in the token) may come back.
+ */
+export class KeyImporter {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly vault: KeyVault,
+    private readonly keys: KeyDirectory,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {}
+
+  async getParametersForImport(ctx: CallContext, keyId: string, algorithm: WrappingAlgorithm, spec: WrappingKeySpec): Promise<ImportParameters> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertExternal(key);
+    assertNotPendingDeletion(key);
+    const missing = this.vault.missingWrappingMechanism(algorithm);
+    if (missing) throw new UnsupportedOperationException(`WrappingAlgorithm ${algorithm} is not available: the HSM lacks ${missing}.`);
+    const tokenId = randomUUID();
+    const now = this.clock.now();
+    const expiresAt = new Date(now.getTime() + IMPORT_TOKEN_LIFETIME_MS);
+    const publicKey = await this.vault.createImportWrappingKey(tokenId, MODULUS_BITS[spec]);
+    await this.store.saveImportToken({ tokenId, keyId: key.keyId, wrappingAlgorithm: algorithm, wrappingKeySpec: spec, createdAt: now, expiresAt });
+    return { key, importToken: Buffer.from(tokenId.replace(/-/g, ''), 'hex'), publicKey, parametersValidTo: expiresAt };
+  }
+
+  async importKeyMaterial(ctx: CallContext, req: ImportRequest): Promise<KmsKey> {
+    const key = await this.keys.resolve(ctx, req.keyId, false);
+    assertExternal(key);
+    assertNotPendingDeletion(key);
+    const model = req.expirationModel ?? 'KEY_MATERIAL_EXPIRES';
+    if (model === 'KEY_MATERIAL_EXPIRES' && req.validTo === undefined) throw new ValidationException('ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES.');
+    if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' && req.validTo !== undefined) throw new ValidationException('ValidTo must be omitted when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.');
+    const now = this.clock.now();
+    if (req.validTo !== undefined && req.validTo.getTime() <= now.getTime()) throw new ValidationException('ValidTo must be in the future.');
+
+    const token = await this.importToken(req.importToken, key, now);
+    const known = await this.store.getMaterialCheck(key.keyId);
+    const ref = { keyId: key.keyId, version: IMPORTED };
+    let check: Buffer;
+    if (key.keyState === KeyState.PendingImport) {
+      await this.vault.destroyKey(ref); // a leftover of an import or deletion that a crash cut short
+      check = await this.vault.importSymmetricKey(ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+      if (known && !sameCheck(known, check)) {
+        await this.vault.destroyKey(ref);
+        throw incorrectMaterial(key);
+      }
+    } else {
+      check = await this.vault.importSymmetricKey(undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+      if (!known || !sameCheck(known, check)) throw incorrectMaterial(key);
+    }
+    await this.store.recordImportedMaterial(key.keyId, check, model, req.validTo, now);
+    this.keys.forgetKey(key.keyId);
+    this.logger.info({ keyId: key.keyId, expirationModel: model, validTo: req.validTo?.toISOString() }, 'key material imported');
+    return key;
+  }
+
+  async deleteImportedKeyMaterial(ctx: CallContext, keyId: string): Promise<void> {
+    const key = await this.keys.resolve(ctx, keyId, false);
+    assertExternal(key);
+    assertNotPendingDeletion(key);
+    await this.removeMaterial(key, 'deleted');
+  }
+
+  /** The scheduler's job: material past its ValidTo is destroyed; expired import tokens' key pairs too. */
+  async expire(): Promise<void> {
+    const now = this.clock.now();
+    for (const key of await this.store.listKeysWithExpiredMaterial(now, 100)) {
+      try {
+        await this.removeMaterial(key, 'expired');
+      } catch (e) {
+        this.logger.error({ keyId: key.keyId, err: e }, 'expiring imported key material failed; will retry');
+      }
+    }
+    for (const token of await this.store.listExpiredImportTokens(now, 100)) {
+      await this.vault.destroyImportWrappingKey(token.tokenId);
+      await this.store.deleteImportToken(token.tokenId);
+    }
+  }
+
+  /** Store first (PendingImport refuses cryptography), token object second: a crash in between leaves only a harmless object. */
+  private async removeMaterial(key: KmsKey, why: 'deleted' | 'expired'): Promise<void> {
+    await this.store.markImportedMaterialDeleted(key.keyId);
+    this.keys.forgetKey(key.keyId);
+    await this.vault.destroyKey({ keyId: key.keyId, version: IMPORTED });
+    this.logger.info({ keyId: key.keyId, reason: why }, 'imported key material destroyed');
+  }
+
+  private async importToken(raw: Buffer, key: KmsKey, now: Date) {
+    const hex = raw.toString('hex');
+    const tokenId = raw.length === 16 ? `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}` : '';
+    const token = tokenId ? await this.store.getImportToken(tokenId) : undefined;
+    if (!token || token.keyId !== key.keyId) throw new InvalidImportTokenException('The import token is not valid for this KMS key.');
+    if (token.expiresAt.getTime() <= now.getTime()) throw new ExpiredImportTokenException('The import token has expired. Call GetParametersForImport again.');
+    return token;
+  }
+}
+
+function sameCheck(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function incorrectMaterial(key: KmsKey): IncorrectKeyMaterialException {
+  return new IncorrectKeyMaterialException(`The key material is not the key material previously imported into ${key.arn}.`);
+}
+

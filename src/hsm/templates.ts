@@ -53,39 +53,30 @@ export function aesGcmMechanism(iv: Buffer, aad: Buffer): P11.Mechanism {
   return { mechanism: pkcs11js.CKM_AES_GCM, parameter };
 }
 
+/** A session AES key that is sensitive, never extractable, and good for one use only. */
+function sessionAesKeyTemplate(use: typeof pkcs11js.CKA_ENCRYPT | typeof pkcs11js.CKA_UNWRAP): P11.Template {
+  return [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    ...[pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_WRAP, pkcs11js.CKA_UNWRAP].map((type) => ({ type, value: type === use })),
+  ];
+}
+
 /** The imported material's object: like a generated root key, its length set by what unwraps. */
 export function importedKeyTemplate(ref: KeyMaterialRef | undefined): P11.Template {
   // C_UnwrapKey sets the length from what unwraps, and SoftHSM refuses CKA_VALUE_LEN and CKA_MODIFIABLE here.
   if (ref) return symmetricRootKeyTemplate(ref).filter((a) => a.type !== pkcs11js.CKA_VALUE_LEN && a.type !== pkcs11js.CKA_MODIFIABLE);
-  // A session object that lives only long enough to compare material.
-  return [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-    { type: pkcs11js.CKA_TOKEN, value: false },
-    { type: pkcs11js.CKA_PRIVATE, value: true },
-    { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-    { type: pkcs11js.CKA_ENCRYPT, value: true },
-    { type: pkcs11js.CKA_DECRYPT, value: false },
-    { type: pkcs11js.CKA_WRAP, value: false },
-    { type: pkcs11js.CKA_UNWRAP, value: false },
-  ];
+  // A session object that lives only long enough to compute the material's check value.
+  return sessionAesKeyTemplate(pkcs11js.CKA_ENCRYPT);
 }
 
 /** The ephemeral AES key of RSA_AES_KEY_WRAP: a session object that only unwraps, destroyed at once. */
 export function ephemeralUnwrapKeyTemplate(): P11.Template {
-  return [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-    { type: pkcs11js.CKA_TOKEN, value: false },
-    { type: pkcs11js.CKA_PRIVATE, value: true },
-    { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-    { type: pkcs11js.CKA_ENCRYPT, value: false },
-    { type: pkcs11js.CKA_DECRYPT, value: false },
-    { type: pkcs11js.CKA_WRAP, value: false },
-    { type: pkcs11js.CKA_UNWRAP, value: true },
-  ];
+  return sessionAesKeyTemplate(pkcs11js.CKA_UNWRAP);
 }
 
 export function importWrappingKeyId(tokenId: string): Buffer {

@@ -16,6 +16,7 @@ import { KeyDestroyer } from './services/key-destroyer.js';
 import { KeyDirectory } from './services/key-directory.js';
 import { KeyImporter } from './services/key-import.js';
 import { KeyRotator } from './services/key-rotation.js';
+import { MacService } from './services/mac-service.js';
 import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
 import { StaticCredentials } from './services/static-credentials.js';
@@ -100,6 +101,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       tags: new TagService(store, keys),
       rotation,
       imports,
+      macs: new MacService(keys, token),
     };
 
     const destroyer = new KeyDestroyer(store, token, keys, clock, logger);

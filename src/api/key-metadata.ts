@@ -1,4 +1,5 @@
 import { KeyState, type KmsKey } from '../domain/key.js';
+import { algorithmsOf } from '../domain/key-spec.js';
 import { epochSeconds } from './schemas.js';
 
 /** KeyMetadata as DescribeKey, CreateKey and the AWS SDKs know it. */
@@ -18,7 +19,7 @@ export function keyMetadata(key: KmsKey): Record<string, unknown> {
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,
-    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    ...algorithmsOf(key.keySpec),
     MultiRegion: false,
     ExpirationModel: key.origin === 'EXTERNAL' ? key.expirationModel : undefined,
     ValidTo: key.validTo ? epochSeconds(key.validTo) : undefined,

@@ -5,6 +5,7 @@ import type { CryptoService } from '../services/crypto-service.js';
 import type { KeyAdmin } from '../services/key-admin.js';
 import type { KeyImporter } from '../services/key-import.js';
 import type { KeyRotator } from '../services/key-rotation.js';
+import type { MacService } from '../services/mac-service.js';
 import type { TagService } from '../services/tags.js';
 
 /** The use cases an operation may call: the API layer reaches nothing else. */
@@ -15,6 +16,7 @@ export interface Services {
   readonly tags: TagService;
   readonly rotation: KeyRotator;
   readonly imports: KeyImporter;
+  readonly macs: MacService;
 }
 
 export type Output = Record<string, unknown>;

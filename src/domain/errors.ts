@@ -52,7 +52,13 @@ export class ConflictException extends kmsError('ConflictException') {}
 export class ExpiredImportTokenException extends kmsError('ExpiredImportTokenException') {}
 export class InvalidImportTokenException extends kmsError('InvalidImportTokenException') {}
 export class IncorrectKeyMaterialException extends kmsError('IncorrectKeyMaterialException') {}
+export class KMSInvalidMacException extends kmsError('KMSInvalidMacException') {}
 export class DryRunOperationException extends kmsError('DryRunOperationException') {}
+
+/** The answer to a DryRun request that would have succeeded. */
+export function dryRunSucceeded(): DryRunOperationException {
+  return new DryRunOperationException('The request would have succeeded, but the DryRun option is set.');
+}
 
 // Server-side failures: the token or the store failed, never the caller.
 export class KMSInternalException extends kmsError('KMSInternalException', 500) {}

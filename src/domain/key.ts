@@ -7,8 +7,8 @@ export enum KeyState {
   PendingImport = 'PendingImport',
 }
 
-export type KeyUsage = 'ENCRYPT_DECRYPT';
-export type KeySpec = 'SYMMETRIC_DEFAULT';
+export type KeyUsage = 'ENCRYPT_DECRYPT' | 'GENERATE_VERIFY_MAC';
+export type KeySpec = 'SYMMETRIC_DEFAULT' | 'HMAC_224' | 'HMAC_256' | 'HMAC_384' | 'HMAC_512';
 export type Origin = 'AWS_KMS' | 'EXTERNAL';
 export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
 

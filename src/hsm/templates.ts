@@ -1,6 +1,7 @@
 import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
 import type { KeyMaterialRef } from '../domain/key.js';
+import type { MacAlgorithm } from '../domain/key-spec.js';
 
 /** CKA_ID: the 16 key-id bytes followed by the version as uint32 big-endian. */
 export function objectId(ref: KeyMaterialRef): Buffer {
@@ -39,6 +40,40 @@ export function symmetricRootKeyTemplate(ref: KeyMaterialRef): P11.Template {
     { type: pkcs11js.CKA_ID, value: objectId(ref) },
     { type: pkcs11js.CKA_LABEL, value: objectLabel(ref) },
   ];
+}
+
+/** HMAC keys: generic secrets that only sign and verify (GenerateMac, VerifyMac). */
+export function hmacKeyTemplate(ref: KeyMaterialRef, keyBytes: number): P11.Template {
+  return [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+    { type: pkcs11js.CKA_VALUE_LEN, value: keyBytes },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: true },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+    { type: pkcs11js.CKA_MODIFIABLE, value: false },
+    { type: pkcs11js.CKA_SIGN, value: true },
+    { type: pkcs11js.CKA_VERIFY, value: true },
+    { type: pkcs11js.CKA_ENCRYPT, value: false },
+    { type: pkcs11js.CKA_DECRYPT, value: false },
+    { type: pkcs11js.CKA_WRAP, value: false },
+    { type: pkcs11js.CKA_UNWRAP, value: false },
+    { type: pkcs11js.CKA_DERIVE, value: false },
+    { type: pkcs11js.CKA_ID, value: objectId(ref) },
+    { type: pkcs11js.CKA_LABEL, value: objectLabel(ref) },
+  ];
+}
+
+const HMAC_MECHANISMS: Record<MacAlgorithm, number> = {
+  HMAC_SHA_224: pkcs11js.CKM_SHA224_HMAC,
+  HMAC_SHA_256: pkcs11js.CKM_SHA256_HMAC,
+  HMAC_SHA_384: pkcs11js.CKM_SHA384_HMAC,
+  HMAC_SHA_512: pkcs11js.CKM_SHA512_HMAC,
+};
+
+export function hmacMechanism(algorithm: MacAlgorithm): P11.Mechanism {
+  return { mechanism: HMAC_MECHANISMS[algorithm] };
 }
 
 export function findByIdTemplate(ref: KeyMaterialRef): P11.Template {

@@ -10,10 +10,13 @@ import { SessionPool } from './session-pool.js';
 import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
 import { InvalidCiphertextException } from '../domain/errors.js';
 import type { WrappingAlgorithm } from '../services/ports.js';
+import type { MacAlgorithm } from '../domain/key-spec.js';
 import {
   aesGcmMechanism,
   ephemeralUnwrapKeyTemplate,
   findByIdTemplate,
+  hmacKeyTemplate,
+  hmacMechanism,
   importedKeyTemplate,
   importWrappingKeyId,
   importWrappingKeyPairTemplates,
@@ -173,6 +176,20 @@ export class Pkcs11Token implements KeyVault {
       // Synchronous on purpose: pkcs11js's async key generation leaks native memory per call.
       const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, symmetricRootKeyTemplate(ref));
       this.handles.set(objectId(ref).toString('hex'), handle);
+    });
+  }
+
+  createHmacKey(ref: KeyMaterialRef, keyBytes: number): Promise<void> {
+    return this.run('generate', ref, (session) => {
+      const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, hmacKeyTemplate(ref, keyBytes));
+      this.handles.set(objectId(ref).toString('hex'), handle);
+    });
+  }
+
+  mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
+    return this.run('sign', ref, async (session) => {
+      this.lib.C_SignInit(session, hmacMechanism(algorithm), this.requireHandle(session, ref));
+      return this.lib.C_SignAsync(session, message, Buffer.allocUnsafe(64));
     });
   }
 

@@ -1,6 +1,6 @@
 import { encodeHeader, parseBlob } from '../domain/ciphertext-blob.js';
 import { encodeEncryptionContext, type EncryptionContext } from '../domain/encryption-context.js';
-import { DryRunOperationException, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../domain/errors.js';
+import { dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../domain/errors.js';
 import type { KmsKey } from '../domain/key.js';
 import { assertUsableForCrypto } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
@@ -52,6 +52,12 @@ export interface GenerateDataKeyRequest {
   readonly numberOfBytes: number;
   readonly encryptionContext?: EncryptionContext;
   readonly dryRun?: boolean;
+}
+
+function assertEncryptDecrypt(key: KmsKey): void {
+  if (key.keyUsage !== 'ENCRYPT_DECRYPT') {
+    throw new InvalidKeyUsageException(`${key.arn} key usage is ${key.keyUsage} which is not valid for encryption or decryption.`);
+  }
 }
 
 function assertSymmetricAlgorithm(key: KmsKey, algorithm: string | undefined): void {
@@ -112,6 +118,7 @@ export class CryptoService {
   private async usableKey(ctx: CallContext, keyId: string, algorithm: string | undefined): Promise<KmsKey> {
     const key = await this.keys.resolve(ctx, keyId, true);
     assertUsableForCrypto(key);
+    assertEncryptDecrypt(key);
     assertSymmetricAlgorithm(key, algorithm);
     return key;
   }
@@ -148,14 +155,11 @@ export class CryptoService {
       throw new IncorrectKeyException('The key ID in the request does not identify a key that can decrypt this ciphertext.');
     }
     assertUsableForCrypto(key);
+    assertEncryptDecrypt(key);
     assertSymmetricAlgorithm(key, algorithm);
     if (dryRun) throw dryRunSucceeded();
     const aad = Buffer.concat([parsed.header, encodeEncryptionContext(context)]);
     const plaintext = await this.vault.decrypt({ keyId: key.keyId, version: parsed.keyVersion }, parsed.iv, aad, parsed.sealed);
     return { key, plaintext };
   }
-}
-
-function dryRunSucceeded(): DryRunOperationException {
-  return new DryRunOperationException('The request would have succeeded, but the DryRun option is set.');
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../domain/arn.js';
-import { KMSInvalidStateException, LimitExceededException, MalformedPolicyDocumentException, UnsupportedOperationException } from '../domain/errors.js';
-import { KeyState, type KmsKey, type Tag } from '../domain/key.js';
+import { KMSInvalidStateException, LimitExceededException, MalformedPolicyDocumentException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
+import { HMAC_SPECS, isHmacSpec } from '../domain/key-spec.js';
+import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../domain/default-policy.js';
 import type { CallContext } from './context.js';
@@ -35,11 +36,10 @@ export class KeyAdmin {
   ) {}
 
   async createKey(ctx: CallContext, req: CreateKeyRequest): Promise<KmsKey> {
-    if ((req.keyUsage ?? 'ENCRYPT_DECRYPT') !== 'ENCRYPT_DECRYPT' || (req.keySpec ?? 'SYMMETRIC_DEFAULT') !== 'SYMMETRIC_DEFAULT') {
-      throw new UnsupportedOperationException(`Only KeySpec SYMMETRIC_DEFAULT with KeyUsage ENCRYPT_DECRYPT is supported; got ${req.keySpec ?? 'SYMMETRIC_DEFAULT'}/${req.keyUsage ?? 'ENCRYPT_DECRYPT'}.`);
-    }
+    const { keySpec, keyUsage } = checkSpecAndUsage(req.keySpec ?? 'SYMMETRIC_DEFAULT', req.keyUsage ?? 'ENCRYPT_DECRYPT');
     const origin = req.origin ?? 'AWS_KMS';
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new UnsupportedOperationException(`Origin ${origin} is not supported; AWS_KMS and EXTERNAL are.`);
+    if (origin === 'EXTERNAL' && keySpec !== 'SYMMETRIC_DEFAULT') throw new UnsupportedOperationException('Key material can be imported only into SYMMETRIC_DEFAULT keys.');
     if (req.customKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported: every key already lives in this service\'s HSM.');
     if (req.multiRegion) throw new UnsupportedOperationException('Multi-Region keys are not supported.');
     const tags = validateTags(req.tags ?? []);
@@ -54,8 +54,8 @@ export class KeyAdmin {
       region: ctx.scope.region,
       arn: keyArn(ctx.scope, keyId),
       description: req.description ?? '',
-      keyUsage: 'ENCRYPT_DECRYPT',
-      keySpec: 'SYMMETRIC_DEFAULT',
+      keyUsage,
+      keySpec,
       origin,
       // An imported key waits for its material (ImportKeyMaterial).
       keyState: origin === 'EXTERNAL' ? KeyState.PendingImport : KeyState.Enabled,
@@ -69,7 +69,8 @@ export class KeyAdmin {
     // a crash in between leaves only a provisioning row that start-up cleans away.
     await this.store.insertProvisioningKey({ key, tags });
     try {
-      if (origin === 'AWS_KMS') await this.vault.createSymmetricKey({ keyId, version: 1 });
+      if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, HMAC_SPECS[keySpec].keyBytes);
+      else if (origin === 'AWS_KMS') await this.vault.createSymmetricKey({ keyId, version: 1 });
     } catch (e) {
       await this.store.deleteProvisioningKey(keyId).catch(() => undefined);
       throw e;
@@ -148,6 +149,19 @@ export class KeyAdmin {
     await this.store.updateKey(key);
     this.keys.forgetKey(key.keyId);
   }
+}
+
+/** The key specs and usages this service creates, in AWS's combinations. */
+function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpec; keyUsage: KeyUsage } {
+  if (keySpec === 'SYMMETRIC_DEFAULT' && keyUsage === 'ENCRYPT_DECRYPT') return { keySpec, keyUsage };
+  if (isHmacSpec(keySpec)) {
+    if (keyUsage !== 'GENERATE_VERIFY_MAC') throw new ValidationException(`KeySpec ${keySpec} requires KeyUsage GENERATE_VERIFY_MAC.`);
+    return { keySpec, keyUsage };
+  }
+  if (keySpec === 'SYMMETRIC_DEFAULT' || keyUsage === 'GENERATE_VERIFY_MAC') {
+    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
+  }
+  throw new UnsupportedOperationException(`KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported yet.`);
 }
 
 function checkPolicyDocument(policy: string): void {

@@ -1,4 +1,5 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
+import type { MacAlgorithm } from '../domain/key-spec.js';
 
 /**
  * The token, seen from the domain: key material is created, used and destroyed
@@ -7,6 +8,10 @@ import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../dom
 export interface KeyVault {
   /** Creates a new non-extractable AES-256 object for this key version. */
   createSymmetricKey(ref: KeyMaterialRef): Promise<void>;
+  /** Creates a new non-extractable HMAC key (generic secret) of this many bytes, for signing and verifying only. */
+  createHmacKey(ref: KeyMaterialRef, keyBytes: number): Promise<void>;
+  /** HMAC of the message inside the token. */
+  mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer>;
   /** Destroys the object; false when there was none. */
   destroyKey(ref: KeyMaterialRef): Promise<boolean>;
   /** AES-256-GCM inside the token; returns ciphertext followed by the 16-byte tag. */

@@ -16,6 +16,7 @@ let kms: TestService;
 let lib: P11.PKCS11;
 let session: Buffer;
 const keyIds: string[] = [];
+const hmacKeyIds: string[] = [];
 
 const bool = (b: Buffer) => b.length === 1 && b[0] === 1;
 
@@ -30,6 +31,10 @@ beforeAll(async () => {
     const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ Description: `hygiene ${i}` }));
     keyIds.push(KeyMetadata!.KeyId!);
     await kms.client.send(new GenerateDataKeyCommand({ KeyId: KeyMetadata!.KeyId, KeySpec: 'AES_256' }));
+  }
+  for (const spec of ['HMAC_224', 'HMAC_512'] as const) {
+    const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'GENERATE_VERIFY_MAC' }));
+    hmacKeyIds.push(KeyMetadata!.KeyId!);
   }
   const pin = (await readFile(path.join(kms.dataDir, 'softhsm', 'user.pin'), 'utf8')).trim();
   await kms.stop(); // finalises the module: this test is now the token's only user
@@ -68,41 +73,52 @@ function allSecretKeys(): Buffer[] {
 describe('token hygiene', () => {
   it('holds exactly one secret-key object per KMS key, named by key id and version', () => {
     const objects = allSecretKeys();
-    expect(objects).toHaveLength(keyIds.length);
+    const all = [...keyIds, ...hmacKeyIds];
+    expect(objects).toHaveLength(all.length);
     const ids = objects.map((h) => attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.toString('hex'));
-    for (const keyId of keyIds) expect(ids).toContain(`${keyId.replace(/-/g, '')}00000001`);
+    for (const keyId of all) expect(ids).toContain(`${keyId.replace(/-/g, '')}00000001`);
     for (const h of objects) {
       const a = attributes(h, [pkcs11js.CKA_ID, pkcs11js.CKA_LABEL]);
       const keyHex = a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex');
-      const keyId = keyIds.find((k) => k.replace(/-/g, '') === keyHex)!;
+      const keyId = all.find((k) => k.replace(/-/g, '') === keyHex)!;
       expect(a.get(pkcs11js.CKA_LABEL)!.toString('utf8')).toBe(`kms/${keyId}/v1`);
     }
   });
 
-  it('creates every object as a private, sensitive, never-extractable AES-256 token object with only encrypt and decrypt', () => {
-    const expected: Array<[number, string, boolean]> = [
+  it('creates every object as a private, sensitive, never-extractable token object with only the usage its key needs', () => {
+    const common: Array<[number, string, boolean]> = [
       [pkcs11js.CKA_TOKEN, 'CKA_TOKEN', true],
       [pkcs11js.CKA_PRIVATE, 'CKA_PRIVATE', true],
       [pkcs11js.CKA_SENSITIVE, 'CKA_SENSITIVE', true],
       [pkcs11js.CKA_ALWAYS_SENSITIVE, 'CKA_ALWAYS_SENSITIVE', true],
       [pkcs11js.CKA_EXTRACTABLE, 'CKA_EXTRACTABLE', false],
       [pkcs11js.CKA_NEVER_EXTRACTABLE, 'CKA_NEVER_EXTRACTABLE', true],
-      [pkcs11js.CKA_ENCRYPT, 'CKA_ENCRYPT', true],
-      [pkcs11js.CKA_DECRYPT, 'CKA_DECRYPT', true],
       [pkcs11js.CKA_WRAP, 'CKA_WRAP', false],
       [pkcs11js.CKA_UNWRAP, 'CKA_UNWRAP', false],
-      [pkcs11js.CKA_SIGN, 'CKA_SIGN', false],
-      [pkcs11js.CKA_VERIFY, 'CKA_VERIFY', false],
       [pkcs11js.CKA_DERIVE, 'CKA_DERIVE', false],
       [pkcs11js.CKA_MODIFIABLE, 'CKA_MODIFIABLE', false],
     ];
+    const usage = [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_SIGN, pkcs11js.CKA_VERIFY];
+    // CK_ULONG attributes come back as 8 little-endian bytes on 64-bit platforms.
+    const ulong = (b: Buffer) => Number(b.readBigUInt64LE());
+    let hmacSeen = 0;
     for (const h of allSecretKeys()) {
-      const a = attributes(h, [...expected.map(([t]) => t), pkcs11js.CKA_KEY_TYPE, pkcs11js.CKA_VALUE_LEN]);
-      for (const [type, name, want] of expected) expect(bool(a.get(type)!), name).toBe(want);
-      // CK_ULONG attributes come back as 8 little-endian bytes on 64-bit platforms.
-      expect(Number(a.get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE())).toBe(pkcs11js.CKK_AES);
-      expect(Number(a.get(pkcs11js.CKA_VALUE_LEN)!.readBigUInt64LE())).toBe(32);
+      const a = attributes(h, [...common.map(([t]) => t), ...usage, pkcs11js.CKA_KEY_TYPE, pkcs11js.CKA_VALUE_LEN, pkcs11js.CKA_ID]);
+      for (const [type, name, want] of common) expect(bool(a.get(type)!), name).toBe(want);
+      const [encrypt, decrypt, sign, verify] = usage.map((t) => bool(a.get(t)!));
+      const isHmac = hmacKeyIds.some((k) => a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex') === k.replace(/-/g, ''));
+      if (isHmac) {
+        hmacSeen++;
+        expect(ulong(a.get(pkcs11js.CKA_KEY_TYPE)!)).toBe(pkcs11js.CKK_GENERIC_SECRET);
+        expect([28, 64]).toContain(ulong(a.get(pkcs11js.CKA_VALUE_LEN)!));
+        expect({ encrypt, decrypt, sign, verify }).toEqual({ encrypt: false, decrypt: false, sign: true, verify: true });
+      } else {
+        expect(ulong(a.get(pkcs11js.CKA_KEY_TYPE)!)).toBe(pkcs11js.CKK_AES);
+        expect(ulong(a.get(pkcs11js.CKA_VALUE_LEN)!)).toBe(32);
+        expect({ encrypt, decrypt, sign, verify }).toEqual({ encrypt: true, decrypt: true, sign: false, verify: false });
+      }
     }
+    expect(hmacSeen).toBe(hmacKeyIds.length);
   });
 
   it('refuses to reveal CKA_VALUE', () => {
@@ -120,7 +136,7 @@ describe('token hygiene', () => {
 
   it('refuses to wrap any key out, even under a wrapping key made for the purpose', () => {
     const serviceKeys = allSecretKeys();
-    expect(serviceKeys).toHaveLength(keyIds.length);
+    expect(serviceKeys).toHaveLength(keyIds.length + hmacKeyIds.length);
     const wrappingKey = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },

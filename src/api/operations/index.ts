@@ -10,6 +10,7 @@ import { generateRandom } from './generate-random.js';
 import { cancelKeyDeletion, disableKey, enableKey, scheduleKeyDeletion, updateKeyDescription } from './key-state-operations.js';
 import { listKeys } from './list-keys.js';
 import { reEncrypt } from './re-encrypt.js';
+import { generateMac, verifyMac } from './mac-operations.js';
 import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } from './import-operations.js';
 import { disableKeyRotation, enableKeyRotation, getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation-operations.js';
 import { listResourceTags, tagResource, untagResource } from './tag-operations.js';
@@ -22,6 +23,7 @@ const all: Operation[] = [
   tagResource, untagResource, listResourceTags,
   enableKeyRotation, disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations,
   getParametersForImport, importKeyMaterial, deleteImportedKeyMaterial,
+  generateMac, verifyMac,
 ] as Operation[];
 
 /** Every operation this service answers, by its X-Amz-Target name. */

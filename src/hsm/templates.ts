@@ -15,54 +15,37 @@ export function objectLabel(ref: KeyMaterialRef): string {
   return `kms/${ref.keyId}/v${ref.version}`;
 }
 
-/**
- * The one template builder: every attribute of every object this service
- * creates is decided here. Root keys are token objects, private, sensitive and
- * never extractable, with only the usage they need.
- */
-export function symmetricRootKeyTemplate(ref: KeyMaterialRef): P11.Template {
-  return [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-    { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
-    { type: pkcs11js.CKA_TOKEN, value: true },
-    { type: pkcs11js.CKA_PRIVATE, value: true },
-    { type: pkcs11js.CKA_SENSITIVE, value: true },
-    { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-    { type: pkcs11js.CKA_MODIFIABLE, value: false },
-    { type: pkcs11js.CKA_ENCRYPT, value: true },
-    { type: pkcs11js.CKA_DECRYPT, value: true },
-    { type: pkcs11js.CKA_WRAP, value: false },
-    { type: pkcs11js.CKA_UNWRAP, value: false },
-    { type: pkcs11js.CKA_SIGN, value: false },
-    { type: pkcs11js.CKA_VERIFY, value: false },
-    { type: pkcs11js.CKA_DERIVE, value: false },
-    { type: pkcs11js.CKA_ID, value: objectId(ref) },
-    { type: pkcs11js.CKA_LABEL, value: objectLabel(ref) },
-  ];
-}
+type Usage = typeof pkcs11js.CKA_ENCRYPT | typeof pkcs11js.CKA_DECRYPT | typeof pkcs11js.CKA_SIGN | typeof pkcs11js.CKA_VERIFY;
+const USAGES = [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_SIGN, pkcs11js.CKA_VERIFY, pkcs11js.CKA_WRAP, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE];
 
-/** HMAC keys: generic secrets that only sign and verify (GenerateMac, VerifyMac). */
-export function hmacKeyTemplate(ref: KeyMaterialRef, keyBytes: number): P11.Template {
+/**
+ * The one template builder for KMS key material: token objects, private,
+ * sensitive, never extractable, not modifiable, with only the usage they need.
+ */
+function rootSecretKeyTemplate(ref: KeyMaterialRef, keyType: number, keyBytes: number, usage: readonly Usage[]): P11.Template {
   return [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+    { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
     { type: pkcs11js.CKA_VALUE_LEN, value: keyBytes },
     { type: pkcs11js.CKA_TOKEN, value: true },
     { type: pkcs11js.CKA_PRIVATE, value: true },
     { type: pkcs11js.CKA_SENSITIVE, value: true },
     { type: pkcs11js.CKA_EXTRACTABLE, value: false },
     { type: pkcs11js.CKA_MODIFIABLE, value: false },
-    { type: pkcs11js.CKA_SIGN, value: true },
-    { type: pkcs11js.CKA_VERIFY, value: true },
-    { type: pkcs11js.CKA_ENCRYPT, value: false },
-    { type: pkcs11js.CKA_DECRYPT, value: false },
-    { type: pkcs11js.CKA_WRAP, value: false },
-    { type: pkcs11js.CKA_UNWRAP, value: false },
-    { type: pkcs11js.CKA_DERIVE, value: false },
+    ...USAGES.map((type) => ({ type, value: (usage as readonly number[]).includes(type) })),
     { type: pkcs11js.CKA_ID, value: objectId(ref) },
     { type: pkcs11js.CKA_LABEL, value: objectLabel(ref) },
   ];
+}
+
+/** Symmetric root keys: AES-256 for AES-GCM encryption and decryption. */
+export function symmetricRootKeyTemplate(ref: KeyMaterialRef): P11.Template {
+  return rootSecretKeyTemplate(ref, pkcs11js.CKK_AES, 32, [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT]);
+}
+
+/** HMAC keys: generic secrets that only sign and verify (GenerateMac, VerifyMac). */
+export function hmacKeyTemplate(ref: KeyMaterialRef, keyBytes: number): P11.Template {
+  return rootSecretKeyTemplate(ref, pkcs11js.CKK_GENERIC_SECRET, keyBytes, [pkcs11js.CKA_SIGN, pkcs11js.CKA_VERIFY]);
 }
 
 const HMAC_MECHANISMS: Record<MacAlgorithm, number> = {

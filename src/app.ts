@@ -17,6 +17,7 @@ import { KeyDirectory } from './services/key-directory.js';
 import { KeyImporter } from './services/key-import.js';
 import { KeyRotator } from './services/key-rotation.js';
 import { MacService } from './services/mac-service.js';
+import { SignService } from './services/sign-service.js';
 import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
 import { StaticCredentials } from './services/static-credentials.js';
@@ -102,6 +103,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       rotation,
       imports,
       macs: new MacService(keys, token),
+      signer: new SignService(keys, token),
     };
 
     const destroyer = new KeyDestroyer(store, token, keys, clock, logger);

@@ -6,6 +6,7 @@ import type { KeyAdmin } from '../services/key-admin.js';
 import type { KeyImporter } from '../services/key-import.js';
 import type { KeyRotator } from '../services/key-rotation.js';
 import type { MacService } from '../services/mac-service.js';
+import type { SignService } from '../services/sign-service.js';
 import type { TagService } from '../services/tags.js';
 
 /** The use cases an operation may call: the API layer reaches nothing else. */
@@ -17,6 +18,7 @@ export interface Services {
   readonly rotation: KeyRotator;
   readonly imports: KeyImporter;
   readonly macs: MacService;
+  readonly signer: SignService;
 }
 
 export type Output = Record<string, unknown>;

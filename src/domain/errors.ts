@@ -52,6 +52,7 @@ export class ConflictException extends kmsError('ConflictException') {}
 export class ExpiredImportTokenException extends kmsError('ExpiredImportTokenException') {}
 export class InvalidImportTokenException extends kmsError('InvalidImportTokenException') {}
 export class IncorrectKeyMaterialException extends kmsError('IncorrectKeyMaterialException') {}
+export class KMSInvalidSignatureException extends kmsError('KMSInvalidSignatureException') {}
 export class KMSInvalidMacException extends kmsError('KMSInvalidMacException') {}
 export class DryRunOperationException extends kmsError('DryRunOperationException') {}
 

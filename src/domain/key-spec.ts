@@ -15,7 +15,28 @@ export function isHmacSpec(spec: string): spec is HmacKeySpec {
   return Object.hasOwn(HMAC_SPECS, spec);
 }
 
-/** What DescribeKey lists for a key spec. */
-export function algorithmsOf(spec: KeySpec): { EncryptionAlgorithms?: string[]; MacAlgorithms?: string[] } {
-  return isHmacSpec(spec) ? { MacAlgorithms: [HMAC_SPECS[spec].macAlgorithm] } : { EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] };
+/**
+ * ECC signing key specs as AWS defines them: the curve (its DER OID, as PKCS#11's
+ * CKA_EC_PARAMS wants it, and its JWK name), the one signing algorithm, and the
+ * digest that algorithm signs.
+ */
+export const ECC_SPECS = {
+  ECC_NIST_P256: { ecParams: '06082a8648ce3d030107', jwkCurve: 'P-256', coordinateBytes: 32, signingAlgorithm: 'ECDSA_SHA_256', hash: 'sha256', digestBytes: 32 },
+  ECC_NIST_P384: { ecParams: '06052b81040022', jwkCurve: 'P-384', coordinateBytes: 48, signingAlgorithm: 'ECDSA_SHA_384', hash: 'sha384', digestBytes: 48 },
+  ECC_NIST_P521: { ecParams: '06052b81040023', jwkCurve: 'P-521', coordinateBytes: 66, signingAlgorithm: 'ECDSA_SHA_512', hash: 'sha512', digestBytes: 64 },
+  ECC_SECG_P256K1: { ecParams: '06052b8104000a', jwkCurve: 'secp256k1', coordinateBytes: 32, signingAlgorithm: 'ECDSA_SHA_256', hash: 'sha256', digestBytes: 32 },
+} as const;
+
+export type EccKeySpec = keyof typeof ECC_SPECS;
+export type SigningAlgorithm = (typeof ECC_SPECS)[EccKeySpec]['signingAlgorithm'];
+
+export function isEccSpec(spec: string): spec is EccKeySpec {
+  return Object.hasOwn(ECC_SPECS, spec);
+}
+
+/** What DescribeKey and GetPublicKey list for a key spec. */
+export function algorithmsOf(spec: KeySpec): { EncryptionAlgorithms?: string[]; MacAlgorithms?: string[]; SigningAlgorithms?: string[] } {
+  if (isHmacSpec(spec)) return { MacAlgorithms: [HMAC_SPECS[spec].macAlgorithm] };
+  if (isEccSpec(spec)) return { SigningAlgorithms: [ECC_SPECS[spec].signingAlgorithm] };
+  return { EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] };
 }

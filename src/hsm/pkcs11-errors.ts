@@ -3,7 +3,7 @@ import { pkcs11js } from './pkcs11js.js';
 import { InvalidCiphertextException, KMSInternalException, KmsError } from '../domain/errors.js';
 
 /** What the caller of a token operation was doing, which decides how a return code reads. */
-export type TokenOperation = 'decrypt' | 'unwrap' | 'encrypt' | 'sign' | 'generate' | 'destroy' | 'find' | 'random' | 'session';
+export type TokenOperation = 'decrypt' | 'unwrap' | 'encrypt' | 'sign' | 'verify' | 'generate' | 'destroy' | 'find' | 'random' | 'session';
 
 export interface Classified {
   /** The error to throw to the domain. */

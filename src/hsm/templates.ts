@@ -59,9 +59,48 @@ export function hmacMechanism(algorithm: MacAlgorithm): P11.Mechanism {
   return { mechanism: HMAC_MECHANISMS[algorithm] };
 }
 
-export function findByIdTemplate(ref: KeyMaterialRef): P11.Template {
+/**
+ * Signing key pairs: the private half a sensitive, never-extractable token
+ * object that only signs; the public half only verifies. Both carry the
+ * key version's CKA_ID and label.
+ */
+export function eccKeyPairTemplates(ref: KeyMaterialRef, ecParams: Buffer): { publicKey: P11.Template; privateKey: P11.Template } {
+  const named = [
+    { type: pkcs11js.CKA_ID, value: objectId(ref) },
+    { type: pkcs11js.CKA_LABEL, value: objectLabel(ref) },
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_MODIFIABLE, value: false },
+  ];
+  return {
+    publicKey: [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
+      { type: pkcs11js.CKA_EC_PARAMS, value: ecParams },
+      { type: pkcs11js.CKA_PRIVATE, value: false },
+      { type: pkcs11js.CKA_VERIFY, value: true },
+      { type: pkcs11js.CKA_ENCRYPT, value: false },
+      { type: pkcs11js.CKA_WRAP, value: false },
+      { type: pkcs11js.CKA_DERIVE, value: false },
+      ...named,
+    ],
+    privateKey: [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+      { type: pkcs11js.CKA_SIGN, value: true },
+      { type: pkcs11js.CKA_DECRYPT, value: false },
+      { type: pkcs11js.CKA_UNWRAP, value: false },
+      { type: pkcs11js.CKA_DERIVE, value: false },
+      ...named,
+    ],
+  };
+}
+
+export function findByIdTemplate(ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): P11.Template {
   return [
-    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_CLASS, value: objectClass },
     { type: pkcs11js.CKA_ID, value: objectId(ref) },
   ];
 }

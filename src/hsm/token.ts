@@ -14,6 +14,7 @@ import type { MacAlgorithm } from '../domain/key-spec.js';
 import {
   aesGcmMechanism,
   ephemeralUnwrapKeyTemplate,
+  eccKeyPairTemplates,
   findByIdTemplate,
   hmacKeyTemplate,
   hmacMechanism,
@@ -142,47 +143,44 @@ export class Pkcs11Token implements KeyVault {
       .use(work, (e) => classifyTokenError(e, operation).evictSession)
       .catch((e: unknown) => {
         const c = classifyTokenError(e, operation);
-        if (c.dropHandle && ref) this.handles.delete(objectId(ref).toString('hex'));
+        if (c.dropHandle && ref) this.forgetHandles(ref);
         if (c.relogin) this.login();
         throw c.error;
       });
   }
 
   /** The object handle for a key version, cached: a find walks every object in SoftHSM. */
-  private handleFor(session: Buffer, ref: KeyMaterialRef): Buffer | undefined {
-    const cacheKey = objectId(ref).toString('hex');
+  private handleFor(session: Buffer, ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): Buffer | undefined {
+    const cacheKey = handleCacheKey(ref, objectClass);
     const cached = this.handles.get(cacheKey);
     if (cached) return cached;
-    this.lib.C_FindObjectsInit(session, findByIdTemplate(ref));
-    let found: Buffer[];
-    try {
-      found = this.lib.C_FindObjects(session, 2);
-    } finally {
-      this.lib.C_FindObjectsFinal(session);
-    }
-    const handle = found[0];
+    const handle = this.findAll(session, findByIdTemplate(ref, objectClass))[0];
     if (handle) this.handles.set(cacheKey, handle);
     return handle;
   }
 
-  private requireHandle(session: Buffer, ref: KeyMaterialRef): Buffer {
-    const handle = this.handleFor(session, ref);
+  private requireHandle(session: Buffer, ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): Buffer {
+    const handle = this.handleFor(session, ref, objectClass);
     if (!handle) throw new pkcs11js.Pkcs11Error('CKR_OBJECT_HANDLE_INVALID', pkcs11js.CKR_OBJECT_HANDLE_INVALID, 'find');
     return handle;
+  }
+
+  private forgetHandles(ref: KeyMaterialRef): void {
+    for (const c of [pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) this.handles.delete(handleCacheKey(ref, c));
   }
 
   createSymmetricKey(ref: KeyMaterialRef): Promise<void> {
     return this.run('generate', ref, (session) => {
       // Synchronous on purpose: pkcs11js's async key generation leaks native memory per call.
       const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, symmetricRootKeyTemplate(ref));
-      this.handles.set(objectId(ref).toString('hex'), handle);
+      this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
     });
   }
 
   createHmacKey(ref: KeyMaterialRef, keyBytes: number): Promise<void> {
     return this.run('generate', ref, (session) => {
       const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, hmacKeyTemplate(ref, keyBytes));
-      this.handles.set(objectId(ref).toString('hex'), handle);
+      this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
     });
   }
 
@@ -193,17 +191,49 @@ export class Pkcs11Token implements KeyVault {
     });
   }
 
+  /** Destroys every object of the key version: a secret key, or both halves of a key pair. */
   destroyKey(ref: KeyMaterialRef): Promise<boolean> {
     return this.run('destroy', ref, (session) => {
-      const cacheKey = objectId(ref).toString('hex');
-      this.handles.delete(cacheKey);
-      let destroyed = false;
-      for (;;) {
-        const handle = this.handleFor(session, ref);
-        if (!handle) return destroyed;
-        this.handles.delete(cacheKey);
-        this.lib.C_DestroyObject(session, handle);
-        destroyed = true;
+      this.forgetHandles(ref);
+      const objects = this.findAll(session, [{ type: pkcs11js.CKA_ID, value: objectId(ref) }]);
+      for (const handle of objects) this.lib.C_DestroyObject(session, handle);
+      return objects.length > 0;
+    });
+  }
+
+  createEccKeyPair(ref: KeyMaterialRef, ecParams: Buffer): Promise<void> {
+    return this.run('generate', ref, (session) => {
+      const t = eccKeyPairTemplates(ref, ecParams);
+      // Synchronous on purpose, as for every key generation (the async calls leak).
+      const pair = this.lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN }, t.publicKey, t.privateKey);
+      this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), pair.privateKey);
+      this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PUBLIC_KEY), pair.publicKey);
+    });
+  }
+
+  /** CKA_EC_POINT of the key pair's public half, as the token gives it. */
+  eccPublicPoint(ref: KeyMaterialRef): Promise<Buffer> {
+    return this.run('find', ref, (session) => {
+      return this.lib.C_GetAttributeValue(session, this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY), [{ type: pkcs11js.CKA_EC_POINT }])[0]!.value as Buffer;
+    });
+  }
+
+  /** ECDSA over a digest inside the token; raw r || s. */
+  signDigest(ref: KeyMaterialRef, digest: Buffer): Promise<Buffer> {
+    return this.run('sign', ref, async (session) => {
+      this.lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
+      return this.lib.C_SignAsync(session, digest, Buffer.allocUnsafe(132));
+    });
+  }
+
+  verifyDigest(ref: KeyMaterialRef, digest: Buffer, rawSignature: Buffer): Promise<boolean> {
+    return this.run('verify', ref, async (session) => {
+      this.lib.C_VerifyInit(session, { mechanism: pkcs11js.CKM_ECDSA }, this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY));
+      try {
+        return this.lib.C_Verify(session, digest, rawSignature);
+      } catch (e) {
+        if (e instanceof pkcs11js.Pkcs11Error && (e.code === pkcs11js.CKR_SIGNATURE_INVALID || e.code === pkcs11js.CKR_SIGNATURE_LEN_RANGE)) return false;
+        throw e;
       }
     });
   }
@@ -283,7 +313,7 @@ export class Pkcs11Token implements KeyVault {
         if (length !== 0 && length !== 32) throw new InvalidCiphertextException(`The imported key material must be 256 bits, not ${length * 8}.`);
         this.lib.C_EncryptInit(session, aesGcmMechanism(MATERIAL_CHECK_IV, MATERIAL_CHECK_AAD), key);
         const check = this.lib.C_Encrypt(session, MATERIAL_CHECK_PLAINTEXT, Buffer.alloc(MATERIAL_CHECK_PLAINTEXT.length + 16));
-        if (ref) this.handles.set(objectId(ref).toString('hex'), key);
+        if (ref) this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), key);
         else this.lib.C_DestroyObject(session, key);
         return Buffer.from(check);
       } catch (e) {
@@ -304,7 +334,7 @@ export class Pkcs11Token implements KeyVault {
 
   /** Whether the token holds an object for this key version (used at start-up clean-up and by tests). */
   hasKey(ref: KeyMaterialRef): Promise<boolean> {
-    return this.run('find', ref, (session) => this.handleFor(session, ref) !== undefined);
+    return this.run('find', ref, (session) => this.findAll(session, [{ type: pkcs11js.CKA_ID, value: objectId(ref) }]).length > 0);
   }
 
   close(): void {
@@ -320,6 +350,10 @@ export class Pkcs11Token implements KeyVault {
     }
     releaseModule(this.options.modulePath);
   }
+}
+
+function handleCacheKey(ref: KeyMaterialRef, objectClass: number): string {
+  return `${objectClass}/${objectId(ref).toString('hex')}`;
 }
 
 function findSlot(lib: P11.PKCS11, label: string): Buffer | undefined {

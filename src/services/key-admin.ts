@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../domain/arn.js';
 import { KMSInvalidStateException, LimitExceededException, MalformedPolicyDocumentException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
-import { HMAC_SPECS, isHmacSpec } from '../domain/key-spec.js';
+import { ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec } from '../domain/key-spec.js';
 import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../domain/default-policy.js';
@@ -70,6 +70,7 @@ export class KeyAdmin {
     await this.store.insertProvisioningKey({ key, tags });
     try {
       if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, HMAC_SPECS[keySpec].keyBytes);
+      else if (isEccSpec(keySpec)) await this.vault.createEccKeyPair({ keyId, version: 1 }, Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex'));
       else if (origin === 'AWS_KMS') await this.vault.createSymmetricKey({ keyId, version: 1 });
     } catch (e) {
       await this.store.deleteProvisioningKey(keyId).catch(() => undefined);
@@ -157,6 +158,11 @@ function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpe
   if (isHmacSpec(keySpec)) {
     if (keyUsage !== 'GENERATE_VERIFY_MAC') throw new ValidationException(`KeySpec ${keySpec} requires KeyUsage GENERATE_VERIFY_MAC.`);
     return { keySpec, keyUsage };
+  }
+  if (isEccSpec(keySpec)) {
+    if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
+    if (keyUsage === 'KEY_AGREEMENT' && keySpec !== 'ECC_SECG_P256K1') throw new UnsupportedOperationException('KeyUsage KEY_AGREEMENT is not supported yet.');
+    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
   }
   if (keySpec === 'SYMMETRIC_DEFAULT' || keyUsage === 'GENERATE_VERIFY_MAC') {
     throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);

@@ -12,7 +12,14 @@ export interface KeyVault {
   createHmacKey(ref: KeyMaterialRef, keyBytes: number): Promise<void>;
   /** HMAC of the message inside the token. */
   mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer>;
-  /** Destroys the object; false when there was none. */
+  /** Creates an EC key pair (curve given as DER OID); the private half non-extractable and sign-only. */
+  createEccKeyPair(ref: KeyMaterialRef, ecParams: Buffer): Promise<void>;
+  /** CKA_EC_POINT: the uncompressed point (04 || X || Y), bare or inside a DER OCTET STRING as PKCS#11 prescribes. */
+  eccPublicPoint(ref: KeyMaterialRef): Promise<Buffer>;
+  /** ECDSA over a digest, inside the token; raw r || s. */
+  signDigest(ref: KeyMaterialRef, digest: Buffer): Promise<Buffer>;
+  verifyDigest(ref: KeyMaterialRef, digest: Buffer, rawSignature: Buffer): Promise<boolean>;
+  /** Destroys every object of the key version; false when there was none. */
   destroyKey(ref: KeyMaterialRef): Promise<boolean>;
   /** AES-256-GCM inside the token; returns ciphertext followed by the 16-byte tag. */
   encrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, plaintext: Buffer): Promise<Buffer>;

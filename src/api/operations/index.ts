@@ -11,6 +11,7 @@ import { cancelKeyDeletion, disableKey, enableKey, scheduleKeyDeletion, updateKe
 import { listKeys } from './list-keys.js';
 import { reEncrypt } from './re-encrypt.js';
 import { generateMac, verifyMac } from './mac-operations.js';
+import { getPublicKey, sign, verify } from './sign-operations.js';
 import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } from './import-operations.js';
 import { disableKeyRotation, enableKeyRotation, getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation-operations.js';
 import { listResourceTags, tagResource, untagResource } from './tag-operations.js';
@@ -24,6 +25,7 @@ const all: Operation[] = [
   enableKeyRotation, disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations,
   getParametersForImport, importKeyMaterial, deleteImportedKeyMaterial,
   generateMac, verifyMac,
+  sign, verify, getPublicKey,
 ] as Operation[];
 
 /** Every operation this service answers, by its X-Amz-Target name. */

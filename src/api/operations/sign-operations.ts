@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { algorithmsOf } from '../../domain/key-spec.js';
+import { defineOperation } from '../operation.js';
+import { blob, dryRun, grantTokens, keyIdParam } from '../schemas.js';
+
+const signingAlgorithm = z.enum([
+  'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512',
+  'RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512',
+  'ECDSA_SHA_256', 'ECDSA_SHA_384', 'ECDSA_SHA_512', 'SM2DSA', 'ML_DSA_SHAKE_256',
+]);
+const messageType = z.enum(['RAW', 'DIGEST', 'EXTERNAL_MU']).optional();
+const message = blob(1, 4096);
+
+export const sign = defineOperation({
+  name: 'Sign',
+  input: z.object({ KeyId: keyIdParam, Message: message, MessageType: messageType, GrantTokens: grantTokens, SigningAlgorithm: signingAlgorithm, DryRun: dryRun }),
+  async handle({ signer }, ctx, input) {
+    const { key, signature } = await signer.sign(ctx, {
+      keyId: input.KeyId,
+      message: input.Message,
+      messageType: input.MessageType === 'DIGEST' ? 'DIGEST' : 'RAW',
+      signingAlgorithm: input.SigningAlgorithm,
+      dryRun: input.DryRun,
+    });
+    return { KeyId: key.arn, Signature: signature, SigningAlgorithm: input.SigningAlgorithm };
+  },
+});
+
+export const verify = defineOperation({
+  name: 'Verify',
+  input: z.object({
+    KeyId: keyIdParam,
+    Message: message,
+    MessageType: messageType,
+    Signature: blob(1, 6144),
+    SigningAlgorithm: signingAlgorithm,
+    GrantTokens: grantTokens,
+    DryRun: dryRun,
+  }),
+  async handle({ signer }, ctx, input) {
+    const key = await signer.verify(ctx, {
+      keyId: input.KeyId,
+      message: input.Message,
+      messageType: input.MessageType === 'DIGEST' ? 'DIGEST' : 'RAW',
+      signature: input.Signature,
+      signingAlgorithm: input.SigningAlgorithm,
+      dryRun: input.DryRun,
+    });
+    return { KeyId: key.arn, SignatureValid: true, SigningAlgorithm: input.SigningAlgorithm };
+  },
+});
+
+export const getPublicKey = defineOperation({
+  name: 'GetPublicKey',
+  input: z.object({ KeyId: keyIdParam, GrantTokens: grantTokens }),
+  async handle({ signer }, ctx, input) {
+    const { key, publicKey } = await signer.publicKey(ctx, input.KeyId);
+    return {
+      KeyId: key.arn,
+      PublicKey: publicKey,
+      CustomerMasterKeySpec: key.keySpec,
+      KeySpec: key.keySpec,
+      KeyUsage: key.keyUsage,
+      ...algorithmsOf(key.keySpec),
+    };
+  },
+});

@@ -123,6 +123,20 @@ async function load(name: string, request: Awaited<ReturnType<typeof signed>>, d
   console.log(`${name.padEnd(24)} ${(latencies.length / elapsed).toFixed(0).padStart(7)} req/s   p50 ${q(0.5)} ms   p99 ${q(0.99)} ms   errors ${errors}`);
 }
 
+/** Operations per second with 8 calls in flight, straight on the token (no HTTP). */
+async function rate(name: string, op: () => Promise<void>): Promise<void> {
+  const deadline = performance.now() + seconds * 1000;
+  let n = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (performance.now() < deadline) {
+      await op();
+      n++;
+    }
+  }));
+  console.log(`${name.padEnd(24)} ${(n / ((performance.now() - started) / 1000)).toFixed(0).padStart(7)} ops/s   (Pkcs11Token, 8 in flight, no HTTP)`);
+}
+
 async function rawTokenRate(): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-bench-raw-'));
   const service = await startService({ config: parseConfig({ dataDir, port: 0, logLevel: 'silent', admin: credentials }), logger: pino({ level: 'silent' }) });
@@ -130,20 +144,18 @@ async function rawTokenRate(): Promise<void> {
     const client = new KMSClient({ endpoint: service.url, region: 'us-east-1', credentials });
     const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('warm') }));
+    const signingKey = (await client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
     client.destroy();
     const ref = { keyId, version: 1 };
     const plaintext = Buffer.alloc(32, 1);
     const aad = Buffer.alloc(35);
-    const deadline = performance.now() + seconds * 1000;
-    let n = 0;
-    const started = performance.now();
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (performance.now() < deadline) {
-        await service.token.encrypt(ref, await service.ivs.next(), aad, plaintext);
-        n++;
-      }
-    }));
-    console.log(`${'token AES-GCM (raw)'.padEnd(24)} ${(n / ((performance.now() - started) / 1000)).toFixed(0).padStart(7)} ops/s   (Pkcs11Token.encrypt, 8 in flight, no HTTP)`);
+    await rate('token AES-GCM (raw)', async () => {
+      await service.token.encrypt(ref, await service.ivs.next(), aad, plaintext);
+    });
+    const digest = Buffer.alloc(32, 7);
+    await rate('token ECDSA P-256 (raw)', async () => {
+      await service.token.signDigest({ keyId: signingKey, version: 1 }, digest);
+    });
   } finally {
     await service.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -155,6 +167,7 @@ const service = await startChild(dataDir);
 try {
   const client = new KMSClient({ endpoint: service.url, region: 'us-east-1', credentials });
   const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+  const signingKeyId = (await client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
   const blob = (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(32, 1), EncryptionContext: { a: 'b' } }))).CiphertextBlob!;
   client.destroy();
   console.log(`hsm-kms over HTTP: ${concurrency} connections, ${seconds} s each, load from ${hasWrk() ? 'wrk' : 'node:http (install wrk for a lighter load generator)'}, ${os.cpus().length} cores shared by server and load`);
@@ -167,6 +180,7 @@ try {
   await load('Encrypt (32 B)', await signed(service.url, 'Encrypt', { KeyId: keyId, Plaintext: Buffer.alloc(32, 1).toString('base64'), EncryptionContext: { a: 'b' } }), dataDir);
   await load('Decrypt (32 B)', await signed(service.url, 'Decrypt', { CiphertextBlob: Buffer.from(blob).toString('base64'), EncryptionContext: { a: 'b' } }), dataDir);
   await load('GenerateDataKey AES_256', await signed(service.url, 'GenerateDataKey', { KeyId: keyId, KeySpec: 'AES_256' }), dataDir);
+  await load('Sign ECC_NIST_P256', await signed(service.url, 'Sign', { KeyId: signingKeyId, Message: Buffer.alloc(32, 7).toString('base64'), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' }), dataDir);
   await load('GenerateRandom (32 B)', await signed(service.url, 'GenerateRandom', { NumberOfBytes: 32 }), dataDir);
 } finally {
   service.stop();

@@ -145,6 +145,7 @@ async function rawTokenRate(): Promise<void> {
     const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('warm') }));
     const signingKey = (await client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
+    const rsaKey = (await client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
     client.destroy();
     const ref = { keyId, version: 1 };
     const plaintext = Buffer.alloc(32, 1);
@@ -154,7 +155,10 @@ async function rawTokenRate(): Promise<void> {
     });
     const digest = Buffer.alloc(32, 7);
     await rate('token ECDSA P-256 (raw)', async () => {
-      await service.token.signDigest({ keyId: signingKey, version: 1 }, digest);
+      await service.token.signDigest({ keyId: signingKey, version: 1 }, { hash: 'sha256', digestBytes: 32, padding: 'ECDSA' }, digest);
+    });
+    await rate('token RSA-2048 PKCS1 (raw)', async () => {
+      await service.token.signDigest({ keyId: rsaKey, version: 1 }, { hash: 'sha256', digestBytes: 32, padding: 'PKCS1' }, digest);
     });
   } finally {
     await service.stop();
@@ -168,6 +172,7 @@ try {
   const client = new KMSClient({ endpoint: service.url, region: 'us-east-1', credentials });
   const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
   const signingKeyId = (await client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
+  const rsaKeyId = (await client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
   const blob = (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(32, 1), EncryptionContext: { a: 'b' } }))).CiphertextBlob!;
   client.destroy();
   console.log(`hsm-kms over HTTP: ${concurrency} connections, ${seconds} s each, load from ${hasWrk() ? 'wrk' : 'node:http (install wrk for a lighter load generator)'}, ${os.cpus().length} cores shared by server and load`);
@@ -181,6 +186,7 @@ try {
   await load('Decrypt (32 B)', await signed(service.url, 'Decrypt', { CiphertextBlob: Buffer.from(blob).toString('base64'), EncryptionContext: { a: 'b' } }), dataDir);
   await load('GenerateDataKey AES_256', await signed(service.url, 'GenerateDataKey', { KeyId: keyId, KeySpec: 'AES_256' }), dataDir);
   await load('Sign ECC_NIST_P256', await signed(service.url, 'Sign', { KeyId: signingKeyId, Message: Buffer.alloc(32, 7).toString('base64'), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' }), dataDir);
+  await load('Sign RSA_2048 PKCS1', await signed(service.url, 'Sign', { KeyId: rsaKeyId, Message: Buffer.alloc(32, 7).toString('base64'), MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' }), dataDir);
   await load('GenerateRandom (32 B)', await signed(service.url, 'GenerateRandom', { NumberOfBytes: 32 }), dataDir);
 } finally {
   service.stop();

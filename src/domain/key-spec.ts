@@ -28,7 +28,45 @@ export const ECC_SPECS = {
 } as const;
 
 export type EccKeySpec = keyof typeof ECC_SPECS;
-export type SigningAlgorithm = (typeof ECC_SPECS)[EccKeySpec]['signingAlgorithm'];
+
+export const RSA_SPECS = { RSA_2048: { modulusBits: 2048 }, RSA_3072: { modulusBits: 3072 }, RSA_4096: { modulusBits: 4096 } } as const;
+export type RsaKeySpec = keyof typeof RSA_SPECS;
+
+export function isRsaSpec(spec: string): spec is RsaKeySpec {
+  return Object.hasOwn(RSA_SPECS, spec);
+}
+
+/** RSA signing algorithms: padding and the digest each signs. Every RSA key size supports all six. */
+export const RSA_SIGNING_ALGORITHMS = {
+  RSASSA_PSS_SHA_256: { padding: 'PSS', hash: 'sha256', digestBytes: 32 },
+  RSASSA_PSS_SHA_384: { padding: 'PSS', hash: 'sha384', digestBytes: 48 },
+  RSASSA_PSS_SHA_512: { padding: 'PSS', hash: 'sha512', digestBytes: 64 },
+  RSASSA_PKCS1_V1_5_SHA_256: { padding: 'PKCS1', hash: 'sha256', digestBytes: 32 },
+  RSASSA_PKCS1_V1_5_SHA_384: { padding: 'PKCS1', hash: 'sha384', digestBytes: 48 },
+  RSASSA_PKCS1_V1_5_SHA_512: { padding: 'PKCS1', hash: 'sha512', digestBytes: 64 },
+} as const;
+export type RsaSigningAlgorithm = keyof typeof RSA_SIGNING_ALGORITHMS;
+export type SigningAlgorithm = (typeof ECC_SPECS)[EccKeySpec]['signingAlgorithm'] | RsaSigningAlgorithm;
+
+/** How a signing key signs with one algorithm: the digest, and the token mechanism's shape. */
+export interface SigningScheme {
+  readonly hash: 'sha256' | 'sha384' | 'sha512';
+  readonly digestBytes: number;
+  readonly padding: 'ECDSA' | 'PSS' | 'PKCS1';
+}
+
+/** The scheme for a key spec and signing algorithm, or undefined when the key does not support it. */
+export function signingScheme(spec: KeySpec, algorithm: string): SigningScheme | undefined {
+  if (isEccSpec(spec)) {
+    const e = ECC_SPECS[spec];
+    return e.signingAlgorithm === algorithm ? { hash: e.hash, digestBytes: e.digestBytes, padding: 'ECDSA' } : undefined;
+  }
+  if (isRsaSpec(spec) && Object.hasOwn(RSA_SIGNING_ALGORITHMS, algorithm)) {
+    const r = RSA_SIGNING_ALGORITHMS[algorithm as RsaSigningAlgorithm];
+    return { hash: r.hash, digestBytes: r.digestBytes, padding: r.padding };
+  }
+  return undefined;
+}
 
 export function isEccSpec(spec: string): spec is EccKeySpec {
   return Object.hasOwn(ECC_SPECS, spec);
@@ -38,5 +76,6 @@ export function isEccSpec(spec: string): spec is EccKeySpec {
 export function algorithmsOf(spec: KeySpec): { EncryptionAlgorithms?: string[]; MacAlgorithms?: string[]; SigningAlgorithms?: string[] } {
   if (isHmacSpec(spec)) return { MacAlgorithms: [HMAC_SPECS[spec].macAlgorithm] };
   if (isEccSpec(spec)) return { SigningAlgorithms: [ECC_SPECS[spec].signingAlgorithm] };
+  if (isRsaSpec(spec)) return { SigningAlgorithms: Object.keys(RSA_SIGNING_ALGORITHMS) };
   return { EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] };
 }

@@ -17,7 +17,10 @@ export type KeySpec =
   | 'ECC_NIST_P256'
   | 'ECC_NIST_P384'
   | 'ECC_NIST_P521'
-  | 'ECC_SECG_P256K1';
+  | 'ECC_SECG_P256K1'
+  | 'RSA_2048'
+  | 'RSA_3072'
+  | 'RSA_4096';
 export type Origin = 'AWS_KMS' | 'EXTERNAL';
 export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
 

@@ -1,7 +1,7 @@
 import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
 import type { KeyMaterialRef } from '../domain/key.js';
-import type { MacAlgorithm } from '../domain/key-spec.js';
+import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 
 /** CKA_ID: the 16 key-id bytes followed by the version as uint32 big-endian. */
 export function objectId(ref: KeyMaterialRef): Buffer {
@@ -59,12 +59,23 @@ export function hmacMechanism(algorithm: MacAlgorithm): P11.Mechanism {
   return { mechanism: HMAC_MECHANISMS[algorithm] };
 }
 
+export type { SigningKeyPairParams } from '../services/ports.js';
+import type { SigningKeyPairParams } from '../services/ports.js';
+
 /**
  * Signing key pairs: the private half a sensitive, never-extractable token
  * object that only signs; the public half only verifies. Both carry the
  * key version's CKA_ID and label.
  */
-export function eccKeyPairTemplates(ref: KeyMaterialRef, ecParams: Buffer): { publicKey: P11.Template; privateKey: P11.Template } {
+export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyPairParams): { publicKey: P11.Template; privateKey: P11.Template } {
+  const keyType = params.kind === 'EC' ? pkcs11js.CKK_EC : pkcs11js.CKK_RSA;
+  const shape =
+    params.kind === 'EC'
+      ? [{ type: pkcs11js.CKA_EC_PARAMS, value: params.ecParams }]
+      : [
+          { type: pkcs11js.CKA_MODULUS_BITS, value: params.modulusBits },
+          { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) },
+        ];
   const named = [
     { type: pkcs11js.CKA_ID, value: objectId(ref) },
     { type: pkcs11js.CKA_LABEL, value: objectLabel(ref) },
@@ -74,8 +85,8 @@ export function eccKeyPairTemplates(ref: KeyMaterialRef, ecParams: Buffer): { pu
   return {
     publicKey: [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
-      { type: pkcs11js.CKA_EC_PARAMS, value: ecParams },
+      { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
+      ...shape,
       { type: pkcs11js.CKA_PRIVATE, value: false },
       { type: pkcs11js.CKA_VERIFY, value: true },
       { type: pkcs11js.CKA_ENCRYPT, value: false },
@@ -85,7 +96,7 @@ export function eccKeyPairTemplates(ref: KeyMaterialRef, ecParams: Buffer): { pu
     ],
     privateKey: [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
+      { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
       { type: pkcs11js.CKA_PRIVATE, value: true },
       { type: pkcs11js.CKA_SENSITIVE, value: true },
       { type: pkcs11js.CKA_EXTRACTABLE, value: false },
@@ -96,6 +107,31 @@ export function eccKeyPairTemplates(ref: KeyMaterialRef, ecParams: Buffer): { pu
       ...named,
     ],
   };
+}
+
+const HASH_MECHANISMS = { sha256: [pkcs11js.CKM_SHA256, pkcs11js.CKG_MGF1_SHA256], sha384: [pkcs11js.CKM_SHA384, pkcs11js.CKG_MGF1_SHA384], sha512: [pkcs11js.CKM_SHA512, pkcs11js.CKG_MGF1_SHA512] } as const;
+
+/** DER DigestInfo prefixes (RFC 8017 section 9.2) that PKCS#1 v1.5 signs in front of the digest. */
+const DIGEST_INFO = {
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
+};
+
+/** The mechanism that signs (or verifies) a digest under a scheme, and the bytes it takes. */
+export function signingMechanism(scheme: SigningScheme, digest: Buffer): { mechanism: P11.Mechanism; input: Buffer } {
+  switch (scheme.padding) {
+    case 'ECDSA':
+      return { mechanism: { mechanism: pkcs11js.CKM_ECDSA }, input: digest };
+    case 'PKCS1':
+      return { mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS }, input: Buffer.concat([DIGEST_INFO[scheme.hash], digest]) };
+    case 'PSS': {
+      const [hashAlg, mgf] = HASH_MECHANISMS[scheme.hash];
+      // AWS KMS uses a salt as long as the digest.
+      const parameter: P11.RsaPSS = { type: pkcs11js.CK_PARAMS_RSA_PSS, hashAlg, mgf, saltLen: scheme.digestBytes };
+      return { mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS_PSS, parameter }, input: digest };
+    }
+  }
 }
 
 export function findByIdTemplate(ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): P11.Template {

@@ -10,11 +10,13 @@ import { SessionPool } from './session-pool.js';
 import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
 import { InvalidCiphertextException } from '../domain/errors.js';
 import type { WrappingAlgorithm } from '../services/ports.js';
-import type { MacAlgorithm } from '../domain/key-spec.js';
+import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 import {
   aesGcmMechanism,
   ephemeralUnwrapKeyTemplate,
-  eccKeyPairTemplates,
+  signingKeyPairTemplates,
+  signingMechanism,
+  type SigningKeyPairParams,
   findByIdTemplate,
   hmacKeyTemplate,
   hmacMechanism,
@@ -201,42 +203,50 @@ export class Pkcs11Token implements KeyVault {
     });
   }
 
-  createEccKeyPair(ref: KeyMaterialRef, ecParams: Buffer): Promise<void> {
+  createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void> {
     return this.run('generate', ref, (session) => {
-      const t = eccKeyPairTemplates(ref, ecParams);
+      const t = signingKeyPairTemplates(ref, params);
+      const mechanism = params.kind === 'EC' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
       // Synchronous on purpose, as for every key generation (the async calls leak).
-      const pair = this.lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN }, t.publicKey, t.privateKey);
+      const pair = this.lib.C_GenerateKeyPair(session, { mechanism }, t.publicKey, t.privateKey);
       this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), pair.privateKey);
       this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PUBLIC_KEY), pair.publicKey);
     });
   }
 
-  /** CKA_EC_POINT of the key pair's public half, as the token gives it. */
-  eccPublicPoint(ref: KeyMaterialRef): Promise<Buffer> {
+  /** The key pair's public half as DER SubjectPublicKeyInfo. */
+  publicKeyInfo(ref: KeyMaterialRef): Promise<Buffer> {
     return this.run('find', ref, (session) => {
-      return this.lib.C_GetAttributeValue(session, this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY), [{ type: pkcs11js.CKA_EC_POINT }])[0]!.value as Buffer;
+      const handle = this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY);
+      const keyType = Number((this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_KEY_TYPE }])[0]!.value as Buffer).readBigUInt64LE());
+      if (keyType === pkcs11js.CKK_RSA) return this.publicKeyDer(session, handle);
+      const [params, point] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_PARAMS }, { type: pkcs11js.CKA_EC_POINT }]);
+      return ecSubjectPublicKeyInfo(params!.value as Buffer, point!.value as Buffer);
     });
   }
 
-  /** ECDSA over a digest inside the token; raw r || s. */
-  signDigest(ref: KeyMaterialRef, digest: Buffer): Promise<Buffer> {
+  /** Signs a digest inside the token: raw r || s for ECDSA, the RSA signature for RSA. */
+  signDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer): Promise<Buffer> {
     return this.run('sign', ref, async (session) => {
-      this.lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
-      return this.lib.C_SignAsync(session, digest, Buffer.allocUnsafe(132));
+      const { mechanism, input } = signingMechanism(scheme, digest);
+      this.lib.C_SignInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
+      return this.lib.C_SignAsync(session, input, Buffer.allocUnsafe(512));
     });
   }
 
-  verifyDigest(ref: KeyMaterialRef, digest: Buffer, rawSignature: Buffer): Promise<boolean> {
+  verifyDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer, signature: Buffer): Promise<boolean> {
     return this.run('verify', ref, async (session) => {
-      this.lib.C_VerifyInit(session, { mechanism: pkcs11js.CKM_ECDSA }, this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY));
+      const { mechanism, input } = signingMechanism(scheme, digest);
+      this.lib.C_VerifyInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY));
       try {
-        return this.lib.C_Verify(session, digest, rawSignature);
+        return this.lib.C_Verify(session, input, signature);
       } catch (e) {
         if (e instanceof pkcs11js.Pkcs11Error && (e.code === pkcs11js.CKR_SIGNATURE_INVALID || e.code === pkcs11js.CKR_SIGNATURE_LEN_RANGE)) return false;
         throw e;
       }
     });
   }
+
 
   encrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, plaintext: Buffer): Promise<Buffer> {
     return this.run('encrypt', ref, async (session) => {
@@ -350,6 +360,29 @@ export class Pkcs11Token implements KeyVault {
     }
     releaseModule(this.options.modulePath);
   }
+}
+
+/** SEQUENCE { SEQUENCE { id-ecPublicKey, curve }, BIT STRING point }, from the token's DER parameters and point. */
+function ecSubjectPublicKeyInfo(ecParams: Buffer, ecPoint: Buffer): Buffer {
+  const point = unwrapOctetString(ecPoint);
+  const der = (tag: number, body: Buffer) => Buffer.concat([Buffer.from([tag]), derLength(body.length), body]);
+  const algorithm = der(0x30, Buffer.concat([Buffer.from('06072a8648ce3d0201', 'hex'), ecParams]));
+  return der(0x30, Buffer.concat([algorithm, der(0x03, Buffer.concat([Buffer.from([0]), point]))]));
+}
+
+/** CKA_EC_POINT is a DER OCTET STRING around the point; some tokens return the point bare. */
+function unwrapOctetString(value: Buffer): Buffer {
+  if (value[0] !== 0x04 || value.length < 2) return value;
+  const first = value[1]!;
+  const header = first < 0x80 ? 2 : 2 + (first & 0x7f);
+  const length = first < 0x80 ? first : value.subarray(2, header).readUIntBE(0, header - 2);
+  return header + length === value.length ? value.subarray(header) : value;
+}
+
+function derLength(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  if (n < 0x100) return Buffer.from([0x81, n]);
+  return Buffer.from([0x82, n >> 8, n & 0xff]);
 }
 
 function handleCacheKey(ref: KeyMaterialRef, objectClass: number): string {

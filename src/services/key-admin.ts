@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../domain/arn.js';
 import { KMSInvalidStateException, LimitExceededException, MalformedPolicyDocumentException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
-import { ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec } from '../domain/key-spec.js';
+import { ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../domain/key-spec.js';
 import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../domain/default-policy.js';
@@ -70,7 +70,8 @@ export class KeyAdmin {
     await this.store.insertProvisioningKey({ key, tags });
     try {
       if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, HMAC_SPECS[keySpec].keyBytes);
-      else if (isEccSpec(keySpec)) await this.vault.createEccKeyPair({ keyId, version: 1 }, Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex'));
+      else if (isEccSpec(keySpec)) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EC', ecParams: Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex') });
+      else if (isRsaSpec(keySpec)) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'RSA', modulusBits: RSA_SPECS[keySpec].modulusBits });
       else if (origin === 'AWS_KMS') await this.vault.createSymmetricKey({ keyId, version: 1 });
     } catch (e) {
       await this.store.deleteProvisioningKey(keyId).catch(() => undefined);
@@ -158,6 +159,11 @@ function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpe
   if (isHmacSpec(keySpec)) {
     if (keyUsage !== 'GENERATE_VERIFY_MAC') throw new ValidationException(`KeySpec ${keySpec} requires KeyUsage GENERATE_VERIFY_MAC.`);
     return { keySpec, keyUsage };
+  }
+  if (isRsaSpec(keySpec)) {
+    if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
+    if (keyUsage === 'ENCRYPT_DECRYPT') throw new UnsupportedOperationException('RSA keys with KeyUsage ENCRYPT_DECRYPT are not supported yet.');
+    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
   }
   if (isEccSpec(keySpec)) {
     if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };

@@ -1,5 +1,7 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
-import type { MacAlgorithm } from '../domain/key-spec.js';
+import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
+
+export type SigningKeyPairParams = { readonly kind: 'EC'; readonly ecParams: Buffer } | { readonly kind: 'RSA'; readonly modulusBits: number };
 
 /**
  * The token, seen from the domain: key material is created, used and destroyed
@@ -12,13 +14,13 @@ export interface KeyVault {
   createHmacKey(ref: KeyMaterialRef, keyBytes: number): Promise<void>;
   /** HMAC of the message inside the token. */
   mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer>;
-  /** Creates an EC key pair (curve given as DER OID); the private half non-extractable and sign-only. */
-  createEccKeyPair(ref: KeyMaterialRef, ecParams: Buffer): Promise<void>;
-  /** CKA_EC_POINT: the uncompressed point (04 || X || Y), bare or inside a DER OCTET STRING as PKCS#11 prescribes. */
-  eccPublicPoint(ref: KeyMaterialRef): Promise<Buffer>;
-  /** ECDSA over a digest, inside the token; raw r || s. */
-  signDigest(ref: KeyMaterialRef, digest: Buffer): Promise<Buffer>;
-  verifyDigest(ref: KeyMaterialRef, digest: Buffer, rawSignature: Buffer): Promise<boolean>;
+  /** Creates a signing key pair; the private half non-extractable and sign-only. */
+  createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void>;
+  /** The public half as DER SubjectPublicKeyInfo. */
+  publicKeyInfo(ref: KeyMaterialRef): Promise<Buffer>;
+  /** Signs a digest inside the token: raw r || s for ECDSA, the RSA signature for RSA. */
+  signDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer): Promise<Buffer>;
+  verifyDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer, signature: Buffer): Promise<boolean>;
   /** Destroys every object of the key version; false when there was none. */
   destroyKey(ref: KeyMaterialRef): Promise<boolean>;
   /** AES-256-GCM inside the token; returns ciphertext followed by the 16-byte tag. */

@@ -1,3 +1,5 @@
+import { generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { encodeHeader, parseBlob } from '../domain/ciphertext-blob.js';
 import { encodeEncryptionContext, type EncryptionContext } from '../domain/encryption-context.js';
 import { dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../domain/errors.js';
@@ -45,6 +47,23 @@ export interface ReEncryptRequest {
   readonly destinationEncryptionContext?: EncryptionContext;
   readonly destinationEncryptionAlgorithm?: string;
   readonly dryRun?: boolean;
+}
+
+export type KeyPairSpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1';
+
+export interface GenerateDataKeyPairRequest {
+  readonly keyId: string;
+  readonly keyPairSpec: KeyPairSpec;
+  readonly encryptionContext?: EncryptionContext;
+  readonly dryRun?: boolean;
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+function generatePair(spec: KeyPairSpec): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
+  if (spec.startsWith('RSA_')) return generateKeyPairAsync('rsa', { modulusLength: Number(spec.slice(4)), publicExponent: 65537 });
+  const curve = { ECC_NIST_P256: 'prime256v1', ECC_NIST_P384: 'secp384r1', ECC_NIST_P521: 'secp521r1', ECC_SECG_P256K1: 'secp256k1' }[spec as Exclude<KeyPairSpec, `RSA_${string}`>];
+  return generateKeyPairAsync('ec', { namedCurve: curve });
 }
 
 export interface GenerateDataKeyRequest {
@@ -109,6 +128,20 @@ export class CryptoService {
     const { plaintext, ...sealed } = await this.generateDataKey(ctx, req);
     plaintext.fill(0);
     return sealed;
+  }
+
+  /**
+   * A data key pair: generated here with Node's crypto (the caller receives the
+   * private key anyway), its PKCS#8 private key sealed under the KMS key exactly
+   * like a data key.
+   */
+  async generateDataKeyPair(ctx: CallContext, req: GenerateDataKeyPairRequest): Promise<Sealed & { privateKey: Buffer; publicKey: Buffer }> {
+    const key = await this.usableKey(ctx, req.keyId, undefined);
+    if (req.dryRun) throw dryRunSucceeded();
+    const pair = await generatePair(req.keyPairSpec);
+    const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'der' });
+    const publicKey = pair.publicKey.export({ type: 'spki', format: 'der' });
+    return { key, privateKey, publicKey, ciphertextBlob: await this.seal(key, privateKey, req.encryptionContext) };
   }
 
   generateRandom(numberOfBytes: number): Promise<Buffer> {

@@ -12,6 +12,7 @@ import { listKeys } from './list-keys.js';
 import { reEncrypt } from './re-encrypt.js';
 import { generateMac, verifyMac } from './mac-operations.js';
 import { getPublicKey, sign, verify } from './sign-operations.js';
+import { generateDataKeyPair, generateDataKeyPairWithoutPlaintext } from './generate-data-key-pair.js';
 import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } from './import-operations.js';
 import { disableKeyRotation, enableKeyRotation, getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation-operations.js';
 import { listResourceTags, tagResource, untagResource } from './tag-operations.js';
@@ -26,6 +27,7 @@ const all: Operation[] = [
   getParametersForImport, importKeyMaterial, deleteImportedKeyMaterial,
   generateMac, verifyMac,
   sign, verify, getPublicKey,
+  generateDataKeyPair, generateDataKeyPairWithoutPlaintext,
 ] as Operation[];
 
 /** Every operation this service answers, by its X-Amz-Target name. */

@@ -72,6 +72,17 @@ describe('ECC signing keys', () => {
       await expectAwsError(kms.client.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: badSignature, SigningAlgorithm: algorithm })), 'KMSInvalidSignatureException');
       await expectAwsError(kms.client.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: Buffer.from('not der'), SigningAlgorithm: algorithm })), 'KMSInvalidSignatureException');
 
+      // A flipped bit in the public key: either no valid key at all, or one the signature does not verify under.
+      const tamperedSpki = Buffer.from(pub.PublicKey!);
+      tamperedSpki[tamperedSpki.length - 1]! ^= 0x01;
+      let verifiesUnderTampered = false;
+      try {
+        verifiesUnderTampered = nodeVerify(hash, message, { key: createPublicKey({ key: tamperedSpki, format: 'der', type: 'spki' }), dsaEncoding: 'der' }, signature);
+      } catch {
+        verifiesUnderTampered = false;
+      }
+      expect(verifiesUnderTampered).toBe(false);
+
       // A signature by another key (Node's own) over the same message does not verify.
       const other = generateKeyPairSync('ec', { namedCurve: curve });
       const foreign = nodeSign(hash, message, { key: other.privateKey, dsaEncoding: 'der' });

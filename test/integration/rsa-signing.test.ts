@@ -47,6 +47,9 @@ describe('RSA signing keys', () => {
         expect(nodeVerify(hash, message, nodeKey(spki, pss, hash), fromDigest), `${algorithm} DIGEST`).toBe(true);
         expect((await kms.client.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: signature, SigningAlgorithm: algorithm }))).SignatureValid).toBe(true);
 
+        const tamperedSpki = Buffer.from(spki);
+        tamperedSpki[tamperedSpki.length - 10]! ^= 0x01; // a bit of the modulus
+        expect(nodeVerify(hash, message, nodeKey(tamperedSpki, pss, hash), signature), `${algorithm} under a tampered public key`).toBe(false);
         const flipped = Buffer.from(signature);
         flipped[10]! ^= 0x01;
         await expectAwsError(kms.client.send(new VerifyCommand({ KeyId: keyId, Message: message, Signature: flipped, SigningAlgorithm: algorithm })), 'KMSInvalidSignatureException');

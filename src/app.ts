@@ -17,6 +17,7 @@ import { KeyDirectory } from './services/key-directory.js';
 import { KeyImporter } from './services/key-import.js';
 import { KeyRotator } from './services/key-rotation.js';
 import { MacService } from './services/mac-service.js';
+import { RsaEncryption } from './services/rsa-encryption.js';
 import { SignService } from './services/sign-service.js';
 import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
@@ -97,7 +98,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await rotation.recoverInterruptedRotations();
     const services: Services = {
       keyAdmin,
-      crypto: new CryptoService(keys, token, ivs),
+      crypto: new CryptoService(keys, token, ivs, new RsaEncryption(token)),
       aliases: new AliasService(store, keys, clock),
       tags: new TagService(store, keys),
       rotation,

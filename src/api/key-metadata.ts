@@ -19,7 +19,7 @@ export function keyMetadata(key: KmsKey): Record<string, unknown> {
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,
-    ...algorithmsOf(key.keySpec),
+    ...algorithmsOf(key.keySpec, key.keyUsage),
     MultiRegion: false,
     ExpirationModel: key.origin === 'EXTERNAL' ? key.expirationModel : undefined,
     ValidTo: key.validTo ? epochSeconds(key.validTo) : undefined,

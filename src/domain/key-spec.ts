@@ -1,4 +1,4 @@
-import type { KeySpec } from './key.js';
+import type { KeySpec, KeyUsage } from './key.js';
 
 /** HMAC key specs as AWS defines them: key length and the one MAC algorithm each supports. */
 export const HMAC_SPECS = {
@@ -73,7 +73,8 @@ export function isEccSpec(spec: string): spec is EccKeySpec {
 }
 
 /** What DescribeKey and GetPublicKey list for a key spec. */
-export function algorithmsOf(spec: KeySpec): { EncryptionAlgorithms?: string[]; MacAlgorithms?: string[]; SigningAlgorithms?: string[] } {
+export function algorithmsOf(spec: KeySpec, usage: KeyUsage): { EncryptionAlgorithms?: string[]; MacAlgorithms?: string[]; SigningAlgorithms?: string[] } {
+  if (isRsaSpec(spec) && usage === 'ENCRYPT_DECRYPT') return { EncryptionAlgorithms: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'] };
   if (isHmacSpec(spec)) return { MacAlgorithms: [HMAC_SPECS[spec].macAlgorithm] };
   if (isEccSpec(spec)) return { SigningAlgorithms: [ECC_SPECS[spec].signingAlgorithm] };
   if (isRsaSpec(spec)) return { SigningAlgorithms: Object.keys(RSA_SIGNING_ALGORITHMS) };

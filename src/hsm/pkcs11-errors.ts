@@ -62,7 +62,7 @@ export function classifyTokenError(e: unknown, operation: TokenOperation): Class
     return { error: new InvalidCiphertextException('The wrapped key material could not be unwrapped with this import token.'), evictSession: false, dropHandle: false, relogin: false };
   }
   if (code !== undefined && operation === 'decrypt' && BAD_CIPHERTEXT.has(code)) {
-    return { error: new InvalidCiphertextException('The ciphertext failed to authenticate.'), evictSession: false, dropHandle: false, relogin: false };
+    return { error: new InvalidCiphertextException('The ciphertext is not valid for this key and encryption context.'), evictSession: false, dropHandle: false, relogin: false };
   }
   return {
     error: new KMSInternalException(`The key store failed during ${operation}: ${name}`),

@@ -63,12 +63,15 @@ export type { SigningKeyPairParams } from '../services/ports.js';
 import type { SigningKeyPairParams } from '../services/ports.js';
 
 /**
- * Signing key pairs: the private half a sensitive, never-extractable token
- * object that only signs; the public half only verifies. Both carry the
+ * Key pairs: the private half a sensitive, never-extractable token object that
+ * only signs (or, for RSA ENCRYPT_DECRYPT keys, only decrypts); the public half
+ * only verifies (or encrypts). Both carry the
  * key version's CKA_ID and label.
  */
 export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyPairParams): { publicKey: P11.Template; privateKey: P11.Template } {
   const keyType = params.kind === 'EC' ? pkcs11js.CKK_EC : pkcs11js.CKK_RSA;
+  // An RSA pair is for signing or for decryption, never both (KeyUsage).
+  const decrypts = params.kind === 'RSA' && params.usage === 'ENCRYPT_DECRYPT';
   const shape =
     params.kind === 'EC'
       ? [{ type: pkcs11js.CKA_EC_PARAMS, value: params.ecParams }]
@@ -88,8 +91,8 @@ export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyP
       { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
       ...shape,
       { type: pkcs11js.CKA_PRIVATE, value: false },
-      { type: pkcs11js.CKA_VERIFY, value: true },
-      { type: pkcs11js.CKA_ENCRYPT, value: false },
+      { type: pkcs11js.CKA_VERIFY, value: !decrypts },
+      { type: pkcs11js.CKA_ENCRYPT, value: decrypts },
       { type: pkcs11js.CKA_WRAP, value: false },
       { type: pkcs11js.CKA_DERIVE, value: false },
       ...named,
@@ -100,8 +103,8 @@ export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyP
       { type: pkcs11js.CKA_PRIVATE, value: true },
       { type: pkcs11js.CKA_SENSITIVE, value: true },
       { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_SIGN, value: true },
-      { type: pkcs11js.CKA_DECRYPT, value: false },
+      { type: pkcs11js.CKA_SIGN, value: !decrypts },
+      { type: pkcs11js.CKA_DECRYPT, value: decrypts },
       { type: pkcs11js.CKA_UNWRAP, value: false },
       { type: pkcs11js.CKA_DERIVE, value: false },
       ...named,

@@ -9,6 +9,7 @@ import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
 import { SessionPool } from './session-pool.js';
 import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
 import { InvalidCiphertextException } from '../domain/errors.js';
+import { oaepDecode } from '../domain/oaep.js';
 import type { WrappingAlgorithm } from '../services/ports.js';
 import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 import {
@@ -231,6 +232,25 @@ export class Pkcs11Token implements KeyVault {
       const { mechanism, input } = signingMechanism(scheme, digest);
       this.lib.C_SignInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
       return this.lib.C_SignAsync(session, input, Buffer.allocUnsafe(512));
+    });
+  }
+
+  rsaOaepDecrypt(ref: KeyMaterialRef, hash: 'SHA_1' | 'SHA_256', ciphertext: Buffer): Promise<Buffer> {
+    return this.run('decrypt', ref, async (session) => {
+      const privateKey = this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY);
+      if (hash === 'SHA_1' || this.oaepSha256Unwrap) {
+        this.lib.C_DecryptInit(session, rsaOaepMechanism(hash), privateKey);
+        return this.lib.C_DecryptAsync(session, ciphertext, Buffer.allocUnsafe(ciphertext.length));
+      }
+      // The token has no OAEP with SHA-256: raw RSA here, OAEP decoding in constant-time code of our own.
+      this.lib.C_DecryptInit(session, { mechanism: pkcs11js.CKM_RSA_X_509 }, privateKey);
+      const block = await this.lib.C_DecryptAsync(session, ciphertext, Buffer.allocUnsafe(ciphertext.length));
+      const modulusBytes = ciphertext.length;
+      const em = block.length === modulusBytes ? block : Buffer.concat([Buffer.alloc(modulusBytes - block.length), block]);
+      const message = oaepDecode(em, 'sha256');
+      em.fill(0);
+      if (!message) throw new InvalidCiphertextException('The ciphertext is not valid for this key and encryption context.');
+      return message;
     });
   }
 

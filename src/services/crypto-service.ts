@@ -9,6 +9,8 @@ import type { CallContext } from './context.js';
 import type { IvSequence } from './iv-sequence.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyVault } from './ports.js';
+import type { RsaEncryption } from './rsa-encryption.js';
+import { isRsaSpec } from '../domain/key-spec.js';
 
 export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
 
@@ -91,17 +93,28 @@ export class CryptoService {
     private readonly keys: KeyDirectory,
     private readonly vault: KeyVault,
     private readonly ivs: IvSequence,
+    private readonly rsa: RsaEncryption,
   ) {}
 
   async encrypt(ctx: CallContext, req: EncryptRequest): Promise<Sealed> {
-    const key = await this.usableKey(ctx, req.keyId, req.encryptionAlgorithm);
+    const key = await this.keys.resolve(ctx, req.keyId, true);
+    assertUsableForCrypto(key);
+    assertEncryptDecrypt(key);
+    if (isRsaSpec(key.keySpec)) return { key, ciphertextBlob: await this.rsa.encrypt(key, req.plaintext, req) };
+    assertSymmetricAlgorithm(key, req.encryptionAlgorithm);
     if (req.dryRun) throw dryRunSucceeded();
     return { key, ciphertextBlob: await this.seal(key, req.plaintext, req.encryptionContext) };
   }
 
   async decrypt(ctx: CallContext, req: DecryptRequest): Promise<Opened> {
-    const opened = await this.open(ctx, req.ciphertextBlob, req.encryptionContext, req.keyId, req.encryptionAlgorithm, req.dryRun);
-    return opened;
+    // Asymmetric ciphertexts name no key: AWS requires the KeyId for them.
+    const named = req.keyId === undefined ? undefined : await this.keys.resolve(ctx, req.keyId, true);
+    if (named && isRsaSpec(named.keySpec)) {
+      assertUsableForCrypto(named);
+      assertEncryptDecrypt(named);
+      return { key: named, plaintext: await this.rsa.decrypt(named, req.ciphertextBlob, req) };
+    }
+    return this.open(ctx, req.ciphertextBlob, req.encryptionContext, req.keyId, req.encryptionAlgorithm, req.dryRun);
   }
 
   async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: KmsKey; destination: Sealed }> {
@@ -152,6 +165,7 @@ export class CryptoService {
     const key = await this.keys.resolve(ctx, keyId, true);
     assertUsableForCrypto(key);
     assertEncryptDecrypt(key);
+    if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw new InvalidKeyUsageException(`${key.arn} is not a symmetric encryption key; this operation needs one.`);
     assertSymmetricAlgorithm(key, algorithm);
     return key;
   }
@@ -181,7 +195,7 @@ export class CryptoService {
       key = await this.keys.get(parsed.keyId);
     }
     // A blob naming a key this account does not hold is indistinguishable from garbage.
-    if (!key || key.accountId !== ctx.scope.accountId || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
+    if (!key || key.accountId !== ctx.scope.accountId || key.keySpec !== 'SYMMETRIC_DEFAULT' || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
       throw new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');
     }
     if (expected && expected.keyId !== key.keyId) {

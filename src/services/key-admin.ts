@@ -71,7 +71,9 @@ export class KeyAdmin {
     try {
       if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, HMAC_SPECS[keySpec].keyBytes);
       else if (isEccSpec(keySpec)) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EC', ecParams: Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex') });
-      else if (isRsaSpec(keySpec)) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'RSA', modulusBits: RSA_SPECS[keySpec].modulusBits });
+      else if (isRsaSpec(keySpec)) {
+        await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'RSA', modulusBits: RSA_SPECS[keySpec].modulusBits, usage: keyUsage === 'ENCRYPT_DECRYPT' ? 'ENCRYPT_DECRYPT' : 'SIGN_VERIFY' });
+      }
       else if (origin === 'AWS_KMS') await this.vault.createSymmetricKey({ keyId, version: 1 });
     } catch (e) {
       await this.store.deleteProvisioningKey(keyId).catch(() => undefined);
@@ -161,8 +163,7 @@ function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpe
     return { keySpec, keyUsage };
   }
   if (isRsaSpec(keySpec)) {
-    if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
-    if (keyUsage === 'ENCRYPT_DECRYPT') throw new UnsupportedOperationException('RSA keys with KeyUsage ENCRYPT_DECRYPT are not supported yet.');
+    if (keyUsage === 'SIGN_VERIFY' || keyUsage === 'ENCRYPT_DECRYPT') return { keySpec, keyUsage };
     throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
   }
   if (isEccSpec(keySpec)) {

@@ -1,7 +1,9 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 
-export type SigningKeyPairParams = { readonly kind: 'EC'; readonly ecParams: Buffer } | { readonly kind: 'RSA'; readonly modulusBits: number };
+export type SigningKeyPairParams =
+  | { readonly kind: 'EC'; readonly ecParams: Buffer }
+  | { readonly kind: 'RSA'; readonly modulusBits: number; readonly usage: 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' };
 
 /**
  * The token, seen from the domain: key material is created, used and destroyed
@@ -21,6 +23,12 @@ export interface KeyVault {
   /** Signs a digest inside the token: raw r || s for ECDSA, the RSA signature for RSA. */
   signDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer): Promise<Buffer>;
   verifyDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer, signature: Buffer): Promise<boolean>;
+  /**
+   * RSAES-OAEP decryption with the private half, inside the token when it supports
+   * OAEP with this hash; otherwise raw RSA in the token and the project's own
+   * constant-time OAEP decoding. InvalidCiphertextException for any failure.
+   */
+  rsaOaepDecrypt(ref: KeyMaterialRef, hash: 'SHA_1' | 'SHA_256', ciphertext: Buffer): Promise<Buffer>;
   /** Destroys every object of the key version; false when there was none. */
   destroyKey(ref: KeyMaterialRef): Promise<boolean>;
   /** AES-256-GCM inside the token; returns ciphertext followed by the 16-byte tag. */

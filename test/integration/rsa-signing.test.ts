@@ -66,7 +66,8 @@ describe('RSA signing keys', () => {
     await expectAwsError(kms.client.send(new VerifyCommand({ KeyId: keyId, Message: Buffer.from('m'), Signature: foreign, SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' })), 'KMSInvalidSignatureException');
     await expectAwsError(kms.client.send(new SignCommand({ KeyId: keyId, Message: Buffer.from('m'), SigningAlgorithm: 'ECDSA_SHA_256' })), 'InvalidKeyUsageException');
     await expectAwsError(kms.client.send(new SignCommand({ KeyId: keyId, Message: Buffer.alloc(48), MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PSS_SHA_256' })), 'ValidationException');
-    await expectAwsError(kms.client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' })), 'UnsupportedOperationException');
+    const encryptionKey = (await kms.client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata!.KeyId!;
+    await expectAwsError(kms.client.send(new SignCommand({ KeyId: encryptionKey, Message: Buffer.from('m'), SigningAlgorithm: 'RSASSA_PSS_SHA_256' })), 'InvalidKeyUsageException');
     expect((await kms.client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyUsage).toBe('SIGN_VERIFY');
   });
 });

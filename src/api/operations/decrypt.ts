@@ -23,6 +23,6 @@ export const decrypt = defineOperation({
       encryptionAlgorithm: input.EncryptionAlgorithm,
       dryRun: input.DryRun,
     });
-    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: input.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' };
   },
 });

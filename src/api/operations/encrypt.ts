@@ -20,6 +20,6 @@ export const encrypt = defineOperation({
       encryptionAlgorithm: input.EncryptionAlgorithm,
       dryRun: input.DryRun,
     });
-    return { CiphertextBlob: ciphertextBlob, KeyId: key.arn, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+    return { CiphertextBlob: ciphertextBlob, KeyId: key.arn, EncryptionAlgorithm: input.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' };
   },
 });

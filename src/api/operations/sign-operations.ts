@@ -61,7 +61,7 @@ export const getPublicKey = defineOperation({
       CustomerMasterKeySpec: key.keySpec,
       KeySpec: key.keySpec,
       KeyUsage: key.keyUsage,
-      ...algorithmsOf(key.keySpec),
+      ...algorithmsOf(key.keySpec, key.keyUsage),
     };
   },
 });

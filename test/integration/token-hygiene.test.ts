@@ -17,7 +17,9 @@ let lib: P11.PKCS11;
 let session: Buffer;
 const keyIds: string[] = [];
 const hmacKeyIds: string[] = [];
+/** Key pairs that sign (EC and RSA), and RSA pairs that decrypt. */
 const eccKeyIds: string[] = [];
+const decryptKeyIds: string[] = [];
 
 const bool = (b: Buffer) => b.length === 1 && b[0] === 1;
 
@@ -37,10 +39,11 @@ beforeAll(async () => {
     const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'GENERATE_VERIFY_MAC' }));
     hmacKeyIds.push(KeyMetadata!.KeyId!);
   }
-  for (const spec of ['ECC_NIST_P256', 'ECC_SECG_P256K1'] as const) {
+  for (const spec of ['ECC_NIST_P256', 'ECC_SECG_P256K1', 'RSA_2048'] as const) {
     const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'SIGN_VERIFY' }));
     eccKeyIds.push(KeyMetadata!.KeyId!);
   }
+  decryptKeyIds.push((await kms.client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata!.KeyId!);
   const pin = (await readFile(path.join(kms.dataDir, 'softhsm', 'user.pin'), 'utf8')).trim();
   await kms.stop(); // finalises the module: this test is now the token's only user
 
@@ -126,7 +129,7 @@ describe('token hygiene', () => {
     expect(hmacSeen).toBe(hmacKeyIds.length);
   });
 
-  it('keeps each signing key pair private half sensitive, never extractable and sign-only, its public half verify-only', () => {
+  it('keeps each key pair private half sensitive, never extractable and good for one use, its public half likewise', () => {
     const find = (objectClass: number) => {
       lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: objectClass }]);
       try {
@@ -137,28 +140,34 @@ describe('token hygiene', () => {
     };
     const privateKeys = find(pkcs11js.CKO_PRIVATE_KEY);
     const publicKeys = find(pkcs11js.CKO_PUBLIC_KEY);
-    expect(privateKeys).toHaveLength(eccKeyIds.length);
-    expect(publicKeys).toHaveLength(eccKeyIds.length);
+    expect(privateKeys).toHaveLength(eccKeyIds.length + decryptKeyIds.length);
+    expect(publicKeys).toHaveLength(eccKeyIds.length + decryptKeyIds.length);
+    const decrypts = (a: Map<number, Buffer>) => decryptKeyIds.some((k) => k.replace(/-/g, '') === a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
     for (const h of privateKeys) {
       const a = attributes(h, [
         pkcs11js.CKA_TOKEN, pkcs11js.CKA_PRIVATE, pkcs11js.CKA_SENSITIVE, pkcs11js.CKA_ALWAYS_SENSITIVE, pkcs11js.CKA_EXTRACTABLE,
         pkcs11js.CKA_NEVER_EXTRACTABLE, pkcs11js.CKA_SIGN, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE, pkcs11js.CKA_ID,
       ]);
       const b = (t: number) => bool(a.get(t)!);
-      expect([b(pkcs11js.CKA_TOKEN), b(pkcs11js.CKA_PRIVATE), b(pkcs11js.CKA_SENSITIVE), b(pkcs11js.CKA_ALWAYS_SENSITIVE), b(pkcs11js.CKA_NEVER_EXTRACTABLE), b(pkcs11js.CKA_SIGN)]).toEqual([true, true, true, true, true, true]);
-      expect([b(pkcs11js.CKA_EXTRACTABLE), b(pkcs11js.CKA_DECRYPT), b(pkcs11js.CKA_UNWRAP), b(pkcs11js.CKA_DERIVE)]).toEqual([false, false, false, false]);
-      expect(eccKeyIds.map((k) => k.replace(/-/g, ''))).toContain(a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
+      expect([b(pkcs11js.CKA_TOKEN), b(pkcs11js.CKA_PRIVATE), b(pkcs11js.CKA_SENSITIVE), b(pkcs11js.CKA_ALWAYS_SENSITIVE), b(pkcs11js.CKA_NEVER_EXTRACTABLE)]).toEqual([true, true, true, true, true]);
+      expect([b(pkcs11js.CKA_EXTRACTABLE), b(pkcs11js.CKA_UNWRAP), b(pkcs11js.CKA_DERIVE)]).toEqual([false, false, false]);
+      // Exactly one use: signing, or (RSA ENCRYPT_DECRYPT) decryption.
+      expect({ sign: b(pkcs11js.CKA_SIGN), decrypt: b(pkcs11js.CKA_DECRYPT) }).toEqual(decrypts(a) ? { sign: false, decrypt: true } : { sign: true, decrypt: false });
+      expect([...eccKeyIds, ...decryptKeyIds].map((k) => k.replace(/-/g, ''))).toContain(a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
+      // The secret part: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key.
+      const keyType = Number(attributes(h, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE());
       let error: unknown;
       try {
-        lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_VALUE }]);
+        lib.C_GetAttributeValue(session, h, [{ type: keyType === pkcs11js.CKK_RSA ? pkcs11js.CKA_PRIVATE_EXPONENT : pkcs11js.CKA_VALUE }]);
       } catch (e) {
         error = e;
       }
       expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_ATTRIBUTE_SENSITIVE);
     }
     for (const h of publicKeys) {
-      const a = attributes(h, [pkcs11js.CKA_VERIFY, pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_WRAP]);
-      expect([bool(a.get(pkcs11js.CKA_VERIFY)!), bool(a.get(pkcs11js.CKA_ENCRYPT)!), bool(a.get(pkcs11js.CKA_WRAP)!)]).toEqual([true, false, false]);
+      const a = attributes(h, [pkcs11js.CKA_VERIFY, pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_WRAP, pkcs11js.CKA_ID]);
+      const want = decrypts(a) ? [false, true, false] : [true, false, false];
+      expect([bool(a.get(pkcs11js.CKA_VERIFY)!), bool(a.get(pkcs11js.CKA_ENCRYPT)!), bool(a.get(pkcs11js.CKA_WRAP)!)]).toEqual(want);
     }
   });
 

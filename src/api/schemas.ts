@@ -17,7 +17,17 @@ export function blob(min: number, max: number) {
 
 export const keyIdParam = z.string().min(1).max(2048);
 
-export const encryptionContext = z.record(z.string(), z.string()).optional();
+/**
+ * A map of strings. Checked on the raw JSON object: zod's record would silently drop
+ * a "__proto__" key, and a dropped pair would no longer be bound to the ciphertext.
+ */
+export const encryptionContext = z
+  .custom<Record<string, string>>(
+    (v) =>
+      typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.hasOwn(v, '__proto__') && Object.values(v).every((s) => typeof s === 'string'),
+    'Member must be a map of strings to strings, without the key __proto__',
+  )
+  .optional();
 
 export const grantTokens = z.array(z.string().min(1).max(8192)).max(10).optional();
 
@@ -27,7 +37,7 @@ export const aliasName = z
   .string()
   .min(1)
   .max(256)
-  .regex(/^[a-zA-Z0-9:/_-]+$/, 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$');
+  .regex(/^[a-zA-Z0-9/_-]+$/, 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$');
 
 export const tagList = z
   .array(z.object({ TagKey: z.string().min(1).max(128), TagValue: z.string().max(256) }))

@@ -74,6 +74,14 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options): VerifiedCal
   if (!auth.signedHeaders.includes('host')) {
     throw new IncompleteSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.");
   }
+  // Headers that choose what the request does must be covered by the signature, or a
+  // captured request could be replayed as another operation (X-Amz-Target).
+  for (const name of Object.keys(req.headers)) {
+    const lower = name.toLowerCase();
+    if ((lower === 'content-type' || lower.startsWith('x-amz-')) && lower !== 'x-amz-content-sha256' && !auth.signedHeaders.includes(lower)) {
+      throw new IncompleteSignatureException(`'${lower}' must be a 'SignedHeader' in the AWS Authorization.`);
+    }
+  }
   const { amzDate, timeMs } = requestDate(req.headers);
 
   if (auth.scopeDate !== amzDate.slice(0, 8)) {

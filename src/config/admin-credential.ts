@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from './config.js';
 
@@ -37,6 +37,7 @@ function readProfile(text: string): { accessKeyId?: string; secretAccessKey?: st
  */
 export async function resolveAdminCredential(config: Config): Promise<AdminCredential> {
   if (config.admin) return config.admin;
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const credentialsFile = path.join(config.dataDir, 'credentials');
   try {
     const found = readProfile(await readFile(credentialsFile, 'utf8'));

@@ -54,7 +54,7 @@ export class InvalidImportTokenException extends kmsError('InvalidImportTokenExc
 export class IncorrectKeyMaterialException extends kmsError('IncorrectKeyMaterialException') {}
 export class KMSInvalidSignatureException extends kmsError('KMSInvalidSignatureException') {}
 export class KMSInvalidMacException extends kmsError('KMSInvalidMacException') {}
-export class DryRunOperationException extends kmsError('DryRunOperationException') {}
+export class DryRunOperationException extends kmsError('DryRunOperationException', 412) {}
 
 /** The answer to a DryRun request that would have succeeded. */
 export function dryRunSucceeded(): DryRunOperationException {

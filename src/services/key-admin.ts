@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../domain/arn.js';
-import { KMSInvalidStateException, LimitExceededException, MalformedPolicyDocumentException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
+import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, MalformedPolicyDocumentException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
 import { ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../domain/key-spec.js';
 import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../domain/key-state-rules.js';
@@ -76,10 +76,17 @@ export class KeyAdmin {
       }
       else if (origin === 'AWS_KMS') await this.vault.createSymmetricKey({ keyId, version: 1 });
     } catch (e) {
-      await this.store.deleteProvisioningKey(keyId).catch(() => undefined);
+      // The token may have kept an object despite the error: destroy it before forgetting the row.
+      await this.vault
+        .destroyKey({ keyId, version: 1 })
+        .then(() => this.store.deleteProvisioningKey(keyId))
+        .catch(() => undefined); // left for recovery, which retries both
       throw e;
     }
-    await this.store.activateKey(keyId);
+    if (!(await this.store.activateKey(keyId))) {
+      await this.vault.destroyKey({ keyId, version: 1 }).catch(() => undefined);
+      throw new KMSInternalException('The key could not be created; try again.');
+    }
     return key;
   }
 
@@ -106,25 +113,25 @@ export class KeyAdmin {
   }
 
   async enableKey(ctx: CallContext, keyId: string): Promise<void> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.current(ctx, keyId);
     assertHasKeyMaterial(key);
     await this.save({ ...key, keyState: KeyState.Enabled });
   }
 
   async disableKey(ctx: CallContext, keyId: string): Promise<void> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.current(ctx, keyId);
     assertHasKeyMaterial(key);
     await this.save({ ...key, keyState: KeyState.Disabled });
   }
 
   async updateKeyDescription(ctx: CallContext, keyId: string, description: string): Promise<void> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.current(ctx, keyId);
     assertNotPendingDeletion(key);
     await this.save({ ...key, description });
   }
 
   async scheduleKeyDeletion(ctx: CallContext, keyId: string, pendingWindowInDays: number): Promise<KmsKey> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.current(ctx, keyId);
     if (key.keyState === KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
     const updated: KmsKey = {
       ...key,
@@ -147,6 +154,17 @@ export class KeyAdmin {
       );
     }
     return { ...key, keyState: KeyState.Disabled, deletionDate: undefined, pendingDeletionWindowInDays: undefined };
+  }
+
+  /**
+   * The key as the store has it now, not as a cache remembers it: a change must
+   * start from the latest state (another instance may have scheduled its deletion).
+   */
+  private async current(ctx: CallContext, keyId: string): Promise<KmsKey> {
+    const resolved = await this.keys.resolve(ctx, keyId, false);
+    const fresh = await this.store.getKey(resolved.keyId);
+    if (!fresh) throw new NotFoundException(`Key '${resolved.arn}' does not exist`);
+    return fresh;
   }
 
   private async save(key: KmsKey): Promise<void> {

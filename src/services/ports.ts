@@ -110,7 +110,8 @@ export interface MetadataStore {
    * activateKey, so a crash before then leaves nothing a user can see.
    */
   insertProvisioningKey(newKey: NewKey): Promise<void>;
-  activateKey(keyId: string): Promise<void>;
+  /** False when the row is gone (a recovery on another instance removed it). */
+  activateKey(keyId: string): Promise<boolean>;
   /**
    * Keys whose creation began before that moment and never completed. An older
    * one was left by a crash; a younger one may be in progress on another instance.

@@ -119,7 +119,7 @@ export class SqliteStore implements MetadataStore {
       getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL'),
       listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
       updateKey: db.prepare(`UPDATE keys SET description = @description, key_state = @key_state, deletion_date = @deletion_date,
-        pending_window = @pending_window, current_version = @current_version, policy = @policy,
+        pending_window = @pending_window, policy = @policy,
         expiration_model = @expiration_model, valid_to = @valid_to
         WHERE key_id = @key_id AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`),
       cancelDeletion: db.prepare(`UPDATE keys SET deletion_date = NULL, pending_window = NULL,
@@ -224,8 +224,8 @@ export class SqliteStore implements MetadataStore {
     })();
   }
 
-  async activateKey(keyId: string): Promise<void> {
-    this.stmt.activate.run(keyId);
+  async activateKey(keyId: string): Promise<boolean> {
+    return this.stmt.activate.run(keyId).changes === 1;
   }
 
   async listProvisioningKeys(createdBefore: Date): Promise<KeyMaterialRef[]> {

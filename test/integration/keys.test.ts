@@ -214,6 +214,7 @@ describe('aliases', () => {
     await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'alias/aws/mine', TargetKeyId: keyId })), 'InvalidAliasNameException');
     await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'no-prefix', TargetKeyId: keyId })), 'InvalidAliasNameException');
     await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'alias/bad name!', TargetKeyId: keyId })), 'ValidationException');
+    await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'alias/a:b', TargetKeyId: keyId })), 'ValidationException');
     await client.send(new CreateAliasCommand({ AliasName: 'alias/target', TargetKeyId: keyId }));
     await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'alias/chained', TargetKeyId: 'alias/target' })), 'NotFoundException');
     await expectAwsError(

@@ -120,6 +120,13 @@ describe('protocol errors', () => {
     expect(missing).toMatch(/^2 validation errors detected/);
     expect(missing).toContain('Member must not be null');
     await expectError(await post('{"KeyId": "alias/x", "Plaintext": "not base64!"}', { target: 'TrentService.Encrypt' }), 400, 'ValidationException');
+    // A context pair that a JavaScript object would lose must be refused, never silently dropped.
+    const proto = await expectError(
+      await post('{"KeyId": "alias/x", "Plaintext": "aGk=", "EncryptionContext": {"__proto__": "tenant-1"}}', { target: 'TrentService.Encrypt' }),
+      400,
+      'ValidationException',
+    );
+    expect(proto).toContain('__proto__');
   });
 
   it('serves GET /healthz without authentication and nothing else outside POST /', async () => {

@@ -366,3 +366,30 @@ describe('verifySigV4 rejections', () => {
     expect(() => verifySigV4(req, options())).toThrow(InvalidSignatureException);
   });
 });
+
+describe('headers that choose the operation must be signed', () => {
+  it('refuses a request whose X-Amz-Target was added after signing (it could be replayed as another operation)', async () => {
+    const req = await smithySigned();
+    const { 'x-amz-target': target, ...rest } = req.headers;
+    expect(target).toBe('TrentService.Encrypt');
+    // Sign without the target, then add one: the signature alone would still verify.
+    const unsigned = await smithySigned({ headers: {} });
+    const withoutTarget = { ...unsigned, headers: Object.fromEntries(Object.entries(unsigned.headers).filter(([k]) => k !== 'x-amz-target')) };
+    expect(Object.keys(rest).length).toBeGreaterThan(0);
+    const resigned = await (async () => {
+      const signer = new SignatureV4({ credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, region: REGION, service: 'kms', sha256: Sha256 });
+      const r = await signer.sign(
+        new HttpRequest({ method: 'POST', protocol: 'https:', hostname: HOST, path: '/', headers: { host: HOST }, body: withoutTarget.body.toString() }),
+        { signingDate: NOW },
+      );
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(r.headers)) headers[name.toLowerCase()] = value;
+      return { ...withoutTarget, headers };
+    })();
+    expect(() => verifySigV4(resigned, options())).not.toThrow();
+    const replayed = { ...resigned, headers: { ...resigned.headers, 'x-amz-target': 'TrentService.ScheduleKeyDeletion' } };
+    expect(() => verifySigV4(replayed, options())).toThrow(IncompleteSignatureException);
+    const withType = { ...resigned, headers: { ...resigned.headers, 'content-type': 'application/x-amz-json-1.1' } };
+    expect(() => verifySigV4(withType, options())).toThrow(IncompleteSignatureException);
+  });
+});

@@ -142,17 +142,19 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       runScheduledJobs: () => scheduler.runAll(),
       async stop() {
         await scheduler.stop();
+        // Stop taking requests, let running ones finish (briefly), then drain the token's sessions.
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
-          server.closeAllConnections();
+          server.closeIdleConnections();
+          setTimeout(() => server.closeAllConnections(), 2_000).unref();
         });
+        await token.close();
         await openStoreRef.close();
-        token.close();
       },
     };
   } catch (e) {
     await store?.close();
-    token.close();
+    await token.close();
     throw e;
   }
 }

@@ -9,6 +9,7 @@ export class SessionPool {
   private readonly waiting: Array<{ resolve: (session: Buffer) => void; reject: (e: unknown) => void }> = [];
   private open = 0;
   private closed = false;
+  private drained: (() => void) | undefined;
 
   constructor(
     private readonly size: number,
@@ -53,6 +54,7 @@ export class SessionPool {
       } catch {
         // The session is already gone; nothing is left to free.
       }
+      if (this.closed && this.open === 0) this.drained?.();
       // The evicted session's place goes to the next waiter, with a fresh session.
       const next = this.waiting.shift();
       if (next) this.acquire().then(next.resolve, next.reject);
@@ -63,15 +65,29 @@ export class SessionPool {
     else this.idle.push(session);
   }
 
-  close(): void {
+  /**
+   * Closes idle sessions at once and lent ones as they come back, and resolves when
+   * none is left (or after timeoutMs): finalising the module under a running call
+   * could crash the process.
+   */
+  close(timeoutMs = 5_000): Promise<void> {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.reject(new Error('session pool is closed'));
     for (const s of this.idle.splice(0)) {
+      this.open--;
       try {
         this.closeSession(s);
       } catch {
         // Closing on shutdown: a failure changes nothing.
       }
     }
+    if (this.open === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.drained = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 }

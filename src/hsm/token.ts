@@ -367,8 +367,8 @@ export class Pkcs11Token implements KeyVault {
     return this.run('find', ref, (session) => this.findAll(session, [{ type: pkcs11js.CKA_ID, value: objectId(ref) }]).length > 0);
   }
 
-  close(): void {
-    this.pool.close();
+  async close(): Promise<void> {
+    await this.pool.close();
     if (this.loginSession) {
       // No C_Logout: the login belongs to the whole application, which other tokens opened on
       // this module may still use; the last one's C_Finalize ends it.

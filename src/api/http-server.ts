@@ -94,7 +94,7 @@ async function handle(deps: HttpDeps, req: Request, res: Response): Promise<{ st
   log.op = operation.name;
   const input = parseBody(body);
   const parsed = operation.input.safeParse(input);
-  if (!parsed.success) throw validationError(parsed.error);
+  if (!parsed.success) throw validationError(parsed.error, input);
   if (typeof input.KeyId === 'string') log.keyId = input.KeyId;
 
   const ctx: CallContext = { principal, scope: { region: deps.region, accountId: principal.accountId } };

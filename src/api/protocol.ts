@@ -9,10 +9,12 @@ function lowerFirst(s: string): string {
 }
 
 /** AWS's wording: "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: ..." */
-export function validationError(error: z.ZodError): ValidationException {
+export function validationError(error: z.ZodError, input: unknown): ValidationException {
   const parts = error.issues.map((issue) => {
     const at = issue.path.map((p) => (typeof p === 'number' ? `${p + 1}` : lowerFirst(String(p)))).join('.');
-    const what = issue.code === 'invalid_type' && issue.input === undefined ? 'Member must not be null' : issue.message;
+    // zod does not report the offending value; look it up to tell a missing member from a mistyped one.
+    const value = issue.path.reduce<unknown>((v, key) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[key as PropertyKey] : undefined), input);
+    const what = issue.code === 'invalid_type' && value === undefined ? 'Member must not be null' : issue.message;
     return `Value at '${at || 'body'}' failed to satisfy constraint: ${what}`;
   });
   const n = parts.length;

@@ -49,6 +49,16 @@ async function post(body: string | Buffer, options: SendOptions = {}): Promise<R
   return res;
 }
 
+/** A correct signed call still succeeds: the server is up and unharmed. */
+async function expectServing(): Promise<void> {
+  const res = await post('{}');
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as { Keys?: unknown[]; Truncated?: boolean };
+  expect(Array.isArray(body.Keys)).toBe(true);
+  expect(body.Truncated).toBe(false);
+}
+
+/** Checks an error response, then that the next correct call still succeeds. */
 async function expectError(res: Response, status: number, type: string): Promise<string> {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toContain('application/x-amz-json-1.1');
@@ -56,17 +66,12 @@ async function expectError(res: Response, status: number, type: string): Promise
   const body = (await res.json()) as { __type?: string; message?: string };
   expect(body.__type).toBe(type);
   expect(typeof body.message).toBe('string');
+  await expectServing();
   return body.message!;
 }
 
-// After every failure, a correct call must still succeed: the server is up and unharmed.
-afterEach(async () => {
-  const res = await post('{}');
-  expect(res.status).toBe(200);
-  const body = (await res.json()) as { Keys?: unknown[]; Truncated?: boolean };
-  expect(Array.isArray(body.Keys)).toBe(true);
-  expect(body.Truncated).toBe(false);
-});
+// After every test too (some make no raw error call).
+afterEach(expectServing);
 
 describe('authentication errors', () => {
   it('answers InvalidSignatureException for a wrong secret', async () => {
@@ -119,6 +124,9 @@ describe('protocol errors', () => {
     const missing = await expectError(await post('{}', { target: 'TrentService.Encrypt' }), 400, 'ValidationException');
     expect(missing).toMatch(/^2 validation errors detected/);
     expect(missing).toContain('Member must not be null');
+    const mistyped = await expectError(await post('{"Limit": "5"}', { target: 'TrentService.ListKeys' }), 400, 'ValidationException');
+    expect(mistyped).toContain("'limit'");
+    expect(mistyped).not.toContain('must not be null');
     await expectError(await post('{"KeyId": "alias/x", "Plaintext": "not base64!"}', { target: 'TrentService.Encrypt' }), 400, 'ValidationException');
     // A context pair that a JavaScript object would lose must be refused, never silently dropped.
     const proto = await expectError(
@@ -134,6 +142,12 @@ describe('protocol errors', () => {
     expect(health.status).toBe(200);
     const other = await fetch(`${kms.endpoint}/keys`);
     expect(other.status).toBe(400);
+    for (const res of [health, other]) {
+      expect(res.headers.get('x-amzn-requestid')).toMatch(UUID);
+      expect(requestIds.has(res.headers.get('x-amzn-requestid')!)).toBe(false);
+      requestIds.add(res.headers.get('x-amzn-requestid')!);
+    }
+    expect(other.headers.get('content-type')).toContain('application/x-amz-json-1.1');
     expect(((await other.json()) as { __type: string }).__type).toBe('UnknownOperationException');
   });
 });

@@ -138,7 +138,7 @@ function send(deps: HttpDeps, res: Response, status: number, body: string, error
     outcome: error ? error.awsName : 'ok',
     latencyMs: Math.round(latencyMs * 1000) / 1000,
   };
-  if (error && error.httpStatus >= 500) deps.logger.error({ ...line, message: error.message }, 'request failed');
+  if (error && error.httpStatus >= 500) deps.logger.error({ ...line, message: error.message, detail: error.detail }, 'request failed');
   else deps.logger.info(line, 'request');
 }
 

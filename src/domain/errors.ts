@@ -6,6 +6,8 @@
 export abstract class KmsError extends Error {
   abstract readonly awsName: string;
   readonly httpStatus: number = 400;
+  /** For the log only, never sent to the caller (e.g. the PKCS#11 return code behind a 500). */
+  detail: string | undefined;
   constructor(message: string) {
     super(message);
     this.name = new.target.name;

@@ -64,8 +64,10 @@ export function classifyTokenError(e: unknown, operation: TokenOperation): Class
   if (code !== undefined && operation === 'decrypt' && BAD_CIPHERTEXT.has(code)) {
     return { error: new InvalidCiphertextException('The ciphertext is not valid for this key and encryption context.'), evictSession: false, dropHandle: false, relogin: false };
   }
+  const error = new KMSInternalException('The key store failed. The request can be retried.');
+  error.detail = `${operation}: ${name}`;
   return {
-    error: new KMSInternalException(`The key store failed during ${operation}: ${name}`),
+    error,
     evictSession: code === undefined || SESSION_LOST.has(code),
     dropHandle: code !== undefined && HANDLE_LOST.has(code),
     relogin: code === pkcs11js.CKR_USER_NOT_LOGGED_IN,

@@ -46,13 +46,18 @@ export const RSA_SIGNING_ALGORITHMS = {
   RSASSA_PKCS1_V1_5_SHA_512: { padding: 'PKCS1', hash: 'sha512', digestBytes: 64 },
 } as const;
 export type RsaSigningAlgorithm = keyof typeof RSA_SIGNING_ALGORITHMS;
-export type SigningAlgorithm = (typeof ECC_SPECS)[EccKeySpec]['signingAlgorithm'] | RsaSigningAlgorithm;
+export type SigningAlgorithm = (typeof ECC_SPECS)[EccKeySpec]['signingAlgorithm'] | RsaSigningAlgorithm | 'ED25519_SHA_512';
+
+export const ED25519 = 'ECC_NIST_EDWARDS25519';
+/** AWS lists both; ED25519_PH_SHA_512 (pre-hashed) needs CK_EDDSA_PARAMS, which pkcs11js cannot pass. */
+export const ED25519_SIGNING_ALGORITHMS = ['ED25519_SHA_512', 'ED25519_PH_SHA_512'];
 
 /** How a signing key signs with one algorithm: the digest, and the token mechanism's shape. */
 export interface SigningScheme {
   readonly hash: 'sha256' | 'sha384' | 'sha512';
   readonly digestBytes: number;
-  readonly padding: 'ECDSA' | 'PSS' | 'PKCS1';
+  /** EDDSA signs the message itself (pure Ed25519), not a digest. */
+  readonly padding: 'ECDSA' | 'PSS' | 'PKCS1' | 'EDDSA';
 }
 
 /** The scheme for a key spec and signing algorithm, or undefined when the key does not support it. */
@@ -61,6 +66,7 @@ export function signingScheme(spec: KeySpec, algorithm: string): SigningScheme |
     const e = ECC_SPECS[spec];
     return e.signingAlgorithm === algorithm ? { hash: e.hash, digestBytes: e.digestBytes, padding: 'ECDSA' } : undefined;
   }
+  if (spec === ED25519) return algorithm === 'ED25519_SHA_512' ? { hash: 'sha512', digestBytes: 64, padding: 'EDDSA' } : undefined;
   if (isRsaSpec(spec) && Object.hasOwn(RSA_SIGNING_ALGORITHMS, algorithm)) {
     const r = RSA_SIGNING_ALGORITHMS[algorithm as RsaSigningAlgorithm];
     return { hash: r.hash, digestBytes: r.digestBytes, padding: r.padding };
@@ -77,6 +83,7 @@ export function algorithmsOf(spec: KeySpec, usage: KeyUsage): { EncryptionAlgori
   if (isRsaSpec(spec) && usage === 'ENCRYPT_DECRYPT') return { EncryptionAlgorithms: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'] };
   if (isHmacSpec(spec)) return { MacAlgorithms: [HMAC_SPECS[spec].macAlgorithm] };
   if (isEccSpec(spec)) return { SigningAlgorithms: [ECC_SPECS[spec].signingAlgorithm] };
+  if (spec === ED25519) return { SigningAlgorithms: ED25519_SIGNING_ALGORITHMS };
   if (isRsaSpec(spec)) return { SigningAlgorithms: Object.keys(RSA_SIGNING_ALGORITHMS) };
   return { EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] };
 }

@@ -18,6 +18,7 @@ export type KeySpec =
   | 'ECC_NIST_P384'
   | 'ECC_NIST_P521'
   | 'ECC_SECG_P256K1'
+  | 'ECC_NIST_EDWARDS25519'
   | 'RSA_2048'
   | 'RSA_3072'
   | 'RSA_4096';

@@ -60,6 +60,13 @@ export function hmacMechanism(algorithm: MacAlgorithm): P11.Mechanism {
 }
 
 export type { SigningKeyPairParams } from '../services/ports.js';
+
+// PKCS#11 3.0 Edwards-curve values, which pkcs11js does not define.
+export const CKK_EC_EDWARDS = 0x40;
+export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+export const CKM_EDDSA = 0x1057;
+/** CKA_EC_PARAMS for Ed25519: the OID 1.3.101.112. */
+export const ED25519_PARAMS = Buffer.from('06032b6570', 'hex');
 import type { SigningKeyPairParams } from '../services/ports.js';
 
 /**
@@ -69,13 +76,15 @@ import type { SigningKeyPairParams } from '../services/ports.js';
  * key version's CKA_ID and label.
  */
 export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyPairParams): { publicKey: P11.Template; privateKey: P11.Template } {
-  const keyType = params.kind === 'EC' ? pkcs11js.CKK_EC : pkcs11js.CKK_RSA;
+  const keyType = params.kind === 'EC' ? pkcs11js.CKK_EC : params.kind === 'EDWARDS' ? CKK_EC_EDWARDS : pkcs11js.CKK_RSA;
   // An RSA pair is for signing or for decryption, never both (KeyUsage).
   const decrypts = params.kind === 'RSA' && params.usage === 'ENCRYPT_DECRYPT';
   const shape =
     params.kind === 'EC'
       ? [{ type: pkcs11js.CKA_EC_PARAMS, value: params.ecParams }]
-      : [
+      : params.kind === 'EDWARDS'
+        ? [{ type: pkcs11js.CKA_EC_PARAMS, value: ED25519_PARAMS }]
+        : [
           { type: pkcs11js.CKA_MODULUS_BITS, value: params.modulusBits },
           { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) },
         ];
@@ -126,6 +135,8 @@ export function signingMechanism(scheme: SigningScheme, digest: Buffer): { mecha
   switch (scheme.padding) {
     case 'ECDSA':
       return { mechanism: { mechanism: pkcs11js.CKM_ECDSA }, input: digest };
+    case 'EDDSA':
+      return { mechanism: { mechanism: CKM_EDDSA }, input: digest };
     case 'PKCS1':
       return { mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS }, input: Buffer.concat([DIGEST_INFO[scheme.hash], digest]) };
     case 'PSS': {

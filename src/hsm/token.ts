@@ -16,6 +16,8 @@ import {
   aesGcmMechanism,
   ephemeralUnwrapKeyTemplate,
   signingKeyPairTemplates,
+  CKK_EC_EDWARDS,
+  CKM_EC_EDWARDS_KEY_PAIR_GEN,
   signingMechanism,
   type SigningKeyPairParams,
   findByIdTemplate,
@@ -207,7 +209,7 @@ export class Pkcs11Token implements KeyVault {
   createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void> {
     return this.run('generate', ref, (session) => {
       const t = signingKeyPairTemplates(ref, params);
-      const mechanism = params.kind === 'EC' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
+      const mechanism = params.kind === 'EC' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : params.kind === 'EDWARDS' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
       // Synchronous on purpose, as for every key generation (the async calls leak).
       const pair = this.lib.C_GenerateKeyPair(session, { mechanism }, t.publicKey, t.privateKey);
       this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), pair.privateKey);
@@ -221,6 +223,11 @@ export class Pkcs11Token implements KeyVault {
       const handle = this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY);
       const keyType = Number((this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_KEY_TYPE }])[0]!.value as Buffer).readBigUInt64LE());
       if (keyType === pkcs11js.CKK_RSA) return this.publicKeyDer(session, handle);
+      if (keyType === CKK_EC_EDWARDS) {
+        const point = unwrapOctetString(this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_POINT }])[0]!.value as Buffer);
+        // SEQUENCE { SEQUENCE { id-Ed25519 } BIT STRING key } (RFC 8410)
+        return Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), point]);
+      }
       const [params, point] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_PARAMS }, { type: pkcs11js.CKA_EC_POINT }]);
       return ecSubjectPublicKeyInfo(params!.value as Buffer, point!.value as Buffer);
     });

@@ -2,7 +2,7 @@ import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { encodeHeader, parseBlob } from '../domain/ciphertext-blob.js';
 import { encodeEncryptionContext, type EncryptionContext } from '../domain/encryption-context.js';
-import { dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../domain/errors.js';
+import { DryRunOperationException, dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../domain/errors.js';
 import type { KmsKey } from '../domain/key.js';
 import { assertUsableForCrypto } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
@@ -117,13 +117,22 @@ export class CryptoService {
     return this.open(ctx, req.ciphertextBlob, req.encryptionContext, req.keyId, req.encryptionAlgorithm, req.dryRun);
   }
 
+  /** Decrypt then encrypt, each under its own key (symmetric or RSA), without the plaintext leaving the service. */
   async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: KmsKey; destination: Sealed }> {
-    const destinationKey = await this.usableKey(ctx, req.destinationKeyId, req.destinationEncryptionAlgorithm);
-    const source = await this.open(ctx, req.ciphertextBlob, req.sourceEncryptionContext, req.sourceKeyId, req.sourceEncryptionAlgorithm, req.dryRun);
-    if (req.dryRun) throw dryRunSucceeded();
+    // The destination is checked first, so that DryRun answers for both keys.
+    const destination = { keyId: req.destinationKeyId, encryptionContext: req.destinationEncryptionContext, encryptionAlgorithm: req.destinationEncryptionAlgorithm };
+    await this.encrypt(ctx, { ...destination, plaintext: Buffer.alloc(1), dryRun: true }).catch((e: unknown) => {
+      if (!(e instanceof DryRunOperationException)) throw e;
+    });
+    const source = await this.decrypt(ctx, {
+      ciphertextBlob: req.ciphertextBlob,
+      keyId: req.sourceKeyId,
+      encryptionContext: req.sourceEncryptionContext,
+      encryptionAlgorithm: req.sourceEncryptionAlgorithm,
+      dryRun: req.dryRun,
+    });
     try {
-      const ciphertextBlob = await this.seal(destinationKey, source.plaintext, req.destinationEncryptionContext);
-      return { source: source.key, destination: { key: destinationKey, ciphertextBlob } };
+      return { source: source.key, destination: await this.encrypt(ctx, { ...destination, plaintext: source.plaintext }) };
     } finally {
       source.plaintext.fill(0);
     }

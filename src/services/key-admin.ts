@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../domain/arn.js';
 import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, MalformedPolicyDocumentException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
-import { ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../domain/key-spec.js';
+import { ED25519, ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../domain/key-spec.js';
 import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../domain/default-policy.js';
@@ -70,6 +70,7 @@ export class KeyAdmin {
     await this.store.insertProvisioningKey({ key, tags });
     try {
       if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, HMAC_SPECS[keySpec].keyBytes);
+      else if (keySpec === ED25519) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EDWARDS' });
       else if (isEccSpec(keySpec)) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EC', ecParams: Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex') });
       else if (isRsaSpec(keySpec)) {
         await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'RSA', modulusBits: RSA_SPECS[keySpec].modulusBits, usage: keyUsage === 'ENCRYPT_DECRYPT' ? 'ENCRYPT_DECRYPT' : 'SIGN_VERIFY' });
@@ -182,6 +183,10 @@ function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpe
   }
   if (isRsaSpec(keySpec)) {
     if (keyUsage === 'SIGN_VERIFY' || keyUsage === 'ENCRYPT_DECRYPT') return { keySpec, keyUsage };
+    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
+  }
+  if (keySpec === ED25519) {
+    if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
     throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
   }
   if (isEccSpec(keySpec)) {

@@ -3,6 +3,7 @@ import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 
 export type SigningKeyPairParams =
   | { readonly kind: 'EC'; readonly ecParams: Buffer }
+  | { readonly kind: 'EDWARDS' }
   | { readonly kind: 'RSA'; readonly modulusBits: number; readonly usage: 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' };
 
 /**

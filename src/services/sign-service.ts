@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { dryRunSucceeded, InvalidKeyUsageException, KMSInvalidSignatureException, ValidationException } from '../domain/errors.js';
+import { dryRunSucceeded, InvalidKeyUsageException, KMSInvalidSignatureException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
 import { derToRaw, rawToDer } from '../domain/ecdsa-signature.js';
 import type { KmsKey } from '../domain/key.js';
-import { ECC_SPECS, isEccSpec, isRsaSpec, signingScheme, type SigningScheme } from '../domain/key-spec.js';
+import { ED25519, ECC_SPECS, isEccSpec, isRsaSpec, signingScheme, type SigningScheme } from '../domain/key-spec.js';
 import { assertUsableForCrypto } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
 import type { KeyDirectory } from './key-directory.js';
@@ -52,7 +52,7 @@ export class SignService {
   /** DER SubjectPublicKeyInfo, as GetPublicKey returns it; immutable, so cached. */
   async publicKey(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; publicKey: Buffer }> {
     const key = await this.keys.resolve(ctx, keyId, true);
-    if (!isEccSpec(key.keySpec) && !isRsaSpec(key.keySpec)) {
+    if (!isEccSpec(key.keySpec) && !isRsaSpec(key.keySpec) && key.keySpec !== ED25519) {
       throw new InvalidKeyUsageException(`${key.arn} is a ${key.keySpec} key, which has no public key.`);
     }
     const cacheKey = `${key.keyId}/${key.currentVersion}`;
@@ -70,10 +70,16 @@ export class SignService {
     if (key.keyUsage !== 'SIGN_VERIFY') {
       throw new InvalidKeyUsageException(`${key.arn} key usage is ${key.keyUsage} which is not valid for Sign or Verify.`);
     }
+    if (req.signingAlgorithm === 'ED25519_PH_SHA_512') {
+      throw new UnsupportedOperationException('ED25519_PH_SHA_512 (pre-hashed Ed25519) is not supported: the PKCS#11 binding cannot pass CK_EDDSA_PARAMS. Use ED25519_SHA_512.');
+    }
     const scheme = signingScheme(key.keySpec, req.signingAlgorithm);
     if (!scheme) throw new InvalidKeyUsageException(`${key.arn} has KeySpec ${key.keySpec}, which does not support ${req.signingAlgorithm}.`);
     let digest = req.message;
-    if (req.messageType === 'RAW') digest = createHash(scheme.hash).update(req.message).digest();
+    if (scheme.padding === 'EDDSA') {
+      // Pure Ed25519 signs the message itself.
+      if (req.messageType !== 'RAW') throw new ValidationException('ED25519_SHA_512 requires MessageType RAW.');
+    } else if (req.messageType === 'RAW') digest = createHash(scheme.hash).update(req.message).digest();
     else if (digest.length !== scheme.digestBytes) {
       throw new ValidationException(`A DIGEST message for ${req.signingAlgorithm} must be ${scheme.digestBytes} bytes, not ${digest.length}.`);
     }

@@ -85,7 +85,7 @@ describe('CreateKey and DescribeKey', () => {
 
   it('refuses what it does not support and malformed policies', async () => {
     await expectAwsError(client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'GENERATE_VERIFY_MAC' })), 'ValidationException');
-    await expectAwsError(client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' })), 'UnsupportedOperationException');
+    await expectAwsError(client.send(new CreateKeyCommand({ KeySpec: 'SM2', KeyUsage: 'SIGN_VERIFY' })), 'UnsupportedOperationException');
     await expectAwsError(client.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM' })), 'UnsupportedOperationException');
     await expectAwsError(client.send(new CreateKeyCommand({ MultiRegion: true })), 'UnsupportedOperationException');
     await expectAwsError(client.send(new CreateKeyCommand({ Policy: '{not json' })), 'MalformedPolicyDocumentException');

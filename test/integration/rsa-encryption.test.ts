@@ -1,5 +1,5 @@
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
-import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, GetPublicKeyCommand, type EncryptionAlgorithmSpec, type KeySpec } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, GetPublicKeyCommand, ReEncryptCommand, type EncryptionAlgorithmSpec, type KeySpec } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
 import { startTestService, type TestService } from '../support/service.js';
@@ -63,6 +63,26 @@ describe('RSA encryption keys', () => {
     expect(messages.size).toBe(1);
     const ok = await kms.client.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: good, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
     expect(Buffer.from(ok.Plaintext!).toString()).toBe('secret');
+  });
+
+  it('re-encrypts between a symmetric key and an RSA key, both ways', async () => {
+    const { keyId: rsa } = await rsaKey('RSA_2048');
+    const symmetric = (await kms.client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const blob = (await kms.client.send(new EncryptCommand({ KeyId: symmetric, Plaintext: Buffer.from('moving keys'), EncryptionContext: { a: 'b' } }))).CiphertextBlob!;
+    const toRsa = await kms.client.send(
+      new ReEncryptCommand({ CiphertextBlob: blob, SourceEncryptionContext: { a: 'b' }, DestinationKeyId: rsa, DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }),
+    );
+    expect(toRsa.DestinationEncryptionAlgorithm).toBe('RSAES_OAEP_SHA_256');
+    const back = await kms.client.send(
+      new ReEncryptCommand({ CiphertextBlob: toRsa.CiphertextBlob, SourceKeyId: rsa, SourceEncryptionAlgorithm: 'RSAES_OAEP_SHA_256', DestinationKeyId: symmetric }),
+    );
+    expect(back.SourceEncryptionAlgorithm).toBe('RSAES_OAEP_SHA_256');
+    const out = await kms.client.send(new DecryptCommand({ CiphertextBlob: back.CiphertextBlob }));
+    expect(Buffer.from(out.Plaintext!).toString()).toBe('moving keys');
+    await expectAwsError(
+      kms.client.send(new ReEncryptCommand({ CiphertextBlob: blob, SourceEncryptionContext: { a: 'b' }, DestinationKeyId: rsa, DestinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1', DryRun: true })),
+      'DryRunOperationException',
+    );
   });
 
   it('refuses what AWS refuses for asymmetric encryption keys', async () => {

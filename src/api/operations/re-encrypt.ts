@@ -30,8 +30,8 @@ export const reEncrypt = defineOperation({
       CiphertextBlob: destination.ciphertextBlob,
       SourceKeyId: source.arn,
       KeyId: destination.key.arn,
-      SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+      SourceEncryptionAlgorithm: input.SourceEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT',
+      DestinationEncryptionAlgorithm: input.DestinationEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT',
     };
   },
 });

@@ -91,11 +91,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const ivs = new IvSequence(() => store!.allocateIvInstance(), options.ivInvocationLimit);
     await ivs.next(); // takes this instance's fixed field now, so a broken store fails the start, not a request
     const keyAdmin = new KeyAdmin(store, token, keys, clock);
-    const recovered = await keyAdmin.recoverInterruptedCreations();
-    if (recovered > 0) logger.warn({ recovered }, 'removed keys whose creation a crash interrupted');
     const rotation = new KeyRotator(store, token, keys, clock, logger);
     const imports = new KeyImporter(store, token, keys, clock, logger);
-    await rotation.recoverInterruptedRotations();
     const services: Services = {
       keyAdmin,
       crypto: new CryptoService(keys, token, ivs, new RsaEncryption(token)),
@@ -110,7 +107,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const destroyer = new KeyDestroyer(store, token, keys, clock, logger);
     const scheduler = new Scheduler(
       [
-        { name: 'recover-interrupted-creations', run: () => keyAdmin.recoverInterruptedCreations() },
+        {
+          name: 'recover-interrupted-creations',
+          run: async () => {
+            const recovered = await keyAdmin.recoverInterruptedCreations();
+            if (recovered > 0) logger.warn({ recovered }, 'removed keys whose creation a crash interrupted');
+          },
+        },
+        { name: 'recover-interrupted-rotations', run: () => rotation.recoverInterruptedRotations() },
         { name: 'rotate-due-keys', run: () => rotation.rotateDueKeys() },
         { name: 'destroy-deleted-keys', run: () => destroyer.runOnce() },
         { name: 'expire-imported-material', run: () => imports.expire() },
@@ -118,6 +122,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       config.schedulerIntervalMs,
       logger,
     );
+    // One run before serving: what a crash left half-done is finished or cleaned first.
+    await scheduler.runAll();
 
     // Signatures are checked against the wall clock the callers sign with, even when tests move the domain clock.
     const app = buildHttpApp({ services, credentials, region: config.region, clock: systemClock, logger });

@@ -1,3 +1,5 @@
+import { derElement } from './der.js';
+
 /**
  * ECDSA signatures: PKCS#11 speaks raw r||s (each coordinate-sized), AWS KMS
  * speaks DER (SEQUENCE { INTEGER r, INTEGER s }). Both directions, strictly.
@@ -7,19 +9,13 @@ function derInteger(value: Buffer): Buffer {
   let v = value;
   while (v.length > 1 && v[0] === 0 && (v[1]! & 0x80) === 0) v = v.subarray(1);
   if (v[0]! & 0x80) v = Buffer.concat([Buffer.from([0]), v]);
-  return Buffer.concat([Buffer.from([0x02]), derLength(v.length), v]);
-}
-
-function derLength(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  if (n < 0x100) return Buffer.from([0x81, n]);
-  return Buffer.from([0x82, n >> 8, n & 0xff]);
+  return derElement(0x02, v);
 }
 
 export function rawToDer(raw: Buffer): Buffer {
   const half = raw.length / 2;
   const body = Buffer.concat([derInteger(raw.subarray(0, half)), derInteger(raw.subarray(half))]);
-  return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
+  return derElement(0x30, body);
 }
 
 /** Undefined for anything that is not a well-formed DER ECDSA signature of this size. */

@@ -9,6 +9,7 @@ import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
 import { SessionPool } from './session-pool.js';
 import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
 import { InvalidCiphertextException } from '../domain/errors.js';
+import { derElement } from '../domain/der.js';
 import { oaepDecode } from '../domain/oaep.js';
 import type { WrappingAlgorithm } from '../services/ports.js';
 import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
@@ -54,6 +55,7 @@ function trimPadded(s: string): string {
 /** The token that holds every KMS key's material; the only class that calls PKCS#11 for keys. */
 export class Pkcs11Token implements KeyVault {
   private readonly handles = new Map<string, Buffer>();
+  private readonly publicKeys = new Map<string, Buffer>();
   private readonly pool: SessionPool;
   private loginSession: Buffer | undefined;
 
@@ -171,6 +173,7 @@ export class Pkcs11Token implements KeyVault {
   }
 
   private forgetHandles(ref: KeyMaterialRef): void {
+    this.publicKeys.delete(objectId(ref).toString('hex'));
     for (const c of [pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) this.handles.delete(handleCacheKey(ref, c));
   }
 
@@ -218,7 +221,17 @@ export class Pkcs11Token implements KeyVault {
   }
 
   /** The key pair's public half as DER SubjectPublicKeyInfo. */
-  publicKeyInfo(ref: KeyMaterialRef): Promise<Buffer> {
+  async publicKeyInfo(ref: KeyMaterialRef): Promise<Buffer> {
+    // A key version's public half never changes: read it from the token once.
+    const cacheKey = objectId(ref).toString('hex');
+    const cached = this.publicKeys.get(cacheKey);
+    if (cached) return cached;
+    const spki = await this.readPublicKeyInfo(ref);
+    this.publicKeys.set(cacheKey, spki);
+    return spki;
+  }
+
+  private readPublicKeyInfo(ref: KeyMaterialRef): Promise<Buffer> {
     return this.run('find', ref, (session) => {
       const handle = this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY);
       const keyType = Number((this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_KEY_TYPE }])[0]!.value as Buffer).readBigUInt64LE());
@@ -392,9 +405,8 @@ export class Pkcs11Token implements KeyVault {
 /** SEQUENCE { SEQUENCE { id-ecPublicKey, curve }, BIT STRING point }, from the token's DER parameters and point. */
 function ecSubjectPublicKeyInfo(ecParams: Buffer, ecPoint: Buffer): Buffer {
   const point = unwrapOctetString(ecPoint);
-  const der = (tag: number, body: Buffer) => Buffer.concat([Buffer.from([tag]), derLength(body.length), body]);
-  const algorithm = der(0x30, Buffer.concat([Buffer.from('06072a8648ce3d0201', 'hex'), ecParams]));
-  return der(0x30, Buffer.concat([algorithm, der(0x03, Buffer.concat([Buffer.from([0]), point]))]));
+  const algorithm = derElement(0x30, Buffer.concat([Buffer.from('06072a8648ce3d0201', 'hex'), ecParams]));
+  return derElement(0x30, Buffer.concat([algorithm, derElement(0x03, Buffer.concat([Buffer.from([0]), point]))]));
 }
 
 /** CKA_EC_POINT is a DER OCTET STRING around the point; some tokens return the point bare. */
@@ -404,12 +416,6 @@ function unwrapOctetString(value: Buffer): Buffer {
   const header = first < 0x80 ? 2 : 2 + (first & 0x7f);
   const length = first < 0x80 ? first : value.subarray(2, header).readUIntBE(0, header - 2);
   return header + length === value.length ? value.subarray(header) : value;
-}
-
-function derLength(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  if (n < 0x100) return Buffer.from([0x81, n]);
-  return Buffer.from([0x82, n >> 8, n & 0xff]);
 }
 
 function handleCacheKey(ref: KeyMaterialRef, objectClass: number): string {

@@ -114,7 +114,7 @@ export class CryptoService {
       assertEncryptDecrypt(named);
       return { key: named, plaintext: await this.rsa.decrypt(named, req.ciphertextBlob, req) };
     }
-    return this.open(ctx, req.ciphertextBlob, req.encryptionContext, req.keyId, req.encryptionAlgorithm, req.dryRun);
+    return this.open(ctx, req.ciphertextBlob, req.encryptionContext, named, req.encryptionAlgorithm, req.dryRun);
   }
 
   /** Decrypt then encrypt, each under its own key (symmetric or RSA), without the plaintext leaving the service. */
@@ -191,11 +191,10 @@ export class CryptoService {
     ctx: CallContext,
     blob: Buffer,
     context: EncryptionContext | undefined,
-    expectedKeyId: string | undefined,
+    expected: KmsKey | undefined,
     algorithm: string | undefined,
     dryRun: boolean | undefined,
   ): Promise<Opened> {
-    const expected = expectedKeyId === undefined ? undefined : await this.keys.resolve(ctx, expectedKeyId, true);
     const parsed = parseBlob(blob);
     let key = await this.keys.get(parsed.keyId);
     if (key && parsed.keyVersion > key.currentVersion) {

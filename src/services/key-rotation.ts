@@ -85,7 +85,6 @@ export class KeyRotator {
 
   /** The scheduler's job: rotate every key whose automatic rotation is due, each failure isolated. */
   async rotateDueKeys(): Promise<{ rotated: string[]; failed: string[] }> {
-    await this.recoverInterruptedRotations();
     const rotated: string[] = [];
     const failed: string[] = [];
     const now = this.clock.now();

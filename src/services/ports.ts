@@ -19,7 +19,7 @@ export interface KeyVault {
   mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer>;
   /** Creates a signing key pair; the private half non-extractable and sign-only. */
   createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void>;
-  /** The public half as DER SubjectPublicKeyInfo. */
+  /** The public half as DER SubjectPublicKeyInfo (immutable, so the token layer may cache it). */
   publicKeyInfo(ref: KeyMaterialRef): Promise<Buffer>;
   /** Signs a digest inside the token: raw r || s for ECDSA, the RSA signature for RSA. */
   signDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer): Promise<Buffer>;

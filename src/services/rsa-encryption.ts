@@ -21,8 +21,6 @@ export interface RsaRequest {
  * plaintext is at most k - 2·hLen - 2 bytes.
  */
 export class RsaEncryption {
-  private readonly publicKeys = new Map<string, Buffer>();
-
   constructor(private readonly vault: KeyVault) {}
 
   async encrypt(key: KmsKey, plaintext: Buffer, req: RsaRequest): Promise<Buffer> {
@@ -30,12 +28,7 @@ export class RsaEncryption {
     const limit = modulusBytes - 2 * HASH_BYTES[algorithm] - 2;
     if (plaintext.length > limit) throw new ValidationException(`${algorithm} with ${key.keySpec} encrypts at most ${limit} bytes.`);
     if (req.dryRun) throw dryRunSucceeded();
-    const ref = { keyId: key.keyId, version: key.currentVersion };
-    let spki = this.publicKeys.get(key.keyId);
-    if (!spki) {
-      spki = await this.vault.publicKeyInfo(ref);
-      this.publicKeys.set(key.keyId, spki);
-    }
+    const spki = await this.vault.publicKeyInfo({ keyId: key.keyId, version: key.currentVersion });
     const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     return publicEncrypt({ key: publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: algorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256' }, plaintext);
   }

@@ -6,7 +6,8 @@ export interface ScheduledJob {
 }
 
 /**
- * Runs background jobs at start-up and then every interval. A run never
+ * Runs background jobs every interval (the composition root runs them once at
+ * start-up too). A run never
  * overlaps the previous one; a failing job is logged and tried again next time.
  * State lives in the store, so nothing is lost across restarts.
  */
@@ -22,7 +23,6 @@ export class Scheduler {
 
   start(): void {
     if (this.intervalMs <= 0 || this.timer) return;
-    void this.runAll();
     this.timer = setInterval(() => void this.runAll(), this.intervalMs);
     this.timer.unref();
   }

@@ -28,8 +28,6 @@ interface Prepared {
  * the token signs the digest. ECDSA signatures are DER, as AWS returns them.
  */
 export class SignService {
-  private readonly publicKeys = new Map<string, Buffer>();
-
   constructor(
     private readonly keys: KeyDirectory,
     private readonly vault: KeyVault,
@@ -49,19 +47,13 @@ export class SignService {
     return key;
   }
 
-  /** DER SubjectPublicKeyInfo, as GetPublicKey returns it; immutable, so cached. */
+  /** DER SubjectPublicKeyInfo, as GetPublicKey returns it. */
   async publicKey(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; publicKey: Buffer }> {
     const key = await this.keys.resolve(ctx, keyId, true);
     if (!isEccSpec(key.keySpec) && !isRsaSpec(key.keySpec) && key.keySpec !== ED25519) {
       throw new InvalidKeyUsageException(`${key.arn} is a ${key.keySpec} key, which has no public key.`);
     }
-    const cacheKey = `${key.keyId}/${key.currentVersion}`;
-    let spki = this.publicKeys.get(cacheKey);
-    if (!spki) {
-      spki = await this.vault.publicKeyInfo({ keyId: key.keyId, version: key.currentVersion });
-      this.publicKeys.set(cacheKey, spki);
-    }
-    return { key, publicKey: spki };
+    return { key, publicKey: await this.vault.publicKeyInfo({ keyId: key.keyId, version: key.currentVersion }) };
   }
 
   private async prepare(ctx: CallContext, req: SignRequest): Promise<Prepared> {

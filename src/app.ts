@@ -21,8 +21,14 @@ import { RsaEncryption } from './services/rsa-encryption.js';
 import { SignService } from './services/sign-service.js';
 import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
-import { StaticCredentials } from './services/static-credentials.js';
 import { TagService } from './services/tags.js';
+import { Authorizer } from './services/authorizer.js';
+import { CredentialSealer } from './services/credential-sealer.js';
+import { GrantDirectory } from './services/grant-directory.js';
+import { GrantService } from './services/grant-service.js';
+import { KeyPolicies } from './services/key-policies.js';
+import { PrincipalAdmin } from './services/principal-admin.js';
+import { PrincipalDirectory } from './services/principal-directory.js';
 import { SqliteStore } from './store/sqlite-store.js';
 
 export interface ServiceOptions {
@@ -84,24 +90,31 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   try {
     store = openStore(config);
     const admin = await resolveAdminCredential(config);
-    const credentials = new StaticCredentials();
-    credentials.add(admin.accessKeyId, admin.secretAccessKey, { accountId: config.accountId, arn: `arn:aws:iam::${config.accountId}:root` });
-
-    const keys = new KeyDirectory(store, clock, config.metadataCacheTtlMs);
+    const ttl = config.metadataCacheTtlMs;
     const ivs = new IvSequence(() => store!.allocateIvInstance(), options.ivInvocationLimit);
     await ivs.next(); // takes this instance's fixed field now, so a broken store fails the start, not a request
-    const keyAdmin = new KeyAdmin(store, token, keys, clock);
-    const rotation = new KeyRotator(store, token, keys, clock, logger);
-    const imports = new KeyImporter(store, token, keys, clock, logger);
+    const sealer = new CredentialSealer(token, ivs);
+    const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId);
+
+    const keys = new KeyDirectory(store, clock, ttl);
+    const grantDirectory = new GrantDirectory(store.grants, clock, ttl);
+    const access = new Authorizer(keys, grantDirectory, clock);
+    const keyPolicies = new KeyPolicies(store, store.principals, keys, access);
+    const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, clock);
+    const rotation = new KeyRotator(store, token, keys, access, clock, logger);
+    const imports = new KeyImporter(store, token, keys, access, clock, logger);
     const services: Services = {
       keyAdmin,
-      crypto: new CryptoService(keys, token, ivs, new RsaEncryption(token)),
-      aliases: new AliasService(store, keys, clock),
-      tags: new TagService(store, keys),
+      crypto: new CryptoService(keys, access, token, ivs, new RsaEncryption(token)),
+      aliases: new AliasService(store, keys, access, clock),
+      tags: new TagService(store, keys, access),
       rotation,
       imports,
-      macs: new MacService(keys, token),
-      signer: new SignService(keys, token),
+      macs: new MacService(access, token),
+      signer: new SignService(access, token),
+      keyPolicies,
+      grants: new GrantService(store.grants, grantDirectory, access, clock),
+      principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),
     };
 
     const destroyer = new KeyDestroyer(store, token, keys, clock, logger);

@@ -11,6 +11,7 @@ import {
 import type { CallContext } from '../services/context.js';
 import type { Clock, CredentialDirectory } from '../services/ports.js';
 import type { Operation, Output, Services } from './operation.js';
+import { ADMIN_OPERATIONS, ADMIN_TARGET_PREFIX } from './admin/admin-operations.js';
 import { OPERATIONS } from './operations/index.js';
 import { asKmsError, encodeError, encodeOutput, JSON_CONTENT_TYPE, TARGET_PREFIX, validationError } from './protocol.js';
 import { verifySigV4 } from './sigv4.js';
@@ -78,16 +79,18 @@ async function handle(deps: HttpDeps, req: Request, res: Response): Promise<{ st
   const url = req.originalUrl;
   const q = url.indexOf('?');
   // Authentication comes before anything else, as in AWS: an unsigned request learns nothing.
-  const caller = verifySigV4(
+  const claimed = claimedAccessKeyId(req.headers.authorization);
+  const credential = claimed === undefined ? undefined : await deps.credentials.lookup(claimed);
+  verifySigV4(
     { method: req.method, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: req.headers, body },
     {
       region: deps.region,
       service: 'kms',
       now: deps.clock.now(),
-      secretFor: (id) => deps.credentials.lookup(id)?.secretAccessKey,
+      secretFor: (id) => (id === claimed ? credential?.secretAccessKey : undefined),
     },
   );
-  const principal = deps.credentials.lookup(caller.accessKeyId)!.principal;
+  const principal = credential!.principal;
   log.principal = principal.arn;
 
   const operation = resolveOperation(req.headers['x-amz-target']);
@@ -97,16 +100,38 @@ async function handle(deps: HttpDeps, req: Request, res: Response): Promise<{ st
   if (!parsed.success) throw validationError(parsed.error, input);
   if (typeof input.KeyId === 'string') log.keyId = input.KeyId;
 
-  const ctx: CallContext = { principal, scope: { region: deps.region, accountId: principal.accountId } };
+  const ctx: CallContext = {
+    principal,
+    scope: { region: deps.region, accountId: principal.accountId },
+    request: {
+      sourceIp: sourceIpOf(req),
+      secureTransport: req.secure,
+      grantTokens: (parsed.data as { GrantTokens?: string[] }).GrantTokens ?? [],
+    },
+  };
   const output: Output = await operation.handle(deps.services, ctx, parsed.data);
   const keyId = output.KeyId ?? (output.KeyMetadata as { Arn?: string } | undefined)?.Arn;
   if (typeof keyId === 'string') log.keyId = keyId;
   return { status: 200, body: encodeOutput(output) };
 }
 
+/** The access key id a SigV4 Authorization header claims; verifySigV4 judges the rest. */
+function claimedAccessKeyId(authorization: string | undefined): string | undefined {
+  return authorization === undefined ? undefined : /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
+}
+
+function sourceIpOf(req: Request): string | undefined {
+  const address = req.socket.remoteAddress;
+  return address?.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
 function resolveOperation(target: string | string[] | undefined): Operation {
   const value = Array.isArray(target) ? target[0] : target;
-  const op = value?.startsWith(TARGET_PREFIX) ? OPERATIONS.get(value.slice(TARGET_PREFIX.length)) : undefined;
+  const op = value?.startsWith(TARGET_PREFIX)
+    ? OPERATIONS.get(value.slice(TARGET_PREFIX.length))
+    : value?.startsWith(ADMIN_TARGET_PREFIX)
+      ? ADMIN_OPERATIONS.get(value.slice(ADMIN_TARGET_PREFIX.length))
+      : undefined;
   if (!op) throw new UnknownOperationException(value ? `Unknown operation ${value}` : 'Missing X-Amz-Target header');
   return op;
 }

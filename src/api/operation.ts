@@ -8,6 +8,9 @@ import type { KeyRotator } from '../services/key-rotation.js';
 import type { MacService } from '../services/mac-service.js';
 import type { SignService } from '../services/sign-service.js';
 import type { TagService } from '../services/tags.js';
+import type { GrantService } from '../services/grant-service.js';
+import type { KeyPolicies } from '../services/key-policies.js';
+import type { PrincipalAdmin } from '../services/principal-admin.js';
 
 /** The use cases an operation may call: the API layer reaches nothing else. */
 export interface Services {
@@ -19,6 +22,9 @@ export interface Services {
   readonly imports: KeyImporter;
   readonly macs: MacService;
   readonly signer: SignService;
+  readonly keyPolicies: KeyPolicies;
+  readonly grants: GrantService;
+  readonly principals: PrincipalAdmin;
 }
 
 export type Output = Record<string, unknown>;

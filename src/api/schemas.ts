@@ -21,13 +21,14 @@ export const keyIdParam = z.string().min(1).max(2048);
  * A map of strings. Checked on the raw JSON object: zod's record would silently drop
  * a "__proto__" key, and a dropped pair would no longer be bound to the ciphertext.
  */
-export const encryptionContext = z
+export const stringMap = z
   .custom<Record<string, string>>(
     (v) =>
       typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.hasOwn(v, '__proto__') && Object.values(v).every((s) => typeof s === 'string'),
     'Member must be a map of strings to strings, without the key __proto__',
-  )
-  .optional();
+  );
+
+export const encryptionContext = stringMap.optional();
 
 export const grantTokens = z.array(z.string().min(1).max(8192)).max(10).optional();
 

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { generateAccessKeyId, generateSecretAccessKey } from '../domain/access-key.js';
 import type { Config } from './config.js';
 
 export interface AdminCredential {
@@ -11,12 +11,6 @@ export interface AdminCredential {
 }
 
 export const CREDENTIALS_PROFILE = 'hsm-kms';
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-function generateAccessKeyId(): string {
-  return 'AKIA' + [...randomBytes(16)].map((b) => BASE32[b % 32]).join('');
-}
-
 function readProfile(text: string): { accessKeyId?: string; secretAccessKey?: string } {
   const out: { accessKeyId?: string; secretAccessKey?: string } = {};
   let inProfile = false;
@@ -46,7 +40,7 @@ export async function resolveAdminCredential(config: Config): Promise<AdminCrede
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const accessKeyId = generateAccessKeyId();
-  const secretAccessKey = randomBytes(30).toString('base64');
+  const secretAccessKey = generateSecretAccessKey();
   const text = `[${CREDENTIALS_PROFILE}]\naws_access_key_id = ${accessKeyId}\naws_secret_access_key = ${secretAccessKey}\n`;
   await writeFile(credentialsFile, text, { mode: 0o600 });
   return { accessKeyId, secretAccessKey, credentialsFile };

@@ -10,22 +10,32 @@ export interface Scope {
 export const keyArn = (s: Scope, keyId: string) => `arn:aws:kms:${s.region}:${s.accountId}:key/${keyId}`;
 export const aliasArn = (s: Scope, aliasName: string) => `arn:aws:kms:${s.region}:${s.accountId}:${aliasName}`;
 
-/** What a caller's KeyId names, before it is looked up. */
+/** What a caller's KeyId names, before it is looked up, and in which account. */
 export type KeyReference =
-  | { readonly kind: 'keyId'; readonly keyId: string }
-  | { readonly kind: 'alias'; readonly aliasName: string };
+  | { readonly kind: 'keyId'; readonly keyId: string; readonly accountId: string }
+  | { readonly kind: 'alias'; readonly aliasName: string; readonly accountId: string };
+
+export interface ReferenceRules {
+  readonly allowAlias: boolean;
+  /** Whether a key ARN or alias ARN of another account may be named (AWS: "Cross-account use: Yes"). */
+  readonly crossAccount: boolean;
+}
 
 const ARN = /^arn:aws:kms:([^:]*):(\d{12}):(key\/.+|alias\/.+)$/;
 
 /**
- * Parses a key id, key ARN, alias name or alias ARN as AWS accepts them.
- * An ARN for another region or account names nothing here: NotFoundException.
+ * Parses a key id, key ARN, alias name or alias ARN as AWS accepts them. An ARN
+ * for another region, or for another account where the operation is not
+ * cross-account, names nothing here: NotFoundException.
  */
-export function parseKeyReference(input: string, scope: Scope, allowAlias: boolean): KeyReference {
+export function parseKeyReference(input: string, scope: Scope, rules: ReferenceRules): KeyReference {
   let body = input;
+  let accountId = scope.accountId;
+  const { allowAlias } = rules;
   const arn = ARN.exec(input);
   if (arn) {
-    if (arn[1] !== scope.region || arn[2] !== scope.accountId) throw new NotFoundException(`Key '${input}' does not exist`);
+    if (arn[1] !== scope.region || (arn[2] !== scope.accountId && !rules.crossAccount)) throw new NotFoundException(`Key '${input}' does not exist`);
+    accountId = arn[2]!;
     body = arn[3]!;
     if (body.startsWith('key/')) body = body.slice(4);
   } else if (input.startsWith('arn:')) {
@@ -33,8 +43,8 @@ export function parseKeyReference(input: string, scope: Scope, allowAlias: boole
   }
   if (body.startsWith('alias/')) {
     if (!allowAlias) throw new NotFoundException(`Invalid keyId ${input}`);
-    return { kind: 'alias', aliasName: body };
+    return { kind: 'alias', aliasName: body, accountId };
   }
   if (!KEY_ID_PATTERN.test(body)) throw new NotFoundException(`Invalid keyId ${input}`);
-  return { kind: 'keyId', keyId: body };
+  return { kind: 'keyId', keyId: body, accountId };
 }

@@ -3,6 +3,7 @@ import type { Alias, KmsKey } from '../domain/key.js';
 import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import { aliasArn } from '../domain/arn.js';
 import type { CallContext } from './context.js';
+import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Clock, MetadataStore, Page } from './ports.js';
 
@@ -21,35 +22,48 @@ export class AliasService {
   constructor(
     private readonly store: MetadataStore,
     private readonly keys: KeyDirectory,
+    private readonly access: Authorizer,
     private readonly clock: Clock,
   ) {}
 
   async createAlias(ctx: CallContext, aliasName: string, targetKeyId: string): Promise<void> {
     assertCustomerAliasName(aliasName);
-    const key = await this.targetKey(ctx, targetKeyId);
+    // AWS checks the alias in IAM policies and the key in its key policy.
+    await this.access.authorizeWithoutKey(ctx, 'CreateAlias', aliasArn(ctx.scope, aliasName));
+    const key = await this.targetKey(ctx, targetKeyId, 'CreateAlias');
     const now = this.clock.now();
     await this.store.createAlias({ accountId: ctx.scope.accountId, aliasName, targetKeyId: key.keyId, creationDate: now, lastUpdatedDate: now });
-    this.keys.forgetAlias(ctx.scope.accountId, aliasName);
+    this.keys.forgetAlias(ctx.scope.accountId, aliasName, key.keyId);
   }
 
   async updateAlias(ctx: CallContext, aliasName: string, targetKeyId: string): Promise<void> {
     assertCustomerAliasName(aliasName);
-    await this.existing(ctx, aliasName);
-    const key = await this.targetKey(ctx, targetKeyId);
+    await this.access.authorizeWithoutKey(ctx, 'UpdateAlias', aliasArn(ctx.scope, aliasName));
+    const alias = await this.existing(ctx, aliasName);
+    await this.authorizeOnCurrentKey(ctx, alias, 'UpdateAlias');
+    const key = await this.targetKey(ctx, targetKeyId, 'UpdateAlias');
     await this.store.updateAlias(ctx.scope.accountId, aliasName, key.keyId, this.clock.now());
-    this.keys.forgetAlias(ctx.scope.accountId, aliasName);
+    this.keys.forgetAlias(ctx.scope.accountId, aliasName, alias.targetKeyId, key.keyId);
   }
 
   async deleteAlias(ctx: CallContext, aliasName: string): Promise<void> {
     assertCustomerAliasName(aliasName);
-    await this.existing(ctx, aliasName);
+    await this.access.authorizeWithoutKey(ctx, 'DeleteAlias', aliasArn(ctx.scope, aliasName));
+    const alias = await this.existing(ctx, aliasName);
+    await this.authorizeOnCurrentKey(ctx, alias, 'DeleteAlias');
     await this.store.deleteAlias(ctx.scope.accountId, aliasName);
-    this.keys.forgetAlias(ctx.scope.accountId, aliasName);
+    this.keys.forgetAlias(ctx.scope.accountId, aliasName, alias.targetKeyId);
   }
 
   async listAliases(ctx: CallContext, keyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>> {
-    const targetKeyId = keyId === undefined ? undefined : (await this.keys.resolve(ctx, keyId, false)).keyId;
+    await this.access.authorizeWithoutKey(ctx, 'ListAliases');
+    const targetKeyId = keyId === undefined ? undefined : (await this.access.resolve(ctx, 'ListAliases', keyId, false)).keyId;
     return this.store.listAliases(ctx.scope.accountId, targetKeyId, after, limit);
+  }
+
+  private async authorizeOnCurrentKey(ctx: CallContext, alias: Alias, action: string): Promise<void> {
+    const key = await this.keys.get(alias.targetKeyId);
+    if (key) await this.access.authorize(ctx, key, { action });
   }
 
   private async existing(ctx: CallContext, aliasName: string): Promise<Alias> {
@@ -59,8 +73,8 @@ export class AliasService {
   }
 
   /** Aliases point at a key by id or ARN only, never at another alias. */
-  private async targetKey(ctx: CallContext, targetKeyId: string): Promise<KmsKey> {
-    const key = await this.keys.resolve(ctx, targetKeyId, false);
+  private async targetKey(ctx: CallContext, targetKeyId: string, action: string): Promise<KmsKey> {
+    const key = await this.access.useKey(ctx, targetKeyId, false, { action });
     assertNotPendingDeletion(key);
     return key;
   }

@@ -7,6 +7,7 @@ import type { KmsKey } from '../domain/key.js';
 import { assertUsableForCrypto } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
 import type { IvSequence } from './iv-sequence.js';
+import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyVault } from './ports.js';
 import type { RsaEncryption } from './rsa-encryption.js';
@@ -75,6 +76,11 @@ export interface GenerateDataKeyRequest {
   readonly dryRun?: boolean;
 }
 
+/** What Encrypt, Decrypt and ReEncrypt tell policy conditions. */
+function conditionsOf(req: { encryptionContext?: EncryptionContext; encryptionAlgorithm?: string }) {
+  return { encryptionContext: req.encryptionContext, encryptionAlgorithm: req.encryptionAlgorithm ?? SYMMETRIC_DEFAULT };
+}
+
 function assertEncryptDecrypt(key: KmsKey): void {
   if (key.keyUsage !== 'ENCRYPT_DECRYPT') {
     throw new InvalidKeyUsageException(`${key.arn} key usage is ${key.keyUsage} which is not valid for encryption or decryption.`);
@@ -91,55 +97,68 @@ function assertSymmetricAlgorithm(key: KmsKey, algorithm: string | undefined): v
 export class CryptoService {
   constructor(
     private readonly keys: KeyDirectory,
+    private readonly access: Authorizer,
     private readonly vault: KeyVault,
     private readonly ivs: IvSequence,
     private readonly rsa: RsaEncryption,
   ) {}
 
   async encrypt(ctx: CallContext, req: EncryptRequest): Promise<Sealed> {
-    const key = await this.keys.resolve(ctx, req.keyId, true);
-    assertUsableForCrypto(key);
-    assertEncryptDecrypt(key);
-    if (isRsaSpec(key.keySpec)) return { key, ciphertextBlob: await this.rsa.encrypt(key, req.plaintext, req) };
-    assertSymmetricAlgorithm(key, req.encryptionAlgorithm);
-    if (req.dryRun) throw dryRunSucceeded();
-    return { key, ciphertextBlob: await this.seal(key, req.plaintext, req.encryptionContext) };
+    const key = await this.access.useKey(ctx, req.keyId, true, { action: 'Encrypt', ...conditionsOf(req) });
+    return { key, ciphertextBlob: await this.encryptUnder(key, req) };
   }
 
-  async decrypt(ctx: CallContext, req: DecryptRequest): Promise<Opened> {
+  async decrypt(ctx: CallContext, req: DecryptRequest, action: 'Decrypt' | 'ReEncryptFrom' = 'Decrypt'): Promise<Opened> {
     // Asymmetric ciphertexts name no key: AWS requires the KeyId for them.
-    const named = req.keyId === undefined ? undefined : await this.keys.resolve(ctx, req.keyId, true);
+    const named = req.keyId === undefined ? undefined : await this.access.resolve(ctx, action, req.keyId, true);
     if (named && isRsaSpec(named.keySpec)) {
+      await this.access.authorize(ctx, named, { action, keyRef: req.keyId, ...conditionsOf(req) });
       assertUsableForCrypto(named);
       assertEncryptDecrypt(named);
       return { key: named, plaintext: await this.rsa.decrypt(named, req.ciphertextBlob, req) };
     }
-    return this.open(ctx, req.ciphertextBlob, req.encryptionContext, named, req.encryptionAlgorithm, req.dryRun);
+    return this.open(ctx, action, req, named);
   }
 
   /** Decrypt then encrypt, each under its own key (symmetric or RSA), without the plaintext leaving the service. */
   async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: KmsKey; destination: Sealed }> {
-    // The destination is checked first, so that DryRun answers for both keys.
+    // The destination is authorized and checked first, so that DryRun answers for both keys.
     const destination = { keyId: req.destinationKeyId, encryptionContext: req.destinationEncryptionContext, encryptionAlgorithm: req.destinationEncryptionAlgorithm };
-    await this.encrypt(ctx, { ...destination, plaintext: Buffer.alloc(1), dryRun: true }).catch((e: unknown) => {
+    const destinationKey = await this.access.useKey(ctx, req.destinationKeyId, true, { action: 'ReEncryptTo', ...conditionsOf(destination) });
+    await this.encryptUnder(destinationKey, { ...destination, plaintext: Buffer.alloc(1), dryRun: true }).catch((e: unknown) => {
       if (!(e instanceof DryRunOperationException)) throw e;
     });
-    const source = await this.decrypt(ctx, {
-      ciphertextBlob: req.ciphertextBlob,
-      keyId: req.sourceKeyId,
-      encryptionContext: req.sourceEncryptionContext,
-      encryptionAlgorithm: req.sourceEncryptionAlgorithm,
-      dryRun: req.dryRun,
-    });
+    const source = await this.decrypt(
+      ctx,
+      {
+        ciphertextBlob: req.ciphertextBlob,
+        keyId: req.sourceKeyId,
+        encryptionContext: req.sourceEncryptionContext,
+        encryptionAlgorithm: req.sourceEncryptionAlgorithm,
+        dryRun: req.dryRun,
+      },
+      'ReEncryptFrom',
+    );
     try {
-      return { source: source.key, destination: await this.encrypt(ctx, { ...destination, plaintext: source.plaintext }) };
+      const ciphertextBlob = await this.encryptUnder(destinationKey, { ...destination, plaintext: source.plaintext });
+      return { source: source.key, destination: { key: destinationKey, ciphertextBlob } };
     } finally {
       source.plaintext.fill(0);
     }
   }
 
-  async generateDataKey(ctx: CallContext, req: GenerateDataKeyRequest): Promise<Sealed & { plaintext: Buffer }> {
-    const key = await this.usableKey(ctx, req.keyId, undefined);
+  /** Encrypt's checks and work once the key is authorized. */
+  private async encryptUnder(key: KmsKey, req: Omit<EncryptRequest, 'keyId'>): Promise<Buffer> {
+    assertUsableForCrypto(key);
+    assertEncryptDecrypt(key);
+    if (isRsaSpec(key.keySpec)) return this.rsa.encrypt(key, req.plaintext, req);
+    assertSymmetricAlgorithm(key, req.encryptionAlgorithm);
+    if (req.dryRun) throw dryRunSucceeded();
+    return this.seal(key, req.plaintext, req.encryptionContext);
+  }
+
+  async generateDataKey(ctx: CallContext, req: GenerateDataKeyRequest, action = 'GenerateDataKey'): Promise<Sealed & { plaintext: Buffer }> {
+    const key = await this.usableKey(ctx, req, action);
     if (req.dryRun) throw dryRunSucceeded();
     // Token RNG plus one encrypt call: pkcs11js's async key generation and wrapping leak native memory.
     const plaintext = await this.vault.generateRandom(req.numberOfBytes);
@@ -147,7 +166,7 @@ export class CryptoService {
   }
 
   async generateDataKeyWithoutPlaintext(ctx: CallContext, req: GenerateDataKeyRequest): Promise<Sealed> {
-    const { plaintext, ...sealed } = await this.generateDataKey(ctx, req);
+    const { plaintext, ...sealed } = await this.generateDataKey(ctx, req, 'GenerateDataKeyWithoutPlaintext');
     plaintext.fill(0);
     return sealed;
   }
@@ -157,8 +176,12 @@ export class CryptoService {
    * private key anyway), its PKCS#8 private key sealed under the KMS key exactly
    * like a data key.
    */
-  async generateDataKeyPair(ctx: CallContext, req: GenerateDataKeyPairRequest): Promise<Sealed & { privateKey: Buffer; publicKey: Buffer }> {
-    const key = await this.usableKey(ctx, req.keyId, undefined);
+  async generateDataKeyPair(
+    ctx: CallContext,
+    req: GenerateDataKeyPairRequest,
+    action: 'GenerateDataKeyPair' | 'GenerateDataKeyPairWithoutPlaintext',
+  ): Promise<Sealed & { privateKey: Buffer; publicKey: Buffer }> {
+    const key = await this.usableKey(ctx, { ...req, extra: new Map([['kms:datakeypairspec', [req.keyPairSpec]]]) }, action);
     if (req.dryRun) throw dryRunSucceeded();
     const pair = await generatePair(req.keyPairSpec);
     const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'der' });
@@ -166,16 +189,21 @@ export class CryptoService {
     return { key, privateKey, publicKey, ciphertextBlob: await this.seal(key, privateKey, req.encryptionContext) };
   }
 
-  generateRandom(numberOfBytes: number): Promise<Buffer> {
+  async generateRandom(ctx: CallContext, numberOfBytes: number): Promise<Buffer> {
+    await this.access.authorizeWithoutKey(ctx, 'GenerateRandom');
     return this.vault.generateRandom(numberOfBytes);
   }
 
-  private async usableKey(ctx: CallContext, keyId: string, algorithm: string | undefined): Promise<KmsKey> {
-    const key = await this.keys.resolve(ctx, keyId, true);
+  /** The data-key operations: an authorized symmetric encryption key. */
+  private async usableKey(
+    ctx: CallContext,
+    req: { keyId: string; encryptionContext?: EncryptionContext; extra?: Map<string, string[]> },
+    action: string,
+  ): Promise<KmsKey> {
+    const key = await this.access.useKey(ctx, req.keyId, true, { action, encryptionContext: req.encryptionContext, encryptionAlgorithm: SYMMETRIC_DEFAULT, extra: req.extra });
     assertUsableForCrypto(key);
     assertEncryptDecrypt(key);
     if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw new InvalidKeyUsageException(`${key.arn} is not a symmetric encryption key; this operation needs one.`);
-    assertSymmetricAlgorithm(key, algorithm);
     return key;
   }
 
@@ -187,33 +215,27 @@ export class CryptoService {
     return Buffer.concat([header, sealed]);
   }
 
-  private async open(
-    ctx: CallContext,
-    blob: Buffer,
-    context: EncryptionContext | undefined,
-    expected: KmsKey | undefined,
-    algorithm: string | undefined,
-    dryRun: boolean | undefined,
-  ): Promise<Opened> {
-    const parsed = parseBlob(blob);
+  private async open(ctx: CallContext, action: 'Decrypt' | 'ReEncryptFrom', req: DecryptRequest, expected: KmsKey | undefined): Promise<Opened> {
+    const parsed = parseBlob(req.ciphertextBlob);
     let key = await this.keys.get(parsed.keyId);
     if (key && parsed.keyVersion > key.currentVersion) {
       // Another instance may have rotated the key since it was cached: look once more.
       this.keys.forgetKey(key.keyId);
       key = await this.keys.get(parsed.keyId);
     }
-    // A blob naming a key this account does not hold is indistinguishable from garbage.
-    if (!key || key.accountId !== ctx.scope.accountId || key.keySpec !== 'SYMMETRIC_DEFAULT' || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
+    // A blob naming no key this service holds is indistinguishable from garbage.
+    if (!key || key.keySpec !== 'SYMMETRIC_DEFAULT' || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
       throw new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');
     }
     if (expected && expected.keyId !== key.keyId) {
       throw new IncorrectKeyException('The key ID in the request does not identify a key that can decrypt this ciphertext.');
     }
+    await this.access.authorize(ctx, key, { action, keyRef: req.keyId, ...conditionsOf(req) });
     assertUsableForCrypto(key);
     assertEncryptDecrypt(key);
-    assertSymmetricAlgorithm(key, algorithm);
-    if (dryRun) throw dryRunSucceeded();
-    const aad = Buffer.concat([parsed.header, encodeEncryptionContext(context)]);
+    assertSymmetricAlgorithm(key, req.encryptionAlgorithm);
+    if (req.dryRun) throw dryRunSucceeded();
+    const aad = Buffer.concat([parsed.header, encodeEncryptionContext(req.encryptionContext)]);
     const plaintext = await this.vault.decrypt({ keyId: key.keyId, version: parsed.keyVersion }, parsed.iv, aad, parsed.sealed);
     return { key, plaintext };
   }

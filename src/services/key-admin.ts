@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../domain/arn.js';
-import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, MalformedPolicyDocumentException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
+import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
+import { requestTagConditions } from '../domain/policy/request-conditions.js';
 import { ED25519, ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../domain/key-spec.js';
 import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../domain/default-policy.js';
 import type { CallContext } from './context.js';
+import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
+import type { KeyPolicies } from './key-policies.js';
 import type { Clock, KeyVault, MetadataStore, Page } from './ports.js';
 import { validateTags, MAX_TAGS_PER_KEY } from './tags.js';
 
@@ -19,12 +22,12 @@ export interface CreateKeyRequest {
   readonly tags?: readonly Tag[];
   readonly customKeyStoreId?: string;
   readonly multiRegion?: boolean;
+  readonly bypassPolicyLockoutSafetyCheck?: boolean;
 }
 
 const DAY_MS = 86_400_000;
 /** A creation that has not completed after this long was interrupted; none takes more than a moment. */
 export const INTERRUPTED_CREATION_AFTER_MS = 5 * 60_000;
-export const MAX_POLICY_BYTES = 32_768;
 
 /** Creating keys and moving them between states; key material is touched only to create it. */
 export class KeyAdmin {
@@ -32,6 +35,8 @@ export class KeyAdmin {
     private readonly store: MetadataStore,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
+    private readonly access: Authorizer,
+    private readonly policies: KeyPolicies,
     private readonly clock: Clock,
   ) {}
 
@@ -44,8 +49,14 @@ export class KeyAdmin {
     if (req.multiRegion) throw new UnsupportedOperationException('Multi-Region keys are not supported.');
     const tags = validateTags(req.tags ?? []);
     if (tags.length > MAX_TAGS_PER_KEY) throw new LimitExceededException(`A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
+    const extra = new Map([
+      ['kms:keyspec', [keySpec]],
+      ['kms:keyusage', [keyUsage]],
+      ['kms:keyorigin', [origin]],
+      ...requestTagConditions(tags),
+    ]);
+    await this.access.authorizeWithoutKey(ctx, 'CreateKey', '*', extra);
     const policy = req.policy ?? defaultKeyPolicy(ctx.scope.accountId);
-    checkPolicyDocument(policy);
 
     const keyId = randomUUID();
     const key: KmsKey = {
@@ -65,6 +76,8 @@ export class KeyAdmin {
       currentVersion: 1,
       policy,
     };
+    // AWS's default policy needs no check; a given one must be valid and must not lock the creator out.
+    if (req.policy !== undefined) await this.policies.checkNewPolicy(ctx, key, policy, req.bypassPolicyLockoutSafetyCheck ?? false);
     // Row first (invisible), token object second, then the row becomes visible:
     // a crash in between leaves only a provisioning row that start-up cleans away.
     await this.store.insertProvisioningKey({ key, tags });
@@ -106,33 +119,34 @@ export class KeyAdmin {
   }
 
   describeKey(ctx: CallContext, keyId: string): Promise<KmsKey> {
-    return this.keys.resolve(ctx, keyId, true);
+    return this.access.useKey(ctx, keyId, true, { action: 'DescribeKey' });
   }
 
-  listKeys(ctx: CallContext, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
+  async listKeys(ctx: CallContext, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
+    await this.access.authorizeWithoutKey(ctx, 'ListKeys');
     return this.store.listKeys(ctx.scope.accountId, after, limit);
   }
 
   async enableKey(ctx: CallContext, keyId: string): Promise<void> {
-    const key = await this.current(ctx, keyId);
+    const key = await this.current(ctx, keyId, 'EnableKey');
     assertHasKeyMaterial(key);
     await this.save({ ...key, keyState: KeyState.Enabled });
   }
 
   async disableKey(ctx: CallContext, keyId: string): Promise<void> {
-    const key = await this.current(ctx, keyId);
+    const key = await this.current(ctx, keyId, 'DisableKey');
     assertHasKeyMaterial(key);
     await this.save({ ...key, keyState: KeyState.Disabled });
   }
 
   async updateKeyDescription(ctx: CallContext, keyId: string, description: string): Promise<void> {
-    const key = await this.current(ctx, keyId);
+    const key = await this.current(ctx, keyId, 'UpdateKeyDescription');
     assertNotPendingDeletion(key);
     await this.save({ ...key, description });
   }
 
   async scheduleKeyDeletion(ctx: CallContext, keyId: string, pendingWindowInDays: number): Promise<KmsKey> {
-    const key = await this.current(ctx, keyId);
+    const key = await this.current(ctx, keyId, 'ScheduleKeyDeletion');
     if (key.keyState === KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
     const updated: KmsKey = {
       ...key,
@@ -145,7 +159,7 @@ export class KeyAdmin {
   }
 
   async cancelKeyDeletion(ctx: CallContext, keyId: string): Promise<KmsKey> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'CancelKeyDeletion' });
     // Conditional in the store: once the deletion job has begun destroying material, nothing brings the key back.
     const cancelled = await this.store.cancelKeyDeletion(key.keyId);
     this.keys.forgetKey(key.keyId);
@@ -161,8 +175,8 @@ export class KeyAdmin {
    * The key as the store has it now, not as a cache remembers it: a change must
    * start from the latest state (another instance may have scheduled its deletion).
    */
-  private async current(ctx: CallContext, keyId: string): Promise<KmsKey> {
-    const resolved = await this.keys.resolve(ctx, keyId, false);
+  private async current(ctx: CallContext, keyId: string, action: string): Promise<KmsKey> {
+    const resolved = await this.access.useKey(ctx, keyId, false, { action });
     const fresh = await this.store.getKey(resolved.keyId);
     if (!fresh) throw new NotFoundException(`Key '${resolved.arn}' does not exist`);
     return fresh;
@@ -198,17 +212,4 @@ function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpe
     throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
   }
   throw new UnsupportedOperationException(`KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported yet.`);
-}
-
-function checkPolicyDocument(policy: string): void {
-  if (Buffer.byteLength(policy, 'utf8') > MAX_POLICY_BYTES) throw new MalformedPolicyDocumentException(`The key policy exceeds ${MAX_POLICY_BYTES} bytes.`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(policy);
-  } catch {
-    throw new MalformedPolicyDocumentException('The key policy is not valid JSON.');
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc) || !('Statement' in doc)) {
-    throw new MalformedPolicyDocumentException('The key policy must be a JSON object with a Statement.');
-  }
 }

@@ -1,6 +1,6 @@
-import { parseKeyReference } from '../domain/arn.js';
+import { aliasArn, keyArn, parseKeyReference, type ReferenceRules } from '../domain/arn.js';
 import { NotFoundException } from '../domain/errors.js';
-import type { KmsKey } from '../domain/key.js';
+import type { KmsKey, Tag } from '../domain/key.js';
 import type { CallContext } from './context.js';
 import type { Clock, MetadataStore } from './ports.js';
 
@@ -17,6 +17,9 @@ interface Cached<T> {
 export class KeyDirectory {
   private readonly keys = new Map<string, Cached<KmsKey>>();
   private readonly aliases = new Map<string, Cached<string>>();
+  /** Only read when a policy's conditions ask for them (aws:ResourceTag, kms:ResourceAliases). */
+  private readonly tagsByKey = new Map<string, Cached<Tag[]>>();
+  private readonly aliasesByKey = new Map<string, Cached<string[]>>();
 
   constructor(
     private readonly store: MetadataStore,
@@ -34,41 +37,63 @@ export class KeyDirectory {
     return key;
   }
 
-  /** Resolves a KeyId parameter to a key of the caller's account, or NotFoundException. */
-  async resolve(ctx: CallContext, input: string, allowAlias: boolean): Promise<KmsKey> {
-    const ref = parseKeyReference(input, ctx.scope, allowAlias);
-    const keyId = ref.kind === 'keyId' ? ref.keyId : await this.aliasTarget(ctx, ref.aliasName);
+  /** Resolves a KeyId parameter to a key of the account it names (the caller's unless an ARN says otherwise), or NotFoundException. */
+  async resolve(ctx: CallContext, input: string, rules: ReferenceRules): Promise<KmsKey> {
+    const ref = parseKeyReference(input, ctx.scope, rules);
+    const keyId = ref.kind === 'keyId' ? ref.keyId : await this.aliasTarget(ref.accountId, ref.aliasName);
     const key = keyId === undefined ? undefined : await this.get(keyId);
-    if (!key || key.accountId !== ctx.scope.accountId) {
-      throw new NotFoundException(ref.kind === 'alias' ? `Alias ${aliasArnOf(ctx, ref.aliasName)} is not found.` : `Key '${keyArnOf(ctx, input)}' does not exist`);
+    if (!key || key.accountId !== ref.accountId) {
+      const scope = { region: ctx.scope.region, accountId: ref.accountId };
+      throw new NotFoundException(ref.kind === 'alias' ? `Alias ${aliasArn(scope, ref.aliasName)} is not found.` : `Key '${keyArn(scope, ref.keyId)}' does not exist`);
     }
     return key;
   }
 
-  private async aliasTarget(ctx: CallContext, aliasName: string): Promise<string | undefined> {
-    const cacheKey = `${ctx.scope.accountId}/${aliasName}`;
+  private async aliasTarget(accountId: string, aliasName: string): Promise<string | undefined> {
+    const cacheKey = `${accountId}/${aliasName}`;
     const now = this.clock.now().getTime();
     const hit = this.aliases.get(cacheKey);
     if (hit && hit.expires > now) return hit.value;
-    const alias = await this.store.getAlias(ctx.scope.accountId, aliasName);
+    const alias = await this.store.getAlias(accountId, aliasName);
     if (alias) this.aliases.set(cacheKey, { value: alias.targetKeyId, expires: now + this.ttlMs });
     else this.aliases.delete(cacheKey);
     return alias?.targetKeyId;
   }
 
+  tagsOf(keyId: string): Promise<Tag[]> {
+    return this.cached(this.tagsByKey, keyId, () => this.store.listTags(keyId));
+  }
+
+  async aliasNamesOf(key: KmsKey): Promise<string[]> {
+    return this.cached(this.aliasesByKey, key.keyId, async () => {
+      const names: string[] = [];
+      let after: string | undefined;
+      do {
+        const page = await this.store.listAliases(key.accountId, key.keyId, after, 100);
+        names.push(...page.items.map((a) => a.aliasName));
+        after = page.next;
+      } while (after !== undefined);
+      return names;
+    });
+  }
+
+  private async cached<T>(map: Map<string, Cached<T>>, keyId: string, load: () => Promise<T>): Promise<T> {
+    const now = this.clock.now().getTime();
+    const hit = map.get(keyId);
+    if (hit && hit.expires > now) return hit.value;
+    const value = await load();
+    map.set(keyId, { value, expires: now + this.ttlMs });
+    return value;
+  }
+
   forgetKey(keyId: string): void {
     this.keys.delete(keyId);
+    this.tagsByKey.delete(keyId);
   }
 
-  forgetAlias(accountId: string, aliasName: string): void {
+  /** An alias changed: its old and new target keys' alias lists are stale too. */
+  forgetAlias(accountId: string, aliasName: string, ...targetKeyIds: string[]): void {
     this.aliases.delete(`${accountId}/${aliasName}`);
+    for (const keyId of targetKeyIds) this.aliasesByKey.delete(keyId);
   }
-}
-
-function keyArnOf(ctx: CallContext, input: string): string {
-  return input.startsWith('arn:') ? input : `arn:aws:kms:${ctx.scope.region}:${ctx.scope.accountId}:key/${input}`;
-}
-
-function aliasArnOf(ctx: CallContext, aliasName: string): string {
-  return `arn:aws:kms:${ctx.scope.region}:${ctx.scope.accountId}:${aliasName}`;
 }

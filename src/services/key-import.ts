@@ -10,6 +10,7 @@ import {
 import { KeyState, type ExpirationModel, type KmsKey } from '../domain/key.js';
 import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
+import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Clock, KeyVault, MetadataStore, WrappingAlgorithm, WrappingKeySpec } from './ports.js';
 
@@ -48,12 +49,13 @@ export class KeyImporter {
     private readonly store: MetadataStore,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
+    private readonly access: Authorizer,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
 
   async getParametersForImport(ctx: CallContext, keyId: string, algorithm: WrappingAlgorithm, spec: WrappingKeySpec): Promise<ImportParameters> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'GetParametersForImport' });
     assertExternal(key);
     assertNotPendingDeletion(key);
     const missing = this.vault.missingWrappingMechanism(algorithm);
@@ -67,7 +69,7 @@ export class KeyImporter {
   }
 
   async importKeyMaterial(ctx: CallContext, req: ImportRequest): Promise<KmsKey> {
-    const key = await this.keys.resolve(ctx, req.keyId, false);
+    const key = await this.access.useKey(ctx, req.keyId, false, { action: 'ImportKeyMaterial' });
     assertExternal(key);
     assertNotPendingDeletion(key);
     const model = req.expirationModel ?? 'KEY_MATERIAL_EXPIRES';
@@ -98,7 +100,7 @@ export class KeyImporter {
   }
 
   async deleteImportedKeyMaterial(ctx: CallContext, keyId: string): Promise<void> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'DeleteImportedKeyMaterial' });
     assertExternal(key);
     assertNotPendingDeletion(key);
     await this.removeMaterial(key, 'deleted');

@@ -3,6 +3,7 @@ import { ConflictException, LimitExceededException, UnsupportedOperationExceptio
 import type { KmsKey } from '../domain/key.js';
 import { assertUsableForCrypto } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
+import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Clock, KeyRotation, KeyVault, MetadataStore, Page, RotationStatus, RotationType } from './ports.js';
 
@@ -30,20 +31,21 @@ export class KeyRotator {
     private readonly store: MetadataStore,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
+    private readonly access: Authorizer,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly leaseMs = ROTATION_LEASE_MS,
   ) {}
 
   async enableKeyRotation(ctx: CallContext, keyId: string, periodDays = DEFAULT_ROTATION_PERIOD_DAYS): Promise<void> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'EnableKeyRotation' });
     assertRotatable(key);
     assertUsableForCrypto(key);
     await this.store.setRotation(key.keyId, true, periodDays, new Date(this.clock.now().getTime() + periodDays * DAY_MS));
   }
 
   async disableKeyRotation(ctx: CallContext, keyId: string): Promise<void> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'DisableKeyRotation' });
     assertRotatable(key);
     assertUsableForCrypto(key);
     const status = await this.store.getRotationStatus(key.keyId);
@@ -51,7 +53,7 @@ export class KeyRotator {
   }
 
   async getKeyRotationStatus(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; status: RotationStatus }> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'GetKeyRotationStatus' });
     assertRotatable(key);
     const status = (await this.store.getRotationStatus(key.keyId)) ?? {
       enabled: false,
@@ -63,7 +65,7 @@ export class KeyRotator {
   }
 
   async rotateKeyOnDemand(ctx: CallContext, keyId: string): Promise<KmsKey> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'RotateKeyOnDemand' });
     assertRotatable(key);
     assertUsableForCrypto(key);
     const done = await this.store.listRotations(key.keyId, 0, 1000);
@@ -78,7 +80,7 @@ export class KeyRotator {
   }
 
   async listKeyRotations(ctx: CallContext, keyId: string, afterVersion: number, limit: number): Promise<{ key: KmsKey; page: Page<KeyRotation> }> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'ListKeyRotations' });
     assertRotatable(key);
     return { key, page: await this.store.listRotations(key.keyId, afterVersion, limit) };
   }

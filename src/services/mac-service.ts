@@ -4,7 +4,7 @@ import type { KmsKey } from '../domain/key.js';
 import { HMAC_SPECS, isHmacSpec, type MacAlgorithm } from '../domain/key-spec.js';
 import { assertUsableForCrypto } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
-import type { KeyDirectory } from './key-directory.js';
+import type { Authorizer } from './authorizer.js';
 import type { KeyVault } from './ports.js';
 
 export interface MacRequest {
@@ -17,17 +17,17 @@ export interface MacRequest {
 /** GenerateMac and VerifyMac: the HMAC key never leaves the token; the MAC is computed there. */
 export class MacService {
   constructor(
-    private readonly keys: KeyDirectory,
+    private readonly access: Authorizer,
     private readonly vault: KeyVault,
   ) {}
 
   async generateMac(ctx: CallContext, req: MacRequest): Promise<{ key: KmsKey; mac: Buffer }> {
-    const key = await this.macKey(ctx, req);
+    const key = await this.macKey(ctx, req, 'GenerateMac');
     return { key, mac: await this.vault.mac({ keyId: key.keyId, version: key.currentVersion }, req.macAlgorithm, req.message) };
   }
 
   async verifyMac(ctx: CallContext, req: MacRequest & { readonly mac: Buffer }): Promise<KmsKey> {
-    const key = await this.macKey(ctx, req);
+    const key = await this.macKey(ctx, req, 'VerifyMac');
     const expected = await this.vault.mac({ keyId: key.keyId, version: key.currentVersion }, req.macAlgorithm, req.message);
     // Constant time, and a MAC of the wrong length fails the same way.
     const same = expected.length === req.mac.length && timingSafeEqual(expected, req.mac);
@@ -35,8 +35,8 @@ export class MacService {
     return key;
   }
 
-  private async macKey(ctx: CallContext, req: MacRequest): Promise<KmsKey> {
-    const key = await this.keys.resolve(ctx, req.keyId, true);
+  private async macKey(ctx: CallContext, req: MacRequest, action: 'GenerateMac' | 'VerifyMac'): Promise<KmsKey> {
+    const key = await this.access.useKey(ctx, req.keyId, true, { action, extra: new Map([['kms:macalgorithm', [req.macAlgorithm]]]) });
     assertUsableForCrypto(key);
     if (key.keyUsage !== 'GENERATE_VERIFY_MAC' || !isHmacSpec(key.keySpec)) {
       throw new InvalidKeyUsageException(`${key.arn} key usage is ${key.keyUsage} which is not valid for GenerateMac or VerifyMac.`);

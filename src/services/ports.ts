@@ -1,5 +1,7 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
+import type { Policy } from '../domain/policy/policy.js';
+import type { GrantStore, PrincipalStore } from './access-ports.js';
 
 export type SigningKeyPairParams =
   | { readonly kind: 'EC'; readonly ecParams: Buffer }
@@ -30,6 +32,8 @@ export interface KeyVault {
    * constant-time OAEP decoding. InvalidCiphertextException for any failure.
    */
   rsaOaepDecrypt(ref: KeyMaterialRef, hash: 'SHA_1' | 'SHA_256', ciphertext: Buffer): Promise<Buffer>;
+  /** Whether the token holds an object for this key version. */
+  hasKey(ref: KeyMaterialRef): Promise<boolean>;
   /** Destroys every object of the key version; false when there was none. */
   destroyKey(ref: KeyMaterialRef): Promise<boolean>;
   /** AES-256-GCM inside the token; returns ciphertext followed by the 16-byte tag. */
@@ -131,7 +135,7 @@ export interface MetadataStore {
   /** Marks destruction as begun (idempotent); false when the key is no longer due (cancelled, or gone). */
   beginKeyDestruction(keyId: string, now: Date): Promise<boolean>;
   listKeyVersions(keyId: string): Promise<number[]>;
-  /** Records what was destroyed, removes the key's aliases and hides the key from every API call. */
+  /** Records what was destroyed, removes the key's aliases and grants and hides the key from every API call. */
   completeKeyDestruction(keyId: string, versions: readonly number[], at: Date): Promise<void>;
   /** The audit record of destroyed key material. */
   listDestroyedKeyMaterial(keyId: string): Promise<DestroyedKeyMaterial[]>;
@@ -184,6 +188,9 @@ export interface MetadataStore {
   /** A fixed field for deterministic GCM IVs that no instance has had before. */
   allocateIvInstance(): Promise<number>;
 
+  readonly principals: PrincipalStore;
+  readonly grants: GrantStore;
+
   close(): Promise<void>;
 }
 
@@ -192,11 +199,20 @@ export interface Principal {
   readonly accountId: string;
   readonly arn: string;
   readonly accessKeyId: string;
+  /** Its identity policies, parsed once when its credential was loaded. */
+  readonly identityPolicies: readonly Policy[];
+  /** The bootstrap administrator: it alone manages accounts (the root of the service's default account). */
+  readonly operator: boolean;
+}
+
+export interface Credential {
+  readonly secretAccessKey: string;
+  readonly principal: Principal;
 }
 
 export interface CredentialDirectory {
-  /** The secret and principal for an access key id, or undefined when unknown. */
-  lookup(accessKeyId: string): { secretAccessKey: string; principal: Principal } | undefined;
+  /** The active credential for an access key id, or undefined when unknown, inactive or disabled. */
+  lookup(accessKeyId: string): Promise<Credential | undefined>;
 }
 
 export interface Clock {

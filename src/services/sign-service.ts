@@ -5,7 +5,7 @@ import type { KmsKey } from '../domain/key.js';
 import { ED25519, ECC_SPECS, isEccSpec, isRsaSpec, signingScheme, type SigningScheme } from '../domain/key-spec.js';
 import { assertUsableForCrypto } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
-import type { KeyDirectory } from './key-directory.js';
+import type { Authorizer } from './authorizer.js';
 import type { KeyVault } from './ports.js';
 
 export interface SignRequest {
@@ -29,18 +29,18 @@ interface Prepared {
  */
 export class SignService {
   constructor(
-    private readonly keys: KeyDirectory,
+    private readonly access: Authorizer,
     private readonly vault: KeyVault,
   ) {}
 
   async sign(ctx: CallContext, req: SignRequest): Promise<{ key: KmsKey; signature: Buffer }> {
-    const { key, scheme, digest } = await this.prepare(ctx, req);
+    const { key, scheme, digest } = await this.prepare(ctx, req, 'Sign');
     const signature = await this.vault.signDigest({ keyId: key.keyId, version: key.currentVersion }, scheme, digest);
     return { key, signature: scheme.padding === 'ECDSA' ? rawToDer(signature) : signature };
   }
 
   async verify(ctx: CallContext, req: SignRequest & { readonly signature: Buffer }): Promise<KmsKey> {
-    const { key, scheme, digest } = await this.prepare(ctx, req);
+    const { key, scheme, digest } = await this.prepare(ctx, req, 'Verify');
     const signature = isEccSpec(key.keySpec) ? derToRaw(req.signature, ECC_SPECS[key.keySpec].coordinateBytes) : req.signature;
     const valid = signature !== undefined && (await this.vault.verifyDigest({ keyId: key.keyId, version: key.currentVersion }, scheme, digest, signature));
     if (!valid) throw new KMSInvalidSignatureException('The signature does not verify with this key, message and algorithm.');
@@ -49,15 +49,16 @@ export class SignService {
 
   /** DER SubjectPublicKeyInfo, as GetPublicKey returns it. */
   async publicKey(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; publicKey: Buffer }> {
-    const key = await this.keys.resolve(ctx, keyId, true);
+    const key = await this.access.useKey(ctx, keyId, true, { action: 'GetPublicKey' });
     if (!isEccSpec(key.keySpec) && !isRsaSpec(key.keySpec) && key.keySpec !== ED25519) {
       throw new InvalidKeyUsageException(`${key.arn} is a ${key.keySpec} key, which has no public key.`);
     }
     return { key, publicKey: await this.vault.publicKeyInfo({ keyId: key.keyId, version: key.currentVersion }) };
   }
 
-  private async prepare(ctx: CallContext, req: SignRequest): Promise<Prepared> {
-    const key = await this.keys.resolve(ctx, req.keyId, true);
+  private async prepare(ctx: CallContext, req: SignRequest, action: 'Sign' | 'Verify'): Promise<Prepared> {
+    const extra = new Map([['kms:signingalgorithm', [req.signingAlgorithm]], ['kms:messagetype', [req.messageType]]]);
+    const key = await this.access.useKey(ctx, req.keyId, true, { action, extra });
     assertUsableForCrypto(key);
     if (key.keyUsage !== 'SIGN_VERIFY') {
       throw new InvalidKeyUsageException(`${key.arn} key usage is ${key.keyUsage} which is not valid for Sign or Verify.`);

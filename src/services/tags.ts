@@ -2,7 +2,9 @@ import { TagException } from '../domain/errors.js';
 import type { Tag } from '../domain/key.js';
 import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
+import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
+import { requestTagConditions } from '../domain/policy/request-conditions.js';
 import type { MetadataStore } from './ports.js';
 
 export const MAX_TAGS_PER_KEY = 50;
@@ -22,22 +24,27 @@ export class TagService {
   constructor(
     private readonly store: MetadataStore,
     private readonly keys: KeyDirectory,
+    private readonly access: Authorizer,
   ) {}
 
   async tagResource(ctx: CallContext, keyId: string, tags: readonly Tag[]): Promise<void> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const valid = validateTags(tags);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'TagResource', extra: requestTagConditions(valid) });
     assertNotPendingDeletion(key);
-    await this.store.putTags(key.keyId, validateTags(tags), MAX_TAGS_PER_KEY);
+    await this.store.putTags(key.keyId, valid, MAX_TAGS_PER_KEY);
+    this.keys.forgetKey(key.keyId);
   }
 
   async untagResource(ctx: CallContext, keyId: string, tagKeys: readonly string[]): Promise<void> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const extra = new Map(tagKeys.length > 0 ? [['aws:tagkeys', [...tagKeys]]] : []);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'UntagResource', extra });
     assertNotPendingDeletion(key);
     await this.store.removeTags(key.keyId, tagKeys);
+    this.keys.forgetKey(key.keyId);
   }
 
   async listResourceTags(ctx: CallContext, keyId: string): Promise<Tag[]> {
-    const key = await this.keys.resolve(ctx, keyId, false);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'ListResourceTags' });
     return this.store.listTags(key.keyId);
   }
 }

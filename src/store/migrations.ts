@@ -100,4 +100,48 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX import_tokens_expiry ON import_tokens (expires_at);
   `,
+  `
+  -- Principals (IAM-style users, roles and account roots) and their access keys.
+  CREATE TABLE principals (
+    arn           TEXT PRIMARY KEY,
+    account_id    TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    enabled       INTEGER NOT NULL DEFAULT 1,
+    creation_date INTEGER NOT NULL
+  );
+  CREATE INDEX principals_by_account ON principals (account_id, arn);
+
+  CREATE TABLE access_keys (
+    access_key_id TEXT PRIMARY KEY,
+    principal_arn TEXT NOT NULL REFERENCES principals (arn) ON DELETE CASCADE,
+    -- The secret sealed under a token key (AES-256-GCM in the HSM); never stored in the clear.
+    sealed_secret BLOB NOT NULL,
+    status        TEXT NOT NULL,
+    creation_date INTEGER NOT NULL
+  );
+  CREATE INDEX access_keys_by_principal ON access_keys (principal_arn);
+
+  CREATE TABLE identity_policies (
+    principal_arn TEXT NOT NULL REFERENCES principals (arn) ON DELETE CASCADE,
+    policy_name   TEXT NOT NULL,
+    document      TEXT NOT NULL,
+    PRIMARY KEY (principal_arn, policy_name)
+  );
+
+  CREATE TABLE grants (
+    grant_id           TEXT PRIMARY KEY,
+    key_id             TEXT NOT NULL REFERENCES keys (key_id),
+    key_arn            TEXT NOT NULL,
+    name               TEXT,
+    grantee_principal  TEXT NOT NULL,
+    retiring_principal TEXT,
+    issuing_account    TEXT NOT NULL,
+    operations         TEXT NOT NULL,   -- JSON array
+    constraints        TEXT,            -- JSON object
+    creation_date      INTEGER NOT NULL
+  );
+  CREATE INDEX grants_by_key ON grants (key_id, grant_id);
+  CREATE INDEX grants_by_retiring ON grants (retiring_principal, grant_id);
+  `,
 ];

@@ -6,6 +6,7 @@ import { AlreadyExistsException, LimitExceededException } from '../domain/errors
 import type { Alias, ExpirationModel, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
 import type { DestroyedKeyMaterial, ImportToken, KeyRotation, MetadataStore, NewKey, Page, RotationStatus, RotationType } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js';
 
 interface KeyRow {
   key_id: string;
@@ -97,6 +98,8 @@ function page<R, T>(rows: R[], limit: number, map: (r: R) => T, sortKey: (r: R) 
 export class SqliteStore implements MetadataStore {
   private readonly db: Database.Database;
   private readonly stmt;
+  readonly principals: SqlitePrincipalStore;
+  readonly grants: SqliteGrantStore;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -106,6 +109,8 @@ export class SqliteStore implements MetadataStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    this.principals = new SqlitePrincipalStore(this.db);
+    this.grants = new SqliteGrantStore(this.db);
     const db = this.db;
     this.stmt = {
       insertKey: db.prepare(`INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state,
@@ -156,6 +161,7 @@ export class SqliteStore implements MetadataStore {
       recordDestroyed: db.prepare('INSERT OR IGNORE INTO destroyed_key_material (key_id, version, destroyed_at) VALUES (?, ?, ?)'),
       markDeleted: db.prepare('UPDATE keys SET deleted_at = ? WHERE key_id = ? AND deleted_at IS NULL'),
       deleteAliasesOf: db.prepare('DELETE FROM aliases WHERE target_key_id = ?'),
+      deleteGrantsOf: db.prepare('DELETE FROM grants WHERE key_id = ?'),
       saveImportToken: db.prepare(`INSERT INTO import_tokens (token_id, key_id, wrapping_algorithm, wrapping_key_spec, created_at, expires_at)
         VALUES (@tokenId, @keyId, @wrappingAlgorithm, @wrappingKeySpec, @createdAt, @expiresAt)`),
       getImportToken: db.prepare('SELECT * FROM import_tokens WHERE token_id = ?'),
@@ -270,6 +276,7 @@ export class SqliteStore implements MetadataStore {
     this.db.transaction(() => {
       for (const v of versions) this.stmt.recordDestroyed.run(keyId, v, at.getTime());
       this.stmt.deleteAliasesOf.run(keyId);
+      this.stmt.deleteGrantsOf.run(keyId);
       this.stmt.markDeleted.run(at.getTime(), keyId);
     })();
   }

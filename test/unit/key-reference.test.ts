@@ -4,25 +4,34 @@ import { NotFoundException } from '../../src/domain/errors.js';
 
 const scope = { region: 'us-east-1', accountId: '111122223333' };
 const id = '1234abcd-12ab-34cd-56ef-1234567890ab';
+const both = { allowAlias: true, crossAccount: false };
+const keysOnly = { allowAlias: false, crossAccount: false };
 
 describe('parseKeyReference', () => {
   it('accepts the four forms AWS documents for KeyId', () => {
-    expect(parseKeyReference(id, scope, true)).toEqual({ kind: 'keyId', keyId: id });
-    expect(parseKeyReference(`arn:aws:kms:us-east-1:111122223333:key/${id}`, scope, true)).toEqual({ kind: 'keyId', keyId: id });
-    expect(parseKeyReference('alias/ExampleAlias', scope, true)).toEqual({ kind: 'alias', aliasName: 'alias/ExampleAlias' });
-    expect(parseKeyReference('arn:aws:kms:us-east-1:111122223333:alias/ExampleAlias', scope, true)).toEqual({ kind: 'alias', aliasName: 'alias/ExampleAlias' });
+    expect(parseKeyReference(id, scope, both)).toEqual({ kind: 'keyId', keyId: id, accountId: '111122223333' });
+    expect(parseKeyReference(`arn:aws:kms:us-east-1:111122223333:key/${id}`, scope, both)).toEqual({ kind: 'keyId', keyId: id, accountId: '111122223333' });
+    expect(parseKeyReference('alias/ExampleAlias', scope, both)).toEqual({ kind: 'alias', aliasName: 'alias/ExampleAlias', accountId: '111122223333' });
+    expect(parseKeyReference('arn:aws:kms:us-east-1:111122223333:alias/ExampleAlias', scope, both)).toEqual({ kind: 'alias', aliasName: 'alias/ExampleAlias', accountId: '111122223333' });
   });
 
   it('refuses aliases where only key ids and ARNs are allowed', () => {
-    expect(() => parseKeyReference('alias/x', scope, false)).toThrow(NotFoundException);
-    expect(() => parseKeyReference('arn:aws:kms:us-east-1:111122223333:alias/x', scope, false)).toThrow(NotFoundException);
+    expect(() => parseKeyReference('alias/x', scope, keysOnly)).toThrow(NotFoundException);
+    expect(() => parseKeyReference('arn:aws:kms:us-east-1:111122223333:alias/x', scope, keysOnly)).toThrow(NotFoundException);
   });
 
   it('finds nothing in another region or account, or in a malformed id', () => {
-    expect(() => parseKeyReference(`arn:aws:kms:eu-west-1:111122223333:key/${id}`, scope, true)).toThrow(NotFoundException);
-    expect(() => parseKeyReference(`arn:aws:kms:us-east-1:444455556666:key/${id}`, scope, true)).toThrow(NotFoundException);
-    expect(() => parseKeyReference('arn:aws:s3:::bucket', scope, true)).toThrow(NotFoundException);
-    expect(() => parseKeyReference(id.toUpperCase(), scope, true)).toThrow(NotFoundException);
-    expect(() => parseKeyReference('1234', scope, true)).toThrow(NotFoundException);
+    expect(() => parseKeyReference(`arn:aws:kms:eu-west-1:111122223333:key/${id}`, scope, both)).toThrow(NotFoundException);
+    expect(() => parseKeyReference(`arn:aws:kms:us-east-1:444455556666:key/${id}`, scope, both)).toThrow(NotFoundException);
+    expect(() => parseKeyReference('arn:aws:s3:::bucket', scope, both)).toThrow(NotFoundException);
+    expect(() => parseKeyReference(id.toUpperCase(), scope, both)).toThrow(NotFoundException);
+    expect(() => parseKeyReference('1234', scope, both)).toThrow(NotFoundException);
+  });
+
+  it('names another account\'s key or alias by ARN where the operation is cross-account', () => {
+    const crossAccount = { allowAlias: true, crossAccount: true };
+    expect(parseKeyReference(`arn:aws:kms:us-east-1:444455556666:key/${id}`, scope, crossAccount)).toEqual({ kind: 'keyId', keyId: id, accountId: '444455556666' });
+    expect(parseKeyReference('arn:aws:kms:us-east-1:444455556666:alias/shared', scope, crossAccount)).toEqual({ kind: 'alias', aliasName: 'alias/shared', accountId: '444455556666' });
+    expect(() => parseKeyReference(`arn:aws:kms:eu-west-1:444455556666:key/${id}`, scope, crossAccount)).toThrow(NotFoundException);
   });
 });

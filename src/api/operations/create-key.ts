@@ -28,6 +28,7 @@ export const createKey = defineOperation({
       tags: input.Tags,
       customKeyStoreId: input.CustomKeyStoreId,
       multiRegion: input.MultiRegion,
+      bypassPolicyLockoutSafetyCheck: input.BypassPolicyLockoutSafetyCheck,
     });
     return { KeyMetadata: keyMetadata(key) };
   },

@@ -14,19 +14,19 @@ const request = z.object({
   DryRun: dryRun,
 });
 
-async function pair(crypto: CryptoService, ctx: CallContext, input: z.output<typeof request>) {
+async function pair(crypto: CryptoService, ctx: CallContext, input: z.output<typeof request>, action: 'GenerateDataKeyPair' | 'GenerateDataKeyPairWithoutPlaintext') {
   if (input.KeyPairSpec === 'SM2' || input.KeyPairSpec === 'ECC_NIST_EDWARDS25519') {
     throw new UnsupportedOperationException(`KeyPairSpec ${input.KeyPairSpec} is not supported.`);
   }
   if (input.Recipient !== undefined) throw new UnsupportedOperationException('Recipient (Nitro Enclaves attestation) is not supported.');
-  return crypto.generateDataKeyPair(ctx, { keyId: input.KeyId, keyPairSpec: input.KeyPairSpec, encryptionContext: input.EncryptionContext, dryRun: input.DryRun });
+  return crypto.generateDataKeyPair(ctx, { keyId: input.KeyId, keyPairSpec: input.KeyPairSpec, encryptionContext: input.EncryptionContext, dryRun: input.DryRun }, action);
 }
 
 export const generateDataKeyPair = defineOperation({
   name: 'GenerateDataKeyPair',
   input: request,
   async handle({ crypto }, ctx, input) {
-    const p = await pair(crypto, ctx, input);
+    const p = await pair(crypto, ctx, input, 'GenerateDataKeyPair');
     return { PrivateKeyCiphertextBlob: p.ciphertextBlob, PrivateKeyPlaintext: p.privateKey, PublicKey: p.publicKey, KeyId: p.key.arn, KeyPairSpec: input.KeyPairSpec };
   },
 });
@@ -35,7 +35,7 @@ export const generateDataKeyPairWithoutPlaintext = defineOperation({
   name: 'GenerateDataKeyPairWithoutPlaintext',
   input: request.omit({ Recipient: true }),
   async handle({ crypto }, ctx, input) {
-    const p = await pair(crypto, ctx, input);
+    const p = await pair(crypto, ctx, input, 'GenerateDataKeyPairWithoutPlaintext');
     p.privateKey.fill(0);
     return { PrivateKeyCiphertextBlob: p.ciphertextBlob, PublicKey: p.publicKey, KeyId: p.key.arn, KeyPairSpec: input.KeyPairSpec };
   },

@@ -9,9 +9,9 @@ export const generateRandom = defineOperation({
     CustomKeyStoreId: z.string().min(1).max(64).optional(),
     Recipient: z.unknown().optional(),
   }),
-  async handle({ crypto }, _ctx, input) {
+  async handle({ crypto }, ctx, input) {
     if (input.CustomKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported.');
     if (input.Recipient !== undefined) throw new UnsupportedOperationException('Recipient (Nitro Enclaves attestation) is not supported.');
-    return { Plaintext: await crypto.generateRandom(input.NumberOfBytes) };
+    return { Plaintext: await crypto.generateRandom(ctx, input.NumberOfBytes) };
   },
 });

@@ -16,6 +16,8 @@ import { generateDataKeyPair, generateDataKeyPairWithoutPlaintext } from './gene
 import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } from './import-operations.js';
 import { disableKeyRotation, enableKeyRotation, getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation-operations.js';
 import { listResourceTags, tagResource, untagResource } from './tag-operations.js';
+import { getKeyPolicy, listKeyPolicies, putKeyPolicy } from './key-policy-operations.js';
+import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grant-operations.js';
 
 const all: Operation[] = [
   createKey, describeKey, listKeys,
@@ -28,6 +30,8 @@ const all: Operation[] = [
   generateMac, verifyMac,
   sign, verify, getPublicKey,
   generateDataKeyPair, generateDataKeyPairWithoutPlaintext,
+  getKeyPolicy, putKeyPolicy, listKeyPolicies,
+  createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant,
 ] as Operation[];
 
 /** Every operation this service answers, by its X-Amz-Target name. */

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { defineOperation } from '../operation.js';
+import { keyIdParam } from '../schemas.js';
+
+const policyName = z.string().min(1).max(128).regex(/^[\w]+$/, 'Member must satisfy regular expression pattern: [\\w]+');
+const policyDocument = z.string().min(1).max(131072);
+
+export const getKeyPolicy = defineOperation({
+  name: 'GetKeyPolicy',
+  input: z.object({ KeyId: keyIdParam, PolicyName: policyName.optional() }),
+  async handle({ keyPolicies }, ctx, input) {
+    const policyNameOut = input.PolicyName ?? 'default';
+    return { Policy: await keyPolicies.getKeyPolicy(ctx, input.KeyId, policyNameOut), PolicyName: policyNameOut };
+  },
+});
+
+export const putKeyPolicy = defineOperation({
+  name: 'PutKeyPolicy',
+  // The document's own limit (32 KiB) is checked with the policy, as MalformedPolicyDocumentException.
+  input: z.object({ KeyId: keyIdParam, PolicyName: policyName.optional(), Policy: policyDocument, BypassPolicyLockoutSafetyCheck: z.boolean().optional() }),
+  async handle({ keyPolicies }, ctx, input) {
+    await keyPolicies.putKeyPolicy(ctx, input.KeyId, input.PolicyName ?? 'default', input.Policy, input.BypassPolicyLockoutSafetyCheck ?? false);
+    return {};
+  },
+});
+
+export const listKeyPolicies = defineOperation({
+  name: 'ListKeyPolicies',
+  input: z.object({ KeyId: keyIdParam, Limit: z.number().int().min(1).max(1000).optional(), Marker: z.string().min(1).max(320).optional() }),
+  async handle({ keyPolicies }, ctx, input) {
+    return { PolicyNames: await keyPolicies.listKeyPolicies(ctx, input.KeyId), Truncated: false };
+  },
+});

@@ -1,0 +1,132 @@
+import type { EncryptionContext } from './encryption-context.js';
+import { InvalidGrantTokenException, ValidationException } from './errors.js';
+import type { KmsKey } from './key.js';
+
+/** The operations a grant can allow (AWS "Grant operations"). */
+export const GRANT_OPERATIONS = [
+  'Decrypt',
+  'Encrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext',
+  'ReEncryptFrom',
+  'ReEncryptTo',
+  'Sign',
+  'Verify',
+  'GetPublicKey',
+  'GenerateMac',
+  'VerifyMac',
+  'DescribeKey',
+  'CreateGrant',
+  'RetireGrant',
+  'DeriveSharedSecret',
+] as const;
+export type GrantOperation = (typeof GRANT_OPERATIONS)[number];
+
+/** Operations that take an encryption context: the only ones a grant constraint can bind. */
+const CONTEXT_OPERATIONS: ReadonlySet<string> = new Set([
+  'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo',
+]);
+/** Operations that always go with any grant, whatever its constraints. */
+const GRANT_MANAGEMENT: ReadonlySet<string> = new Set(['CreateGrant', 'RetireGrant', 'DescribeKey']);
+
+export interface GrantConstraints {
+  readonly encryptionContextEquals?: EncryptionContext;
+  readonly encryptionContextSubset?: EncryptionContext;
+}
+
+export interface Grant {
+  readonly grantId: string;
+  readonly keyId: string;
+  readonly keyArn: string;
+  readonly name: string | undefined;
+  readonly granteePrincipal: string;
+  readonly retiringPrincipal: string | undefined;
+  /** The account of the principal that created the grant: its root may retire it. */
+  readonly issuingAccount: string;
+  readonly operations: readonly GrantOperation[];
+  readonly constraints: GrantConstraints | undefined;
+  readonly creationDate: Date;
+}
+
+/** The operations a key of this kind can perform, as CreateGrant checks them. */
+export function operationsValidFor(key: Pick<KmsKey, 'keySpec' | 'keyUsage'>): ReadonlySet<GrantOperation> {
+  const common: GrantOperation[] = ['DescribeKey', 'CreateGrant', 'RetireGrant'];
+  if (key.keyUsage === 'GENERATE_VERIFY_MAC') return new Set([...common, 'GenerateMac', 'VerifyMac']);
+  if (key.keyUsage === 'SIGN_VERIFY') return new Set([...common, 'Sign', 'Verify', 'GetPublicKey']);
+  if (key.keySpec === 'SYMMETRIC_DEFAULT') {
+    return new Set([...common, 'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo']);
+  }
+  return new Set([...common, 'Decrypt', 'Encrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey']);
+}
+
+/** CreateGrant's rules for operations and constraints on this key (AWS CreateGrant, "Grant constraints"). */
+export function checkGrantRequest(key: KmsKey, operations: readonly GrantOperation[], constraints: GrantConstraints | undefined): void {
+  const valid = operationsValidFor(key);
+  const invalid = operations.filter((op) => !valid.has(op));
+  if (invalid.length > 0) throw new ValidationException(`Grant operations ${invalid.join(', ')} are not valid for ${key.arn} (KeySpec ${key.keySpec}, KeyUsage ${key.keyUsage}).`);
+  if (!constraints) return;
+  if (constraints.encryptionContextEquals && constraints.encryptionContextSubset) {
+    throw new ValidationException('A grant constraint has either EncryptionContextEquals or EncryptionContextSubset, not both.');
+  }
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw new ValidationException('Encryption context grant constraints are supported only on symmetric encryption KMS keys.');
+  const without = operations.filter((op) => !CONTEXT_OPERATIONS.has(op) && !GRANT_MANAGEMENT.has(op));
+  if (without.length > 0) throw new ValidationException(`Grant constraints cannot apply to ${without.join(', ')}, which take no encryption context.`);
+}
+
+/** Grant constraints compare keys without case and values exactly (AWS GrantConstraints). */
+function byLowerKey(context: EncryptionContext): Map<string, string> {
+  return new Map(Object.entries(context).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function contextContains(request: EncryptionContext, subset: EncryptionContext): boolean {
+  const have = byLowerKey(request);
+  return Object.entries(subset).every(([k, v]) => have.get(k.toLowerCase()) === v);
+}
+
+function contextEquals(a: EncryptionContext, b: EncryptionContext): boolean {
+  return byLowerKey(a).size === byLowerKey(b).size && contextContains(a, b);
+}
+
+/**
+ * Whether the grant lets its grantee perform the operation with this encryption
+ * context. Constraints bind the cryptographic operations only; keys compare
+ * without case and values exactly.
+ */
+export function grantPermits(grant: Grant, operation: string, encryptionContext: EncryptionContext | undefined): boolean {
+  if (!(grant.operations as readonly string[]).includes(operation)) return false;
+  const c = grant.constraints;
+  if (!c || !CONTEXT_OPERATIONS.has(operation)) return true;
+  const context = encryptionContext ?? {};
+  if (c.encryptionContextEquals) return contextEquals(context, c.encryptionContextEquals);
+  if (c.encryptionContextSubset) return contextContains(context, c.encryptionContextSubset);
+  return true;
+}
+
+/** Whether a new grant's constraints are at least as strict as the parent grant's (for grants made through a CreateGrant grant). */
+export function constraintsAtLeastAsStrict(child: GrantConstraints | undefined, parent: GrantConstraints | undefined): boolean {
+  if (!parent || (!parent.encryptionContextEquals && !parent.encryptionContextSubset)) return true;
+  if (!child) return false;
+  if (parent.encryptionContextEquals) return child.encryptionContextEquals !== undefined && contextEquals(child.encryptionContextEquals, parent.encryptionContextEquals);
+  const childContext = child.encryptionContextEquals ?? child.encryptionContextSubset;
+  return childContext !== undefined && contextContains(childContext, parent.encryptionContextSubset!);
+}
+
+const TOKEN_PREFIX = 'hsmkms-gt1.';
+
+/**
+ * A grant token names its grant, so that an instance that has not yet seen the
+ * grant can find it at once. It carries no authority of its own: the caller must
+ * still be the grant's grantee.
+ */
+export function encodeGrantToken(grantId: string, nonce: Buffer): string {
+  return TOKEN_PREFIX + Buffer.concat([Buffer.from(grantId, 'hex'), nonce]).toString('base64url');
+}
+
+export function decodeGrantToken(token: string): string {
+  const body = token.startsWith(TOKEN_PREFIX) ? Buffer.from(token.slice(TOKEN_PREFIX.length), 'base64url') : Buffer.alloc(0);
+  if (body.length !== 48 || TOKEN_PREFIX + body.toString('base64url') !== token) throw new InvalidGrantTokenException('The grant token is not valid.');
+  return body.subarray(0, 32).toString('hex');
+}

@@ -1,0 +1,219 @@
+import { MalformedPolicyDocumentException } from '../errors.js';
+import { compileConditions, type CompiledCondition, type ConditionValues } from './conditions.js';
+import { PatternSet } from './wildcard.js';
+
+/** Who is asking, as policies see it. */
+export interface PolicyPrincipal {
+  readonly arn: string;
+  readonly accountId: string;
+}
+
+export const rootArn = (accountId: string) => `arn:aws:iam::${accountId}:root`;
+export const isRoot = (p: PolicyPrincipal) => p.arn === rootArn(p.accountId);
+
+/** One request as the policy language sees it. */
+export interface PolicyRequest {
+  /** e.g. kms:Encrypt */
+  readonly action: string;
+  /** The key ARN, or * for operations on no key (CreateKey, ListKeys, ...). */
+  readonly resource: string;
+  readonly principal: PolicyPrincipal;
+  readonly conditions: ConditionValues;
+}
+
+/**
+ * What one policy says of a request. `delegatedAllow`: a key policy allowed the
+ * principal's account (its root ARN or account id), which lets that account's
+ * identity policies decide (AWS's "Enable IAM User Permissions").
+ */
+export interface PolicyVerdict {
+  readonly deny: boolean;
+  readonly allow: boolean;
+  readonly delegatedAllow: boolean;
+}
+
+const NO_MATCH: PolicyVerdict = { deny: false, allow: false, delegatedAllow: false };
+
+type PrincipalMatch = 'principal' | 'account' | 'none';
+
+/** A Principal or NotPrincipal element: everyone, whole accounts, or exact ARNs. */
+class PrincipalSet {
+  private constructor(
+    private readonly everyone: boolean,
+    private readonly accounts: ReadonlySet<string>,
+    private readonly arns: ReadonlySet<string>,
+  ) {}
+
+  static parse(element: unknown, name: string): PrincipalSet {
+    if (element === '*') return new PrincipalSet(true, new Set(), new Set());
+    if (typeof element !== 'object' || element === null || Array.isArray(element)) throw invalidPrincipal(name);
+    const accounts = new Set<string>();
+    const arns = new Set<string>();
+    let everyone = false;
+    for (const [kind, value] of Object.entries(element)) {
+      const list = stringList(value, name);
+      // Service, Federated and CanonicalUser principals are valid but never call this service.
+      if (kind === 'Service' || kind === 'Federated' || kind === 'CanonicalUser') continue;
+      if (kind !== 'AWS') throw invalidPrincipal(name);
+      for (const entry of list) {
+        const root = /^arn:aws:iam::(\d{12}):root$/.exec(entry);
+        if (entry === '*') everyone = true;
+        else if (/^\d{12}$/.test(entry)) accounts.add(entry);
+        else if (root) accounts.add(root[1]!);
+        else if (/^arn:aws:(iam|sts)::\d{12}:[^*?]+$/.test(entry)) arns.add(entry);
+        else throw invalidPrincipal(name);
+      }
+    }
+    return new PrincipalSet(everyone, accounts, arns);
+  }
+
+  /** The user, role and session ARNs the element names (accounts and * excluded). */
+  get namedArns(): ReadonlySet<string> {
+    return this.arns;
+  }
+
+  /**
+   * 'principal' when the element names this caller itself (or everyone, or it is the
+   * root of a named account); 'account' when it names the caller's account only.
+   */
+  match(p: PolicyPrincipal): PrincipalMatch {
+    if (this.everyone || this.arns.has(p.arn)) return 'principal';
+    if (this.accounts.has(p.accountId)) return isRoot(p) ? 'principal' : 'account';
+    return 'none';
+  }
+}
+
+function invalidPrincipal(name: string): MalformedPolicyDocumentException {
+  return new MalformedPolicyDocumentException(`Policy contains a statement with one or more invalid principals (${name}).`);
+}
+
+function stringList(value: unknown, name: string): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0 || !list.every((v): v is string => typeof v === 'string' && v.length > 0)) {
+    throw new MalformedPolicyDocumentException(`${name} must be a string or a non-empty list of strings.`);
+  }
+  return list;
+}
+
+interface Statement {
+  readonly sid: string | undefined;
+  readonly effect: 'Allow' | 'Deny';
+  readonly principal: PrincipalSet | undefined;
+  readonly notPrincipal: PrincipalSet | undefined;
+  readonly action: PatternSet | undefined;
+  readonly notAction: PatternSet | undefined;
+  readonly resource: PatternSet | undefined;
+  readonly notResource: PatternSet | undefined;
+  readonly conditions: readonly CompiledCondition[];
+}
+
+const STATEMENT_FIELDS = new Set(['Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'NotResource', 'Condition']);
+const ACTION = /^(\*|[a-zA-Z0-9-]+:[A-Za-z0-9*?]+)$/;
+export const MAX_POLICY_BYTES = 32_768;
+
+export type PolicyKind = 'key' | 'identity';
+
+/**
+ * A key policy or identity policy, validated and compiled once; evaluating it is
+ * a walk over precompiled matchers with no parsing and no I/O.
+ */
+export class Policy {
+  private constructor(
+    readonly statements: readonly Statement[],
+    /** The condition keys the policy reads, normalised, so callers gather only those. */
+    readonly conditionKeys: ReadonlySet<string>,
+  ) {}
+
+  /** Throws MalformedPolicyDocumentException with the first problem found. */
+  static parse(document: string, kind: PolicyKind): Policy {
+    if (Buffer.byteLength(document, 'utf8') > MAX_POLICY_BYTES) throw new MalformedPolicyDocumentException(`The policy exceeds ${MAX_POLICY_BYTES} bytes.`);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(document);
+    } catch {
+      throw new MalformedPolicyDocumentException('The policy is not valid JSON.');
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new MalformedPolicyDocumentException('The policy must be a JSON object.');
+    const { Version, Id, Statement: statements, ...rest } = doc as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) throw new MalformedPolicyDocumentException(`Unknown policy element ${Object.keys(rest)[0]}.`);
+    if (Version !== undefined && Version !== '2012-10-17' && Version !== '2008-10-17') throw new MalformedPolicyDocumentException('Version must be 2012-10-17 or 2008-10-17.');
+    if (Id !== undefined && typeof Id !== 'string') throw new MalformedPolicyDocumentException('Id must be a string.');
+    const list = Array.isArray(statements) ? statements : [statements];
+    if (statements === undefined || list.length === 0) throw new MalformedPolicyDocumentException('The policy has no Statement.');
+    const compiled = list.map((s, i) => parseStatement(s, i, kind));
+    const keys = new Set(compiled.flatMap((s) => s.conditions.map((c) => c.key)));
+    return new Policy(compiled, keys);
+  }
+
+  /** Every user, role and session ARN named in Principal or NotPrincipal elements. */
+  get namedPrincipals(): string[] {
+    return [...new Set(this.statements.flatMap((s) => [...(s.principal?.namedArns ?? []), ...(s.notPrincipal?.namedArns ?? [])]))];
+  }
+
+  evaluate(request: PolicyRequest): PolicyVerdict {
+    let allow = false;
+    let delegatedAllow = false;
+    for (const s of this.statements) {
+      const who = principalMatch(s, request.principal);
+      if (who === 'none') continue;
+      if (!matchesAction(s, request.action) || !matchesResource(s, request.resource)) continue;
+      if (!s.conditions.every((c) => c.evaluate(request.conditions))) continue;
+      // A Deny naming an account denies every principal of it; an Allow only delegates to its IAM policies.
+      if (s.effect === 'Deny') return { deny: true, allow: false, delegatedAllow: false };
+      if (who === 'principal') allow = true;
+      else delegatedAllow = true;
+    }
+    return allow || delegatedAllow ? { deny: false, allow, delegatedAllow } : NO_MATCH;
+  }
+}
+
+function principalMatch(s: Statement, p: PolicyPrincipal): PrincipalMatch {
+  if (s.principal) return s.principal.match(p);
+  // NotPrincipal: every principal the list does not name; a listed account spares its root only.
+  if (s.notPrincipal) return s.notPrincipal.match(p) === 'principal' ? 'none' : 'principal';
+  return 'principal'; // identity policies apply to the principal they are attached to
+}
+
+function matchesAction(s: Statement, action: string): boolean {
+  return s.action ? s.action.matches(action) : !s.notAction!.matches(action);
+}
+
+function matchesResource(s: Statement, resource: string): boolean {
+  return s.resource ? s.resource.matches(resource) : !s.notResource!.matches(resource);
+}
+
+function parseStatement(raw: unknown, index: number, kind: PolicyKind): Statement {
+  const where = `Statement ${index + 1}`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new MalformedPolicyDocumentException(`${where} must be an object.`);
+  const s = raw as Record<string, unknown>;
+  const unknown = Object.keys(s).find((k) => !STATEMENT_FIELDS.has(k));
+  if (unknown) throw new MalformedPolicyDocumentException(`${where} has an unknown element ${unknown}.`);
+  if (s.Sid !== undefined && typeof s.Sid !== 'string') throw new MalformedPolicyDocumentException(`${where}: Sid must be a string.`);
+  if (s.Effect !== 'Allow' && s.Effect !== 'Deny') throw new MalformedPolicyDocumentException(`${where}: Effect must be Allow or Deny.`);
+  const exactlyOne = (a: string, b: string) => {
+    if ((s[a] === undefined) === (s[b] === undefined)) throw new MalformedPolicyDocumentException(`${where} must have exactly one of ${a} and ${b}.`);
+  };
+  if (kind === 'key') exactlyOne('Principal', 'NotPrincipal');
+  else if (s.Principal !== undefined || s.NotPrincipal !== undefined) throw new MalformedPolicyDocumentException(`${where}: an identity policy has no Principal.`);
+  exactlyOne('Action', 'NotAction');
+  exactlyOne('Resource', 'NotResource');
+  const actions = (name: string) => {
+    if (s[name] === undefined) return undefined;
+    const list = stringList(s[name], `${where}: ${name}`);
+    const bad = list.find((a) => !ACTION.test(a));
+    if (bad) throw new MalformedPolicyDocumentException(`${where}: ${bad} is not a valid action.`);
+    return new PatternSet(list, true); // action names are case-insensitive
+  };
+  const resources = (name: string) => (s[name] === undefined ? undefined : new PatternSet(stringList(s[name], `${where}: ${name}`), false));
+  return {
+    sid: s.Sid as string | undefined,
+    effect: s.Effect,
+    principal: s.Principal === undefined ? undefined : PrincipalSet.parse(s.Principal, `${where}: Principal`),
+    notPrincipal: s.NotPrincipal === undefined ? undefined : PrincipalSet.parse(s.NotPrincipal, `${where}: NotPrincipal`),
+    action: actions('Action'),
+    notAction: actions('NotAction'),
+    resource: resources('Resource'),
+    notResource: resources('NotResource'),
+    conditions: compileConditions(s.Condition),
+  };
+}

@@ -1,0 +1,62 @@
+import type { Grant } from '../domain/grant.js';
+import type { Page } from './ports.js';
+
+export type PrincipalKind = 'root' | 'user' | 'role';
+export type AccessKeyStatus = 'Active' | 'Inactive';
+
+export interface StoredPrincipal {
+  readonly arn: string;
+  readonly accountId: string;
+  readonly kind: PrincipalKind;
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly creationDate: Date;
+}
+
+/** An access key: its secret only ever sealed under a token key (see CredentialSealer). */
+export interface StoredAccessKey {
+  readonly accessKeyId: string;
+  readonly principalArn: string;
+  readonly sealedSecret: Buffer;
+  readonly status: AccessKeyStatus;
+  readonly creationDate: Date;
+}
+
+export interface IdentityPolicyDocument {
+  readonly policyName: string;
+  readonly document: string;
+}
+
+/** Principals, their access keys and identity policies. Every method is one transaction. */
+export interface PrincipalStore {
+  /** Throws AlreadyExistsException when the ARN is taken. */
+  createPrincipal(principal: StoredPrincipal): Promise<void>;
+  getPrincipal(arn: string): Promise<StoredPrincipal | undefined>;
+  listPrincipals(accountId: string | undefined): Promise<StoredPrincipal[]>;
+  setPrincipalEnabled(arn: string, enabled: boolean): Promise<boolean>;
+  /** Removes the principal with its access keys and identity policies. */
+  deletePrincipal(arn: string): Promise<boolean>;
+
+  createAccessKey(key: StoredAccessKey): Promise<void>;
+  getAccessKey(accessKeyId: string): Promise<StoredAccessKey | undefined>;
+  listAccessKeys(principalArn: string): Promise<StoredAccessKey[]>;
+  setAccessKeyStatus(accessKeyId: string, status: AccessKeyStatus): Promise<boolean>;
+  replaceSecret(accessKeyId: string, sealedSecret: Buffer): Promise<boolean>;
+  deleteAccessKey(accessKeyId: string): Promise<boolean>;
+
+  putIdentityPolicy(principalArn: string, policy: IdentityPolicyDocument): Promise<void>;
+  deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean>;
+  listIdentityPolicies(principalArn: string): Promise<IdentityPolicyDocument[]>;
+}
+
+/** Grants on keys. */
+export interface GrantStore {
+  /** Throws LimitExceededException when the key already has maxGrants grants. */
+  createGrant(grant: Grant, maxGrants: number): Promise<void>;
+  getGrant(grantId: string): Promise<Grant | undefined>;
+  /** Every grant of the key (for the authorizer's cache). */
+  grantsOfKey(keyId: string): Promise<Grant[]>;
+  listGrants(keyId: string, filter: { grantId?: string; granteePrincipal?: string }, after: string | undefined, limit: number): Promise<Page<Grant>>;
+  listRetirableGrants(retiringPrincipal: string, after: string | undefined, limit: number): Promise<Page<Grant>>;
+  deleteGrant(grantId: string): Promise<boolean>;
+}

@@ -1,0 +1,55 @@
+import type { KeyMaterialRef } from '../domain/key.js';
+import type { IvSequence } from './iv-sequence.js';
+import type { KeyVault } from './ports.js';
+
+/**
+ * The token key that seals access-key secrets. Its id is outside what CreateKey
+ * hands out and no key row names it, so no API call can reach it.
+ */
+export const CREDENTIALS_KEY: KeyMaterialRef = { keyId: '00000000-0000-0000-0000-000000000000', version: 1 };
+const IV_BYTES = 12;
+
+/**
+ * Seals access-key secrets with AES-256-GCM inside the token: SigV4 needs the
+ * secret itself, so it is kept, but only as ciphertext in the database. The AAD
+ * binds each sealed secret to its access key id, so rows cannot be swapped.
+ */
+export class CredentialSealer {
+  private ready: Promise<void> | undefined;
+
+  constructor(
+    private readonly vault: KeyVault,
+    private readonly ivs: IvSequence,
+  ) {}
+
+  async seal(accessKeyId: string, secret: string): Promise<Buffer> {
+    await this.ensureKey();
+    const iv = await this.ivs.next();
+    const sealed = await this.vault.encrypt(CREDENTIALS_KEY, iv, aad(accessKeyId), Buffer.from(secret, 'utf8'));
+    return Buffer.concat([iv, sealed]);
+  }
+
+  async open(accessKeyId: string, sealed: Buffer): Promise<string> {
+    const plain = await this.vault.decrypt(CREDENTIALS_KEY, sealed.subarray(0, IV_BYTES), aad(accessKeyId), sealed.subarray(IV_BYTES));
+    try {
+      return plain.toString('utf8');
+    } finally {
+      plain.fill(0);
+    }
+  }
+
+  /** Created with the first access key; creation is idempotent per instance. */
+  private ensureKey(): Promise<void> {
+    this.ready ??= (async () => {
+      if (!(await this.vault.hasKey(CREDENTIALS_KEY))) await this.vault.createSymmetricKey(CREDENTIALS_KEY);
+    })().catch((e: unknown) => {
+      this.ready = undefined;
+      throw e;
+    });
+    return this.ready;
+  }
+}
+
+function aad(accessKeyId: string): Buffer {
+  return Buffer.from(`hsm-kms/access-key-secret/v1\0${accessKeyId}`, 'utf8');
+}

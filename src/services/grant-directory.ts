@@ -1,0 +1,38 @@
+import { decodeGrantToken, type Grant } from '../domain/grant.js';
+import type { GrantStore } from './access-ports.js';
+import type { Clock } from './ports.js';
+
+/**
+ * The grants of each key, cached like key metadata: a grant made or retired on
+ * this instance counts at once; another instance's within the TTL, or at once
+ * when its grant token is passed.
+ */
+export class GrantDirectory {
+  private readonly byKey = new Map<string, { grants: Grant[]; expires: number }>();
+
+  constructor(
+    private readonly store: GrantStore,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+  ) {}
+
+  async grantsOf(keyId: string): Promise<Grant[]> {
+    const now = this.clock.now().getTime();
+    const hit = this.byKey.get(keyId);
+    if (hit && hit.expires > now) return hit.grants;
+    const grants = await this.store.grantsOfKey(keyId);
+    this.byKey.set(keyId, { grants, expires: now + this.ttlMs });
+    return grants;
+  }
+
+  /** The grants named by grant tokens (InvalidGrantTokenException for a malformed one); retired grants are simply absent. */
+  async byTokens(tokens: readonly string[]): Promise<Grant[]> {
+    const ids = tokens.map(decodeGrantToken);
+    const found = await Promise.all(ids.map((id) => this.store.getGrant(id)));
+    return found.filter((g): g is Grant => g !== undefined);
+  }
+
+  forget(keyId: string): void {
+    this.byKey.delete(keyId);
+  }
+}

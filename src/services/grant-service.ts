@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { parsePrincipalArn } from '../domain/access-key.js';
+import { AccessDeniedException, dryRunSucceeded, InvalidArnException, NotFoundException, ValidationException } from '../domain/errors.js';
+import {
+  checkGrantRequest,
+  constraintsAtLeastAsStrict,
+  decodeGrantToken,
+  encodeGrantToken,
+  type Grant,
+  type GrantConstraints,
+  type GrantOperation,
+} from '../domain/grant.js';
+import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
+import { rootArn } from '../domain/policy/policy.js';
+import type { GrantStore } from './access-ports.js';
+import type { Authorizer } from './authorizer.js';
+import type { CallContext } from './context.js';
+import type { GrantDirectory } from './grant-directory.js';
+import type { Clock, Page } from './ports.js';
+
+/** AWS's quota of grants per KMS key. */
+export const MAX_GRANTS_PER_KEY = 50_000;
+
+export interface CreateGrantRequest {
+  readonly keyId: string;
+  readonly granteePrincipal: string;
+  readonly retiringPrincipal?: string;
+  readonly operations: readonly GrantOperation[];
+  readonly constraints?: GrantConstraints;
+  readonly name?: string;
+  readonly dryRun?: boolean;
+}
+
+export interface RetireGrantRequest {
+  readonly grantToken?: string;
+  readonly keyId?: string;
+  readonly grantId?: string;
+  readonly dryRun?: boolean;
+}
+
+/** Grants: delegations of some operations on one key to one principal, usable at once through their token. */
+export class GrantService {
+  constructor(
+    private readonly store: GrantStore,
+    private readonly grants: GrantDirectory,
+    private readonly access: Authorizer,
+    private readonly clock: Clock,
+  ) {}
+
+  async createGrant(ctx: CallContext, req: CreateGrantRequest): Promise<{ grantId: string; grantToken: string }> {
+    for (const p of [req.granteePrincipal, req.retiringPrincipal]) {
+      if (p !== undefined && !parsePrincipalArn(p)) throw new ValidationException(`${p} is not a valid principal ARN.`);
+    }
+    const operations = [...new Set(req.operations)];
+    const extra = new Map<string, string[]>([
+      ['kms:grantoperations', operations],
+      ['kms:granteeprincipal', [req.granteePrincipal]],
+      ['kms:grantisforawsresource', ['false']],
+    ]);
+    if (req.retiringPrincipal) extra.set('kms:retiringprincipal', [req.retiringPrincipal]);
+    const constraintType = req.constraints?.encryptionContextEquals ? 'EncryptionContextEquals' : req.constraints?.encryptionContextSubset ? 'EncryptionContextSubset' : undefined;
+    if (constraintType) extra.set('kms:grantconstrainttype', [constraintType]);
+    const key = await this.access.useKey(ctx, req.keyId, false, {
+      action: 'CreateGrant',
+      extra,
+      // A grantee creating grants through a grant hands on no more than it holds.
+      grantFilter: (parent) => operations.every((op) => parent.operations.includes(op)) && constraintsAtLeastAsStrict(req.constraints, parent.constraints),
+    });
+    assertNotPendingDeletion(key);
+    checkGrantRequest(key, operations, req.constraints);
+    if (req.dryRun) throw dryRunSucceeded();
+
+    const nonce = randomBytes(16);
+    if (req.name !== undefined) {
+      // Idempotent by name: the same request returns the same grant (with a new token).
+      const same = (await this.store.grantsOfKey(key.keyId)).find((g) => g.name === req.name && sameGrant(g, req, operations));
+      if (same) return { grantId: same.grantId, grantToken: encodeGrantToken(same.grantId, nonce) };
+    }
+    const grant: Grant = {
+      grantId: randomBytes(32).toString('hex'),
+      keyId: key.keyId,
+      keyArn: key.arn,
+      name: req.name,
+      granteePrincipal: req.granteePrincipal,
+      retiringPrincipal: req.retiringPrincipal,
+      issuingAccount: ctx.principal.accountId,
+      operations,
+      constraints: req.constraints,
+      creationDate: this.clock.now(),
+    };
+    await this.store.createGrant(grant, MAX_GRANTS_PER_KEY);
+    this.grants.forget(key.keyId);
+    return { grantId: grant.grantId, grantToken: encodeGrantToken(grant.grantId, nonce) };
+  }
+
+  async listGrants(ctx: CallContext, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, after: string | undefined, limit: number): Promise<Page<Grant>> {
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'ListGrants', extra: new Map([['kms:grantisforawsresource', ['false']]]) });
+    return this.store.listGrants(key.keyId, filter, after, limit);
+  }
+
+  async listRetirableGrants(ctx: CallContext, retiringPrincipal: string, after: string | undefined, limit: number): Promise<Page<Grant>> {
+    await this.access.authorizeWithoutKey(ctx, 'ListRetirableGrants');
+    return this.store.listRetirableGrants(retiringPrincipal, after, limit);
+  }
+
+  /**
+   * Retiring is for the grant's retiring principal, its grantee when the grant
+   * includes RetireGrant, and the root of the account that holds the key or made
+   * the grant (AWS RetireGrant).
+   */
+  async retireGrant(ctx: CallContext, req: RetireGrantRequest): Promise<void> {
+    const grant = await this.findForRetirement(ctx, req);
+    const caller = ctx.principal.arn;
+    const keyAccount = parseKeyArnAccount(grant.keyArn);
+    const may =
+      grant.retiringPrincipal === caller ||
+      (grant.granteePrincipal === caller && grant.operations.includes('RetireGrant')) ||
+      caller === rootArn(keyAccount) ||
+      caller === rootArn(grant.issuingAccount);
+    if (!may) {
+      throw new AccessDeniedException(
+        `User: ${caller} is not authorized to perform: kms:RetireGrant on resource: ${grant.keyArn} because it is neither the grant's retiring principal nor a grantee allowed to retire it`,
+      );
+    }
+    if (req.dryRun) throw dryRunSucceeded();
+    await this.store.deleteGrant(grant.grantId);
+    this.grants.forget(grant.keyId);
+  }
+
+  async revokeGrant(ctx: CallContext, keyId: string, grantId: string, dryRun: boolean | undefined): Promise<void> {
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'RevokeGrant', extra: new Map([['kms:grantisforawsresource', ['false']]]) });
+    const grant = await this.store.getGrant(grantId);
+    if (!grant || grant.keyId !== key.keyId) throw new NotFoundException(`Grant ${grantId} does not exist on ${key.arn}.`);
+    if (dryRun) throw dryRunSucceeded();
+    await this.store.deleteGrant(grantId);
+    this.grants.forget(key.keyId);
+  }
+
+  private async findForRetirement(ctx: CallContext, req: RetireGrantRequest): Promise<Grant> {
+    if (req.grantToken !== undefined) {
+      const grant = await this.store.getGrant(decodeGrantToken(req.grantToken));
+      if (!grant) throw new NotFoundException('The grant named by the grant token does not exist (it may be retired already).');
+      return grant;
+    }
+    if (req.keyId === undefined || req.grantId === undefined) throw new ValidationException('RetireGrant needs a GrantToken, or both KeyId and GrantId.');
+    if (!/^arn:aws:kms:/.test(req.keyId)) throw new InvalidArnException('KeyId must be a key ARN in RetireGrant.');
+    const key = await this.access.resolve(ctx, 'RetireGrant', req.keyId, false);
+    const grant = await this.store.getGrant(req.grantId);
+    if (!grant || grant.keyId !== key.keyId) throw new NotFoundException(`Grant ${req.grantId} does not exist on ${key.arn}.`);
+    return grant;
+  }
+}
+
+function sameGrant(g: Grant, req: CreateGrantRequest, operations: readonly GrantOperation[]): boolean {
+  return (
+    g.granteePrincipal === req.granteePrincipal &&
+    g.retiringPrincipal === req.retiringPrincipal &&
+    JSON.stringify([...g.operations].sort()) === JSON.stringify([...operations].sort()) &&
+    JSON.stringify(g.constraints ?? null) === JSON.stringify(req.constraints ?? null)
+  );
+}
+
+function parseKeyArnAccount(keyArn: string): string {
+  return keyArn.split(':')[4]!;
+}

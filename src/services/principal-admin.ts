@@ -1,0 +1,168 @@
+import { generateAccessKeyId, generateSecretAccessKey, parsePrincipalArn } from '../domain/access-key.js';
+import { AccessDeniedException, NotFoundException, ValidationException } from '../domain/errors.js';
+import { Policy, rootArn } from '../domain/policy/policy.js';
+import type { AccessKeyStatus, IdentityPolicyDocument, PrincipalStore, StoredAccessKey, StoredPrincipal } from './access-ports.js';
+import type { CallContext } from './context.js';
+import type { CredentialSealer } from './credential-sealer.js';
+import type { PrincipalDirectory } from './principal-directory.js';
+import type { Clock } from './ports.js';
+
+/** At most this many access keys per principal, as IAM allows. */
+export const MAX_ACCESS_KEYS = 2;
+const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
+
+export interface NewAccessKey {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly principalArn: string;
+}
+
+/**
+ * Accounts, principals, access keys and identity policies: the admin CLI's use
+ * cases. The operator (the default account's root) manages every account; an
+ * account's root manages its own account; nobody else manages anything.
+ */
+export class PrincipalAdmin {
+  constructor(
+    private readonly store: PrincipalStore,
+    private readonly sealer: CredentialSealer,
+    private readonly directory: PrincipalDirectory,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Makes a new account: its root principal, and an access key for it. */
+  async createAccount(ctx: CallContext, accountId: string): Promise<NewAccessKey> {
+    if (!ctx.principal.operator) throw denied(ctx, 'CreateAccount', rootArn(accountId));
+    if (!/^\d{12}$/.test(accountId)) throw new ValidationException('AccountId must be 12 digits.');
+    await this.store.createPrincipal({ arn: rootArn(accountId), accountId, kind: 'root', name: 'root', enabled: true, creationDate: this.clock.now() });
+    return this.createAccessKey(ctx, rootArn(accountId));
+  }
+
+  async createPrincipal(ctx: CallContext, arn: string): Promise<StoredPrincipal> {
+    const parsed = parsePrincipalArn(arn);
+    if (!parsed || parsed.kind === 'root') throw new ValidationException(`${arn} is not a user or role ARN (arn:aws:iam::ACCOUNT:user/NAME or role/NAME).`);
+    this.assertManages(ctx, 'CreatePrincipal', arn, parsed.accountId);
+    await this.ensureAccount(parsed.accountId);
+    const principal: StoredPrincipal = { arn, ...parsed, enabled: true, creationDate: this.clock.now() };
+    await this.store.createPrincipal(principal);
+    return principal;
+  }
+
+  async listPrincipals(ctx: CallContext, accountId: string | undefined): Promise<StoredPrincipal[]> {
+    const account = accountId ?? (ctx.principal.operator ? undefined : ctx.principal.accountId);
+    if (account === undefined) return this.store.listPrincipals(undefined);
+    this.assertManages(ctx, 'ListPrincipals', rootArn(account), account);
+    return this.store.listPrincipals(account);
+  }
+
+  async setPrincipalEnabled(ctx: CallContext, arn: string, enabled: boolean): Promise<void> {
+    const principal = await this.existing(ctx, enabled ? 'EnablePrincipal' : 'DisablePrincipal', arn);
+    this.refuseOwnRoot(ctx, principal);
+    await this.store.setPrincipalEnabled(arn, enabled);
+    this.directory.forgetPrincipal(arn);
+  }
+
+  async deletePrincipal(ctx: CallContext, arn: string): Promise<void> {
+    const principal = await this.existing(ctx, 'DeletePrincipal', arn);
+    this.refuseOwnRoot(ctx, principal);
+    const keys = await this.store.listAccessKeys(arn);
+    await this.store.deletePrincipal(arn);
+    this.directory.forget(keys.map((k) => k.accessKeyId));
+  }
+
+  async createAccessKey(ctx: CallContext, principalArn: string): Promise<NewAccessKey> {
+    await this.existing(ctx, 'CreateAccessKey', principalArn);
+    if ((await this.store.listAccessKeys(principalArn)).length >= MAX_ACCESS_KEYS) {
+      throw new ValidationException(`${principalArn} already has ${MAX_ACCESS_KEYS} access keys; delete one first.`);
+    }
+    const accessKeyId = generateAccessKeyId();
+    const secretAccessKey = generateSecretAccessKey();
+    const sealedSecret = await this.sealer.seal(accessKeyId, secretAccessKey);
+    await this.store.createAccessKey({ accessKeyId, principalArn, sealedSecret, status: 'Active', creationDate: this.clock.now() });
+    return { accessKeyId, secretAccessKey, principalArn };
+  }
+
+  async listAccessKeys(ctx: CallContext, principalArn: string): Promise<StoredAccessKey[]> {
+    await this.existing(ctx, 'ListAccessKeys', principalArn);
+    return this.store.listAccessKeys(principalArn);
+  }
+
+  async setAccessKeyStatus(ctx: CallContext, accessKeyId: string, status: AccessKeyStatus): Promise<void> {
+    await this.accessKey(ctx, 'UpdateAccessKey', accessKeyId);
+    await this.store.setAccessKeyStatus(accessKeyId, status);
+    this.directory.forget([accessKeyId]);
+  }
+
+  /** A new secret for the same access key id; the old secret stops working at once on this instance. */
+  async rotateSecret(ctx: CallContext, accessKeyId: string): Promise<NewAccessKey> {
+    const key = await this.accessKey(ctx, 'RotateAccessKeySecret', accessKeyId);
+    const secretAccessKey = generateSecretAccessKey();
+    await this.store.replaceSecret(accessKeyId, await this.sealer.seal(accessKeyId, secretAccessKey));
+    this.directory.forget([accessKeyId]);
+    return { accessKeyId, secretAccessKey, principalArn: key.principalArn };
+  }
+
+  async deleteAccessKey(ctx: CallContext, accessKeyId: string): Promise<void> {
+    await this.accessKey(ctx, 'DeleteAccessKey', accessKeyId);
+    await this.store.deleteAccessKey(accessKeyId);
+    this.directory.forget([accessKeyId]);
+  }
+
+  async putIdentityPolicy(ctx: CallContext, principalArn: string, policy: IdentityPolicyDocument): Promise<void> {
+    await this.existing(ctx, 'PutPrincipalPolicy', principalArn);
+    if (!POLICY_NAME.test(policy.policyName)) throw new ValidationException('PolicyName must be 1-128 characters of letters, digits and +=,.@_-.');
+    Policy.parse(policy.document, 'identity');
+    await this.store.putIdentityPolicy(principalArn, policy);
+    this.directory.forgetPrincipal(principalArn);
+  }
+
+  async deleteIdentityPolicy(ctx: CallContext, principalArn: string, policyName: string): Promise<void> {
+    await this.existing(ctx, 'DeletePrincipalPolicy', principalArn);
+    if (!(await this.store.deleteIdentityPolicy(principalArn, policyName))) throw new NotFoundException(`${principalArn} has no policy ${policyName}.`);
+    this.directory.forgetPrincipal(principalArn);
+  }
+
+  async listIdentityPolicies(ctx: CallContext, principalArn: string): Promise<IdentityPolicyDocument[]> {
+    await this.existing(ctx, 'ListPrincipalPolicies', principalArn);
+    return this.store.listIdentityPolicies(principalArn);
+  }
+
+  /** The operator's own account has its root row from the start, so users can be made in it at once. */
+  private async ensureAccount(accountId: string): Promise<void> {
+    if (await this.store.getPrincipal(rootArn(accountId))) return;
+    await this.store
+      .createPrincipal({ arn: rootArn(accountId), accountId, kind: 'root', name: 'root', enabled: true, creationDate: this.clock.now() })
+      .catch(() => undefined); // made meanwhile by another request
+  }
+
+  private assertManages(ctx: CallContext, action: string, resource: string, accountId: string): void {
+    const p = ctx.principal;
+    if (p.operator || (p.arn === rootArn(p.accountId) && p.accountId === accountId)) return;
+    throw denied(ctx, action, resource);
+  }
+
+  private async existing(ctx: CallContext, action: string, arn: string): Promise<StoredPrincipal> {
+    const accountId = parsePrincipalArn(arn)?.accountId;
+    if (accountId === undefined) throw new ValidationException(`${arn} is not a principal ARN.`);
+    this.assertManages(ctx, action, arn, accountId);
+    const principal = await this.store.getPrincipal(arn);
+    if (!principal) throw new NotFoundException(`Principal ${arn} does not exist.`);
+    return principal;
+  }
+
+  private async accessKey(ctx: CallContext, action: string, accessKeyId: string): Promise<StoredAccessKey> {
+    const key = await this.store.getAccessKey(accessKeyId);
+    if (!key) throw new NotFoundException(`Access key ${accessKeyId} does not exist.`);
+    await this.existing(ctx, action, key.principalArn);
+    return key;
+  }
+
+  /** A root cannot disable or delete itself: its account would be left without anyone to manage it. */
+  private refuseOwnRoot(ctx: CallContext, principal: StoredPrincipal): void {
+    if (principal.kind === 'root' && !ctx.principal.operator) throw denied(ctx, 'DeletePrincipal', principal.arn);
+  }
+}
+
+function denied(ctx: CallContext, action: string, resource: string): AccessDeniedException {
+  return new AccessDeniedException(`User: ${ctx.principal.arn} is not authorized to perform: hsm-kms:${action} on resource: ${resource} because only the account's root or the service operator manages principals`);
+}

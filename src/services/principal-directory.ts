@@ -1,0 +1,86 @@
+import { Policy, rootArn } from '../domain/policy/policy.js';
+import type { PrincipalStore } from './access-ports.js';
+import type { CredentialSealer } from './credential-sealer.js';
+import type { Clock, Credential, CredentialDirectory } from './ports.js';
+
+interface Cached {
+  readonly credential: Credential | undefined;
+  readonly expires: number;
+}
+
+/** Unknown access key ids are remembered too, but only this many entries in all. */
+const MAX_CACHED = 10_000;
+
+/**
+ * Access keys by id: the bootstrap administrator from configuration, every other
+ * one from the store, its secret unsealed in the token and its principal's
+ * identity policies parsed once, then cached. Changes made through this instance
+ * count at once; another instance's within the TTL.
+ */
+export class PrincipalDirectory implements CredentialDirectory {
+  private readonly cache = new Map<string, Cached>();
+  private readonly loading = new Map<string, Promise<Credential | undefined>>();
+  private readonly bootstrap: Credential;
+
+  constructor(
+    private readonly store: PrincipalStore,
+    private readonly sealer: CredentialSealer,
+    private readonly clock: Clock,
+    private readonly ttlMs: number,
+    admin: { accessKeyId: string; secretAccessKey: string },
+    /** The service's default account, whose root is the operator. */
+    private readonly operatorAccount: string,
+  ) {
+    this.bootstrap = {
+      secretAccessKey: admin.secretAccessKey,
+      principal: { accountId: operatorAccount, arn: rootArn(operatorAccount), accessKeyId: admin.accessKeyId, identityPolicies: [], operator: true },
+    };
+  }
+
+  async lookup(accessKeyId: string): Promise<Credential | undefined> {
+    if (accessKeyId === this.bootstrap.principal.accessKeyId) return this.bootstrap;
+    const hit = this.cache.get(accessKeyId);
+    if (hit && hit.expires > this.clock.now().getTime()) return hit.credential;
+    let pending = this.loading.get(accessKeyId);
+    if (!pending) {
+      pending = this.load(accessKeyId).finally(() => this.loading.delete(accessKeyId));
+      this.loading.set(accessKeyId, pending);
+    }
+    return pending;
+  }
+
+  /** Forgets cached credentials so that a change made here counts on the next request. */
+  forget(accessKeyIds: readonly string[]): void {
+    for (const id of accessKeyIds) this.cache.delete(id);
+  }
+
+  /** Forgets every cached credential of a principal (its policies or its state changed). */
+  forgetPrincipal(arn: string): void {
+    for (const [id, entry] of this.cache) if (entry.credential?.principal.arn === arn) this.cache.delete(id);
+  }
+
+  private async load(accessKeyId: string): Promise<Credential | undefined> {
+    const credential = await this.read(accessKeyId);
+    if (this.cache.size >= MAX_CACHED) this.cache.clear();
+    this.cache.set(accessKeyId, { credential, expires: this.clock.now().getTime() + this.ttlMs });
+    return credential;
+  }
+
+  private async read(accessKeyId: string): Promise<Credential | undefined> {
+    const key = await this.store.getAccessKey(accessKeyId);
+    if (!key || key.status !== 'Active') return undefined;
+    const principal = await this.store.getPrincipal(key.principalArn);
+    if (!principal || !principal.enabled) return undefined;
+    const documents = await this.store.listIdentityPolicies(principal.arn);
+    return {
+      secretAccessKey: await this.sealer.open(accessKeyId, key.sealedSecret),
+      principal: {
+        accountId: principal.accountId,
+        arn: principal.arn,
+        accessKeyId,
+        identityPolicies: documents.map((d) => Policy.parse(d.document, 'identity')),
+        operator: principal.arn === rootArn(this.operatorAccount),
+      },
+    };
+  }
+}

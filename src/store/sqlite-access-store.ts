@@ -1,0 +1,231 @@
+import type Database from 'better-sqlite3';
+import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
+import type { Grant, GrantConstraints, GrantOperation } from '../domain/grant.js';
+import type {
+  AccessKeyStatus,
+  GrantStore,
+  IdentityPolicyDocument,
+  PrincipalKind,
+  PrincipalStore,
+  StoredAccessKey,
+  StoredPrincipal,
+} from '../services/access-ports.js';
+import type { Page } from '../services/ports.js';
+
+interface PrincipalRow {
+  arn: string;
+  account_id: string;
+  kind: string;
+  name: string;
+  enabled: number;
+  creation_date: number;
+}
+
+interface AccessKeyRow {
+  access_key_id: string;
+  principal_arn: string;
+  sealed_secret: Buffer;
+  status: string;
+  creation_date: number;
+}
+
+interface GrantRow {
+  grant_id: string;
+  key_id: string;
+  key_arn: string;
+  name: string | null;
+  grantee_principal: string;
+  retiring_principal: string | null;
+  issuing_account: string;
+  operations: string;
+  constraints: string | null;
+  creation_date: number;
+}
+
+const toPrincipal = (r: PrincipalRow): StoredPrincipal => ({
+  arn: r.arn,
+  accountId: r.account_id,
+  kind: r.kind as PrincipalKind,
+  name: r.name,
+  enabled: r.enabled === 1,
+  creationDate: new Date(r.creation_date),
+});
+
+const toAccessKey = (r: AccessKeyRow): StoredAccessKey => ({
+  accessKeyId: r.access_key_id,
+  principalArn: r.principal_arn,
+  sealedSecret: r.sealed_secret,
+  status: r.status as AccessKeyStatus,
+  creationDate: new Date(r.creation_date),
+});
+
+const toGrant = (r: GrantRow): Grant => ({
+  grantId: r.grant_id,
+  keyId: r.key_id,
+  keyArn: r.key_arn,
+  name: r.name ?? undefined,
+  granteePrincipal: r.grantee_principal,
+  retiringPrincipal: r.retiring_principal ?? undefined,
+  issuingAccount: r.issuing_account,
+  operations: JSON.parse(r.operations) as GrantOperation[],
+  constraints: r.constraints === null ? undefined : (JSON.parse(r.constraints) as GrantConstraints),
+  creationDate: new Date(r.creation_date),
+});
+
+function page(rows: GrantRow[], limit: number): Page<Grant> {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  return { items: kept.map(toGrant), next: more ? kept[kept.length - 1]!.grant_id : undefined };
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export class SqlitePrincipalStore implements PrincipalStore {
+  private readonly stmt;
+
+  constructor(db: Database.Database) {
+    this.stmt = {
+      insertPrincipal: db.prepare('INSERT INTO principals (arn, account_id, kind, name, enabled, creation_date) VALUES (?, ?, ?, ?, ?, ?)'),
+      getPrincipal: db.prepare('SELECT * FROM principals WHERE arn = ?'),
+      allPrincipals: db.prepare('SELECT * FROM principals ORDER BY account_id, arn'),
+      principalsOf: db.prepare('SELECT * FROM principals WHERE account_id = ? ORDER BY arn'),
+      setEnabled: db.prepare('UPDATE principals SET enabled = ? WHERE arn = ?'),
+      deletePrincipal: db.prepare('DELETE FROM principals WHERE arn = ?'),
+      insertKey: db.prepare('INSERT INTO access_keys (access_key_id, principal_arn, sealed_secret, status, creation_date) VALUES (?, ?, ?, ?, ?)'),
+      getKey: db.prepare('SELECT * FROM access_keys WHERE access_key_id = ?'),
+      keysOf: db.prepare('SELECT * FROM access_keys WHERE principal_arn = ? ORDER BY creation_date, access_key_id'),
+      setStatus: db.prepare('UPDATE access_keys SET status = ? WHERE access_key_id = ?'),
+      setSecret: db.prepare('UPDATE access_keys SET sealed_secret = ? WHERE access_key_id = ?'),
+      deleteKey: db.prepare('DELETE FROM access_keys WHERE access_key_id = ?'),
+      putPolicy: db.prepare(`INSERT INTO identity_policies (principal_arn, policy_name, document) VALUES (?, ?, ?)
+        ON CONFLICT (principal_arn, policy_name) DO UPDATE SET document = excluded.document`),
+      deletePolicy: db.prepare('DELETE FROM identity_policies WHERE principal_arn = ? AND policy_name = ?'),
+      policiesOf: db.prepare('SELECT policy_name AS policyName, document FROM identity_policies WHERE principal_arn = ? ORDER BY policy_name'),
+    };
+  }
+
+  async createPrincipal(p: StoredPrincipal): Promise<void> {
+    try {
+      this.stmt.insertPrincipal.run(p.arn, p.accountId, p.kind, p.name, p.enabled ? 1 : 0, p.creationDate.getTime());
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new AlreadyExistsException(`Principal ${p.arn} already exists.`);
+      throw e;
+    }
+  }
+
+  async getPrincipal(arn: string): Promise<StoredPrincipal | undefined> {
+    const row = this.stmt.getPrincipal.get(arn) as PrincipalRow | undefined;
+    return row && toPrincipal(row);
+  }
+
+  async listPrincipals(accountId: string | undefined): Promise<StoredPrincipal[]> {
+    const rows = (accountId === undefined ? this.stmt.allPrincipals.all() : this.stmt.principalsOf.all(accountId)) as PrincipalRow[];
+    return rows.map(toPrincipal);
+  }
+
+  async setPrincipalEnabled(arn: string, enabled: boolean): Promise<boolean> {
+    return this.stmt.setEnabled.run(enabled ? 1 : 0, arn).changes === 1;
+  }
+
+  async deletePrincipal(arn: string): Promise<boolean> {
+    return this.stmt.deletePrincipal.run(arn).changes === 1;
+  }
+
+  async createAccessKey(k: StoredAccessKey): Promise<void> {
+    this.stmt.insertKey.run(k.accessKeyId, k.principalArn, k.sealedSecret, k.status, k.creationDate.getTime());
+  }
+
+  async getAccessKey(accessKeyId: string): Promise<StoredAccessKey | undefined> {
+    const row = this.stmt.getKey.get(accessKeyId) as AccessKeyRow | undefined;
+    return row && toAccessKey(row);
+  }
+
+  async listAccessKeys(principalArn: string): Promise<StoredAccessKey[]> {
+    return (this.stmt.keysOf.all(principalArn) as AccessKeyRow[]).map(toAccessKey);
+  }
+
+  async setAccessKeyStatus(accessKeyId: string, status: AccessKeyStatus): Promise<boolean> {
+    return this.stmt.setStatus.run(status, accessKeyId).changes === 1;
+  }
+
+  async replaceSecret(accessKeyId: string, sealedSecret: Buffer): Promise<boolean> {
+    return this.stmt.setSecret.run(sealedSecret, accessKeyId).changes === 1;
+  }
+
+  async deleteAccessKey(accessKeyId: string): Promise<boolean> {
+    return this.stmt.deleteKey.run(accessKeyId).changes === 1;
+  }
+
+  async putIdentityPolicy(principalArn: string, policy: IdentityPolicyDocument): Promise<void> {
+    this.stmt.putPolicy.run(principalArn, policy.policyName, policy.document);
+  }
+
+  async deleteIdentityPolicy(principalArn: string, policyName: string): Promise<boolean> {
+    return this.stmt.deletePolicy.run(principalArn, policyName).changes === 1;
+  }
+
+  async listIdentityPolicies(principalArn: string): Promise<IdentityPolicyDocument[]> {
+    return this.stmt.policiesOf.all(principalArn) as IdentityPolicyDocument[];
+  }
+}
+
+export class SqliteGrantStore implements GrantStore {
+  private readonly stmt;
+
+  constructor(private readonly db: Database.Database) {
+    this.stmt = {
+      count: db.prepare('SELECT COUNT(*) AS n FROM grants WHERE key_id = ?'),
+      insert: db.prepare(`INSERT INTO grants (grant_id, key_id, key_arn, name, grantee_principal, retiring_principal, issuing_account, operations, constraints, creation_date)
+        VALUES (@grantId, @keyId, @keyArn, @name, @grantee, @retiring, @issuingAccount, @operations, @constraints, @creationDate)`),
+      get: db.prepare('SELECT * FROM grants WHERE grant_id = ?'),
+      ofKey: db.prepare('SELECT * FROM grants WHERE key_id = ? ORDER BY grant_id'),
+      list: db.prepare(`SELECT * FROM grants WHERE key_id = @keyId AND grant_id > @after
+        AND (@grantId IS NULL OR grant_id = @grantId) AND (@grantee IS NULL OR grantee_principal = @grantee)
+        ORDER BY grant_id LIMIT @limit`),
+      retirable: db.prepare('SELECT * FROM grants WHERE retiring_principal = ? AND grant_id > ? ORDER BY grant_id LIMIT ?'),
+      delete: db.prepare('DELETE FROM grants WHERE grant_id = ?'),
+    };
+  }
+
+  async createGrant(g: Grant, maxGrants: number): Promise<void> {
+    this.db.transaction(() => {
+      if ((this.stmt.count.get(g.keyId) as { n: number }).n >= maxGrants) throw new LimitExceededException(`A key can have at most ${maxGrants} grants.`);
+      this.stmt.insert.run({
+        grantId: g.grantId,
+        keyId: g.keyId,
+        keyArn: g.keyArn,
+        name: g.name ?? null,
+        grantee: g.granteePrincipal,
+        retiring: g.retiringPrincipal ?? null,
+        issuingAccount: g.issuingAccount,
+        operations: JSON.stringify(g.operations),
+        constraints: g.constraints === undefined ? null : JSON.stringify(g.constraints),
+        creationDate: g.creationDate.getTime(),
+      });
+    })();
+  }
+
+  async getGrant(grantId: string): Promise<Grant | undefined> {
+    const row = this.stmt.get.get(grantId) as GrantRow | undefined;
+    return row && toGrant(row);
+  }
+
+  async grantsOfKey(keyId: string): Promise<Grant[]> {
+    return (this.stmt.ofKey.all(keyId) as GrantRow[]).map(toGrant);
+  }
+
+  async listGrants(keyId: string, filter: { grantId?: string; granteePrincipal?: string }, after: string | undefined, limit: number): Promise<Page<Grant>> {
+    const rows = this.stmt.list.all({ keyId, after: after ?? '', grantId: filter.grantId ?? null, grantee: filter.granteePrincipal ?? null, limit: limit + 1 }) as GrantRow[];
+    return page(rows, limit);
+  }
+
+  async listRetirableGrants(retiringPrincipal: string, after: string | undefined, limit: number): Promise<Page<Grant>> {
+    return page(this.stmt.retirable.all(retiringPrincipal, after ?? '', limit + 1) as GrantRow[], limit);
+  }
+
+  async deleteGrant(grantId: string): Promise<boolean> {
+    return this.stmt.delete.run(grantId).changes === 1;
+  }
+}

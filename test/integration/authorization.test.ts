@@ -1,0 +1,307 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import {
+  CreateGrantCommand,
+  CreateKeyCommand,
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  GetKeyPolicyCommand,
+  ListGrantsCommand,
+  ListKeyPoliciesCommand,
+  ListKeysCommand,
+  ListRetirableGrantsCommand,
+  PutKeyPolicyCommand,
+  RetireGrantCommand,
+  RevokeGrantCommand,
+  ScheduleKeyDeletionCommand,
+  type KMSClient,
+} from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callAdmin } from '../../src/cli/admin-client.js';
+import { expectAwsError } from '../support/errors.js';
+import { kmsClient, startTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, type TestService } from '../support/service.js';
+
+const ACCOUNT = '111122223333';
+const OTHER_ACCOUNT = '444455556666';
+const ROOT = `arn:aws:iam::${ACCOUNT}:root`;
+const arnOf = (name: string, account = ACCOUNT) => `arn:aws:iam::${account}:user/${name}`;
+const ALICE = arnOf('alice');
+const BOB = arnOf('bob');
+const CAROL = arnOf('carol');
+
+let kms: TestService;
+let root: KMSClient;
+const clients: KMSClient[] = [];
+
+function admin(operation: string, input: Record<string, unknown>, creds = { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY }) {
+  return callAdmin({ endpoint: kms.endpoint, region: 'us-east-1', ...creds }, operation, input);
+}
+
+async function userClient(arn: string, creds?: { accessKeyId: string; secretAccessKey: string }): Promise<{ client: KMSClient; accessKeyId: string; secretAccessKey: string }> {
+  await admin('CreatePrincipal', { Arn: arn }, creds);
+  const { AccessKey } = (await admin('CreateAccessKey', { PrincipalArn: arn }, creds)) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+  const client = kmsClient(kms.endpoint, AccessKey.AccessKeyId, AccessKey.SecretAccessKey);
+  clients.push(client);
+  return { client, accessKeyId: AccessKey.AccessKeyId, secretAccessKey: AccessKey.SecretAccessKey };
+}
+
+const policy = (...statements: object[]) => JSON.stringify({ Version: '2012-10-17', Statement: statements });
+const enableIam = { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' };
+
+async function createKey(keyPolicy?: string): Promise<{ keyId: string; arn: string }> {
+  const { KeyMetadata } = await root.send(new CreateKeyCommand({ Policy: keyPolicy }));
+  return { keyId: KeyMetadata!.KeyId!, arn: KeyMetadata!.Arn! };
+}
+
+const text = (s: string) => Buffer.from(s);
+
+let alice: KMSClient;
+let bob: KMSClient;
+let carol: KMSClient;
+let key: { keyId: string; arn: string };
+
+beforeAll(async () => {
+  kms = await startTestService();
+  root = kms.client;
+  ({ client: alice } = await userClient(ALICE));
+  ({ client: bob } = await userClient(BOB));
+  ({ client: carol } = await userClient(CAROL));
+  key = await createKey(
+    policy(
+      enableIam,
+      {
+        Sid: 'Alice encrypts only for project alpha',
+        Effect: 'Allow',
+        Principal: { AWS: ALICE },
+        Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:EncryptionContext:project': 'alpha' } },
+      },
+      { Sid: 'Nobody deletes this key', Effect: 'Deny', Principal: '*', Action: 'kms:ScheduleKeyDeletion', Resource: '*' },
+    ),
+  );
+});
+
+afterAll(async () => {
+  for (const c of clients) c.destroy();
+  await kms?.cleanup();
+});
+
+describe('key policies', () => {
+  it('lets the user encrypt only with the encryption context its statement names', async () => {
+    const { CiphertextBlob } = await alice.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('hi'), EncryptionContext: { project: 'alpha' } }));
+    const { Plaintext } = await alice.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { project: 'alpha' } }));
+    expect(Buffer.from(Plaintext!).toString()).toBe('hi');
+
+    const denied = await expectAwsError(alice.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('hi'), EncryptionContext: { project: 'beta' } })), 'AccessDeniedException');
+    // Her own statement does not match, and the account statement delegates to IAM, where she has nothing.
+    expect(denied.message).toBe(`User: ${ALICE} is not authorized to perform: kms:Encrypt on resource: ${key.arn} because no identity-based policy allows the kms:Encrypt action`);
+    await expectAwsError(alice.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('hi') })), 'AccessDeniedException');
+    await expectAwsError(alice.send(new DescribeKeyCommand({ KeyId: key.keyId })), 'AccessDeniedException');
+    // A ciphertext made for project alpha, presented without the context, is refused by the policy before the token is asked.
+    await expectAwsError(alice.send(new DecryptCommand({ CiphertextBlob })), 'AccessDeniedException');
+  });
+
+  it('holds an explicit deny even against the account root', async () => {
+    const denied = await expectAwsError(root.send(new ScheduleKeyDeletionCommand({ KeyId: key.keyId, PendingWindowInDays: 7 })), 'AccessDeniedException');
+    expect(denied.message).toBe(`User: ${ROOT} is not authorized to perform: kms:ScheduleKeyDeletion on resource: ${key.arn} with an explicit deny in a resource-based policy`);
+    const { KeyMetadata } = await root.send(new DescribeKeyCommand({ KeyId: key.keyId }));
+    expect(KeyMetadata!.KeyState).toBe('Enabled');
+  });
+
+  it('delegates to identity policies through the account statement, and an identity deny wins', async () => {
+    const denied = await expectAwsError(carol.send(new DescribeKeyCommand({ KeyId: key.keyId })), 'AccessDeniedException');
+    expect(denied.message).toContain('because no identity-based policy allows the kms:DescribeKey action');
+
+    // Attached with the project's admin CLI, as an operator would.
+    const cli = path.resolve('src/cli/admin.ts');
+    const identity = policy(
+      { Effect: 'Allow', Action: ['kms:Describe*', 'kms:Get*', 'kms:List*'], Resource: key.arn },
+      { Effect: 'Deny', Action: 'kms:GetKeyPolicy', Resource: '*' },
+    );
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', cli, 'put-policy', CAROL, 'key-reader', identity, '--endpoint', kms.endpoint], {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY },
+    });
+    const { KeyMetadata } = await carol.send(new DescribeKeyCommand({ KeyId: key.keyId }));
+    expect(KeyMetadata!.KeyId).toBe(key.keyId);
+    const { PolicyNames } = await carol.send(new ListKeyPoliciesCommand({ KeyId: key.keyId }));
+    expect(PolicyNames).toEqual(['default']);
+    const identityDeny = await expectAwsError(carol.send(new GetKeyPolicyCommand({ KeyId: key.keyId })), 'AccessDeniedException');
+    expect(identityDeny.message).toContain('with an explicit deny in an identity-based policy');
+    // The identity policy names this key only, and CreateKey is not among its actions.
+    await expectAwsError(carol.send(new CreateKeyCommand({})), 'AccessDeniedException');
+  });
+
+  it('refuses a policy that would lock the caller out, unless the check is bypassed', async () => {
+    const other = await createKey();
+    const aliceOnly = policy({ Effect: 'Allow', Principal: { AWS: ALICE }, Action: 'kms:*', Resource: '*' });
+    const refused = await expectAwsError(root.send(new PutKeyPolicyCommand({ KeyId: other.keyId, Policy: aliceOnly })), 'MalformedPolicyDocumentException');
+    expect(refused.message).toBe('The new key policy will not allow you to update the key policy in the future.');
+    await expectAwsError(root.send(new CreateKeyCommand({ Policy: aliceOnly })), 'MalformedPolicyDocumentException');
+
+    await root.send(new PutKeyPolicyCommand({ KeyId: other.keyId, Policy: aliceOnly, BypassPolicyLockoutSafetyCheck: true }));
+    const lockedOut = await expectAwsError(root.send(new GetKeyPolicyCommand({ KeyId: other.keyId })), 'AccessDeniedException');
+    expect(lockedOut.message).toBe(`User: ${ROOT} is not authorized to perform: kms:GetKeyPolicy on resource: ${other.arn} because no resource-based policy allows the kms:GetKeyPolicy action`);
+    const { Policy } = await alice.send(new GetKeyPolicyCommand({ KeyId: other.keyId }));
+    expect(JSON.parse(Policy!)).toEqual(JSON.parse(aliceOnly));
+  });
+
+  it('validates policy documents', async () => {
+    const cases = [
+      '{not json',
+      policy({ Effect: 'Permit', Principal: '*', Action: 'kms:*', Resource: '*' }),
+      policy({ Effect: 'Allow', Principal: '*', Action: 'kms:*', Resource: '*', Condition: { StringEqualz: { 'kms:CallerAccount': ACCOUNT } } }),
+      policy({ Effect: 'Allow', Principal: { AWS: arnOf('nobody') }, Action: 'kms:*', Resource: '*' }),
+      policy({ Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*', Sid: 'x'.repeat(40_000) }),
+    ];
+    for (const document of cases) {
+      await expectAwsError(root.send(new PutKeyPolicyCommand({ KeyId: key.keyId, Policy: document })), 'MalformedPolicyDocumentException');
+    }
+    const { Policy } = await root.send(new GetKeyPolicyCommand({ KeyId: key.keyId }));
+    expect(Policy).toContain('Alice encrypts only for project alpha');
+  });
+});
+
+describe('grants', () => {
+  it('allow exactly the operations and encryption contexts they name, at once with their token', async () => {
+    const { GrantId, GrantToken } = await root.send(
+      new CreateGrantCommand({
+        KeyId: key.keyId,
+        GranteePrincipal: BOB,
+        RetiringPrincipal: CAROL,
+        Operations: ['Encrypt', 'Decrypt'],
+        Constraints: { EncryptionContextSubset: { tenant: 't1' } },
+      }),
+    );
+    const tokens = [GrantToken!];
+    const { CiphertextBlob } = await bob.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('g'), EncryptionContext: { tenant: 't1', extra: 'x' }, GrantTokens: tokens }));
+    await bob.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { tenant: 't1', extra: 'x' } }));
+    // Grant constraints compare keys without case, values exactly (AWS GrantConstraints).
+    await bob.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('g'), EncryptionContext: { TENANT: 't1' } }));
+    await expectAwsError(bob.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('g'), EncryptionContext: { tenant: 'T1' } })), 'AccessDeniedException');
+    await expectAwsError(bob.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('g'), EncryptionContext: { tenant: 't2' } })), 'AccessDeniedException');
+    await expectAwsError(bob.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('g') })), 'AccessDeniedException');
+    await expectAwsError(bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 't1' } })), 'AccessDeniedException');
+    await expectAwsError(bob.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('g'), GrantTokens: ['not-a-grant-token'] })), 'InvalidGrantTokenException');
+
+    const { Grants } = await root.send(new ListGrantsCommand({ KeyId: key.keyId }));
+    expect(Grants!.map((g) => g.GrantId)).toContain(GrantId);
+    const { Grants: retirable } = await root.send(new ListRetirableGrantsCommand({ RetiringPrincipal: CAROL }));
+    expect(retirable!.map((g) => g.GrantId)).toEqual([GrantId]);
+
+    // The grantee may not retire a grant without RetireGrant; its retiring principal may.
+    await expectAwsError(bob.send(new RetireGrantCommand({ GrantToken })), 'AccessDeniedException');
+    await carol.send(new RetireGrantCommand({ KeyId: key.arn, GrantId }));
+    await expectAwsError(bob.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('g'), EncryptionContext: { tenant: 't1' }, GrantTokens: tokens })), 'AccessDeniedException');
+  });
+
+  it('with EncryptionContextEquals allow only that exact context', async () => {
+    const { GrantToken } = await root.send(
+      new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: BOB, Operations: ['GenerateDataKey', 'RetireGrant'], Constraints: { EncryptionContextEquals: { tenant: 't9' } } }),
+    );
+    await bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 't9' } }));
+    await expectAwsError(bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 't9', more: 'x' } })), 'AccessDeniedException');
+    // This grant includes RetireGrant, so its grantee may retire it.
+    await bob.send(new RetireGrantCommand({ GrantToken }));
+    await expectAwsError(bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 't9' } })), 'AccessDeniedException');
+  });
+
+  it('refuse operations a key cannot perform, and are gone once revoked', async () => {
+    await expectAwsError(root.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: BOB, Operations: ['Sign'] })), 'ValidationException');
+    await expectAwsError(root.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: 'bob', Operations: ['Encrypt'] })), 'ValidationException');
+    const { GrantId } = await root.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: BOB, Operations: ['DescribeKey'], Name: 'describe' }));
+    // Name makes CreateGrant idempotent.
+    const again = await root.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: BOB, Operations: ['DescribeKey'], Name: 'describe' }));
+    expect(again.GrantId).toBe(GrantId);
+    await bob.send(new DescribeKeyCommand({ KeyId: key.keyId }));
+    await root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId }));
+    await expectAwsError(bob.send(new DescribeKeyCommand({ KeyId: key.keyId })), 'AccessDeniedException');
+  });
+});
+
+describe('DryRun', () => {
+  it('authorizes and validates, does nothing, and answers DryRunOperationException', async () => {
+    await expectAwsError(alice.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('x'), EncryptionContext: { project: 'alpha' }, DryRun: true })), 'DryRunOperationException');
+    // Authorization comes first: a DryRun the caller may not perform is AccessDenied.
+    await expectAwsError(alice.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('x'), EncryptionContext: { project: 'beta' }, DryRun: true })), 'AccessDeniedException');
+
+    const count = async () => (await root.send(new ListGrantsCommand({ KeyId: key.keyId }))).Grants!.length;
+    const before = await count();
+    await expectAwsError(root.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: BOB, Operations: ['Decrypt'], DryRun: true })), 'DryRunOperationException');
+    expect(await count()).toBe(before);
+
+    const { GrantId, GrantToken } = await root.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: BOB, RetiringPrincipal: CAROL, Operations: ['Decrypt'] }));
+    await expectAwsError(root.send(new RevokeGrantCommand({ KeyId: key.keyId, GrantId, DryRun: true })), 'DryRunOperationException');
+    await expectAwsError(carol.send(new RetireGrantCommand({ GrantToken, DryRun: true })), 'DryRunOperationException');
+    await expectAwsError(bob.send(new RetireGrantCommand({ GrantToken, DryRun: true })), 'AccessDeniedException');
+    expect(await count()).toBe(before + 1);
+  });
+});
+
+describe('principals and access keys', () => {
+  it('keeps secrets only sealed in the database, and applies disable, rotate and delete at once', async () => {
+    const dave = arnOf('dave');
+    const { client, accessKeyId, secretAccessKey } = await userClient(dave);
+    await admin('PutPrincipalPolicy', { PrincipalArn: dave, PolicyName: 'list', PolicyDocument: policy({ Effect: 'Allow', Action: 'kms:ListKeys', Resource: '*' }) });
+    await client.send(new ListKeysCommand({}));
+
+    const db = Buffer.concat(await Promise.all(['kms.sqlite', 'kms.sqlite-wal'].map((f) => readFile(path.join(kms.dataDir, f)).catch(() => Buffer.alloc(0)))));
+    expect(db.includes(Buffer.from(accessKeyId))).toBe(true);
+    expect(db.includes(Buffer.from(secretAccessKey))).toBe(false);
+
+    await admin('UpdateAccessKey', { AccessKeyId: accessKeyId, Status: 'Inactive' });
+    await expectAwsError(client.send(new ListKeysCommand({})), 'UnrecognizedClientException');
+    await admin('UpdateAccessKey', { AccessKeyId: accessKeyId, Status: 'Active' });
+    await client.send(new ListKeysCommand({}));
+
+    const { AccessKey } = (await admin('RotateAccessKeySecret', { AccessKeyId: accessKeyId })) as { AccessKey: { SecretAccessKey: string } };
+    await expectAwsError(client.send(new ListKeysCommand({})), 'InvalidSignatureException');
+    const rotated = kmsClient(kms.endpoint, accessKeyId, AccessKey.SecretAccessKey);
+    clients.push(rotated);
+    await rotated.send(new ListKeysCommand({}));
+
+    await admin('DeletePrincipal', { Arn: dave });
+    await expectAwsError(rotated.send(new ListKeysCommand({})), 'UnrecognizedClientException');
+  });
+
+  it('lets only the operator and an account root manage principals', async () => {
+    const erin = await userClient(arnOf('erin'));
+    const { AccessKeys } = (await admin('ListAccessKeys', { PrincipalArn: arnOf('erin') })) as { AccessKeys: Array<{ AccessKeyId: string; Status: string }> };
+    expect(AccessKeys).toEqual([expect.objectContaining({ AccessKeyId: erin.accessKeyId, Status: 'Active' })]);
+    await expect(admin('CreatePrincipal', { Arn: arnOf('mallory') }, erin)).rejects.toThrow(/AccessDeniedException/);
+    await expect(admin('CreateAccount', { AccountId: '999988887777' }, erin)).rejects.toThrow(/AccessDeniedException/);
+  });
+});
+
+describe('another account', () => {
+  it('needs both the key policy and its own identity policy', async () => {
+    const { AccessKey } = (await admin('CreateAccount', { AccountId: OTHER_ACCOUNT })) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+    const otherRootCreds = { accessKeyId: AccessKey.AccessKeyId, secretAccessKey: AccessKey.SecretAccessKey };
+    const otherRoot = kmsClient(kms.endpoint, otherRootCreds.accessKeyId, otherRootCreds.secretAccessKey);
+    clients.push(otherRoot);
+    const frank = arnOf('frank', OTHER_ACCOUNT);
+    const { client: frankClient } = await userClient(frank, otherRootCreds);
+    // An account root manages its own account only.
+    await expect(admin('CreatePrincipal', { Arn: arnOf('intruder') }, otherRootCreds)).rejects.toThrow(/AccessDeniedException/);
+
+    const shared = await createKey(
+      policy(enableIam, { Sid: 'Other account may encrypt', Effect: 'Allow', Principal: { AWS: OTHER_ACCOUNT }, Action: ['kms:Encrypt', 'kms:DescribeKey'], Resource: '*' }),
+    );
+    await otherRoot.send(new EncryptCommand({ KeyId: shared.arn, Plaintext: text('x') }));
+    const denied = await expectAwsError(frankClient.send(new EncryptCommand({ KeyId: shared.arn, Plaintext: text('x') })), 'AccessDeniedException');
+    expect(denied.message).toContain('because no identity-based policy allows the kms:Encrypt action');
+    await admin('PutPrincipalPolicy', { PrincipalArn: frank, PolicyName: 'use-shared', PolicyDocument: policy({ Effect: 'Allow', Action: 'kms:Encrypt', Resource: shared.arn }) }, otherRootCreds);
+    await frankClient.send(new EncryptCommand({ KeyId: shared.arn, Plaintext: text('x') }));
+    // The key policy does not give the other account Decrypt, whatever its IAM says; and a bare key id names its own account's keys.
+    await expectAwsError(otherRoot.send(new DecryptCommand({ CiphertextBlob: (await root.send(new EncryptCommand({ KeyId: shared.keyId, Plaintext: text('y') }))).CiphertextBlob })), 'AccessDeniedException');
+    await expectAwsError(otherRoot.send(new DescribeKeyCommand({ KeyId: shared.keyId })), 'NotFoundException');
+    // Operations AWS does not allow across accounts find nothing there.
+    await expectAwsError(otherRoot.send(new ScheduleKeyDeletionCommand({ KeyId: shared.arn })), 'NotFoundException');
+    const { Keys } = await otherRoot.send(new ListKeysCommand({}));
+    expect(Keys).toEqual([]);
+  });
+});

@@ -59,7 +59,8 @@ function numeric(compare: (a: number, b: number) => boolean) {
 function parseDate(s: string): number | undefined {
   if (/^\d+$/.test(s)) return Number(s) * 1000;
   if (!/^\d{4}-\d{2}-\d{2}/.test(s)) return undefined;
-  const t = Date.parse(s);
+  // A time without a zone is UTC, never the server's local time.
+  const t = Date.parse(/T[\d:.]+$/.test(s) ? `${s}Z` : s);
   return Number.isNaN(t) ? undefined : t;
 }
 

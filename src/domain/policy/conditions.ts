@@ -44,16 +44,6 @@ function parseNumber(s: string): number | undefined {
   return Number(s);
 }
 
-function numeric(compare: (a: number, b: number) => boolean) {
-  return (p: string): ValueTest => {
-    const policy = parseNumber(p);
-    if (policy === undefined) throw new Error(`${p} is not a number`);
-    return (v) => {
-      const n = parseNumber(v);
-      return n !== undefined && compare(n, policy);
-    };
-  };
-}
 
 /** IAM dates: ISO 8601 (date or date-time) or epoch seconds. */
 function parseDate(s: string): number | undefined {
@@ -64,16 +54,21 @@ function parseDate(s: string): number | undefined {
   return Number.isNaN(t) ? undefined : t;
 }
 
-function date(compare: (a: number, b: number) => boolean) {
-  return (p: string): ValueTest => {
-    const policy = parseDate(p);
-    if (policy === undefined) throw new Error(`${p} is not a date`);
-    return (v) => {
-      const t = parseDate(v);
-      return t !== undefined && compare(t, policy);
+/** An operator comparing parsed values (numbers, dates); a policy value that does not parse is malformed. */
+function comparing(parse: (s: string) => number | undefined, what: string) {
+  return (compare: (a: number, b: number) => boolean) =>
+    (p: string): ValueTest => {
+      const policy = parse(p);
+      if (policy === undefined) throw new Error(`${p} is not ${what}`);
+      return (v) => {
+        const n = parse(v);
+        return n !== undefined && compare(n, policy);
+      };
     };
-  };
 }
+
+const numeric = comparing(parseNumber, 'a number');
+const date = comparing(parseDate, 'a date');
 
 const bool = (p: string): ValueTest => {
   const lower = p.toLowerCase();

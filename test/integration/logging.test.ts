@@ -3,7 +3,8 @@ import path from 'node:path';
 import { CreateKeyCommand, DecryptCommand, DisableKeyCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, TEST_SECRET_ACCESS_KEY, type TestService } from '../support/service.js';
+import { callAdmin } from '../../src/cli/admin-client.js';
+import { startTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, type TestService } from '../support/service.js';
 
 const lines: string[] = [];
 let kms: TestService;
@@ -25,9 +26,13 @@ describe('request logs', () => {
     const dataKey = await kms.client.send(new GenerateDataKeyCommand({ KeyId: KeyMetadata!.KeyId, KeySpec: 'AES_256' }));
     await kms.client.send(new DisableKeyCommand({ KeyId: KeyMetadata!.KeyId }));
     await expectAwsError(kms.client.send(new DecryptCommand({ CiphertextBlob: blob })), 'DisabledException');
+    // The admin API hands out a new secret once, in its answer, never in the log.
+    const admin = { endpoint: kms.endpoint, region: 'us-east-1', accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY };
+    await callAdmin(admin, 'CreatePrincipal', { Arn: 'arn:aws:iam::111122223333:user/logged' });
+    const { AccessKey } = (await callAdmin(admin, 'CreateAccessKey', { PrincipalArn: 'arn:aws:iam::111122223333:user/logged' })) as { AccessKey: { SecretAccessKey: string } };
 
     const requests = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
-    expect(requests.map((r) => r.op)).toEqual(['CreateKey', 'Encrypt', 'Decrypt', 'GenerateDataKey', 'DisableKey', 'Decrypt']);
+    expect(requests.map((r) => r.op)).toEqual(['CreateKey', 'Encrypt', 'Decrypt', 'GenerateDataKey', 'DisableKey', 'Decrypt', 'CreatePrincipal', 'CreateAccessKey']);
     for (const r of requests) {
       expect(r.requestId).toMatch(/^[0-9a-f-]{36}$/);
       expect(r.principal).toBe('arn:aws:iam::111122223333:root');
@@ -47,6 +52,7 @@ describe('request logs', () => {
       pin,
       soPin,
       TEST_SECRET_ACCESS_KEY,
+      AccessKey.SecretAccessKey,
     ]) {
       expect(all).not.toContain(forbidden);
     }

@@ -87,7 +87,8 @@ function contextContains(request: EncryptionContext, subset: EncryptionContext):
 }
 
 function contextEquals(a: EncryptionContext, b: EncryptionContext): boolean {
-  return byLowerKey(a).size === byLowerKey(b).size && contextContains(a, b);
+  // Raw key counts: pairs that differ only in case must not merge into a match.
+  return Object.keys(a).length === Object.keys(b).length && contextContains(a, b);
 }
 
 /**

@@ -224,13 +224,14 @@ export class CryptoService {
       key = await this.keys.get(parsed.keyId);
     }
     // A blob naming no key this service holds is indistinguishable from garbage.
-    if (!key || key.keySpec !== 'SYMMETRIC_DEFAULT' || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) {
-      throw new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');
-    }
+    const garbage = () => new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');
+    if (!key) throw garbage();
+    // Authorized before anything else about the key is told (its versions, its kind, whether it was named).
+    await this.access.authorize(ctx, key, { action, keyRef: req.keyId, ...conditionsOf(req) });
+    if (key.keySpec !== 'SYMMETRIC_DEFAULT' || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) throw garbage();
     if (expected && expected.keyId !== key.keyId) {
       throw new IncorrectKeyException('The key ID in the request does not identify a key that can decrypt this ciphertext.');
     }
-    await this.access.authorize(ctx, key, { action, keyRef: req.keyId, ...conditionsOf(req) });
     assertUsableForCrypto(key);
     assertEncryptDecrypt(key);
     assertSymmetricAlgorithm(key, req.encryptionAlgorithm);

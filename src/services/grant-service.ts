@@ -100,6 +100,9 @@ export class GrantService {
 
   async listRetirableGrants(ctx: CallContext, retiringPrincipal: string, after: string | undefined, limit: number): Promise<Page<Grant>> {
     await this.access.authorizeWithoutKey(ctx, 'ListRetirableGrants');
+    if (parsePrincipalArn(retiringPrincipal)?.accountId !== ctx.principal.accountId) {
+      throw new AccessDeniedException(`User: ${ctx.principal.arn} is not authorized to perform: kms:ListRetirableGrants for ${retiringPrincipal}: the retiring principal must be in the caller's account`);
+    }
     return this.store.listRetirableGrants(retiringPrincipal, after, limit);
   }
 

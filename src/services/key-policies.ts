@@ -34,9 +34,7 @@ export class KeyPolicies {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'PutKeyPolicy' });
     assertPolicyName(policyName);
     await this.checkNewPolicy(ctx, key, document, bypassLockoutCheck);
-    const fresh = await this.store.getKey(key.keyId);
-    if (!fresh) throw new NotFoundException(`Key '${key.arn}' does not exist`);
-    await this.store.updateKey({ ...fresh, policy: document });
+    if (!(await this.store.updateKeyPolicy(key.keyId, document))) throw new NotFoundException(`Key '${key.arn}' does not exist`);
     this.keys.forgetKey(key.keyId);
   }
 

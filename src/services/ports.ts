@@ -126,7 +126,10 @@ export interface MetadataStore {
 
   getKey(keyId: string): Promise<KmsKey | undefined>;
   listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>>;
+  /** Writes the key's description, state, deletion and import fields; never its policy (see updateKeyPolicy). */
   updateKey(key: KmsKey): Promise<void>;
+  /** The policy alone, so that no concurrent state change can write an older policy back. False when the key is gone. */
+  updateKeyPolicy(keyId: string, policy: string): Promise<boolean>;
 
   /** PendingDeletion back to Disabled; false when the key is not pending deletion or its destruction has begun. */
   cancelKeyDeletion(keyId: string): Promise<boolean>;

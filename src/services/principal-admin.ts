@@ -59,7 +59,7 @@ export class PrincipalAdmin {
     const principal = await this.existing(ctx, enabled ? 'EnablePrincipal' : 'DisablePrincipal', arn);
     this.refuseOwnRoot(ctx, principal);
     await this.store.setPrincipalEnabled(arn, enabled);
-    this.directory.forgetPrincipal(arn);
+    await this.forgetCredentialsOf(arn);
   }
 
   async deletePrincipal(ctx: CallContext, arn: string): Promise<void> {
@@ -113,18 +113,23 @@ export class PrincipalAdmin {
     if (!POLICY_NAME.test(policy.policyName)) throw new ValidationException('PolicyName must be 1-128 characters of letters, digits and +=,.@_-.');
     Policy.parse(policy.document, 'identity');
     await this.store.putIdentityPolicy(principalArn, policy);
-    this.directory.forgetPrincipal(principalArn);
+    await this.forgetCredentialsOf(principalArn);
   }
 
   async deleteIdentityPolicy(ctx: CallContext, principalArn: string, policyName: string): Promise<void> {
     await this.existing(ctx, 'DeletePrincipalPolicy', principalArn);
     if (!(await this.store.deleteIdentityPolicy(principalArn, policyName))) throw new NotFoundException(`${principalArn} has no policy ${policyName}.`);
-    this.directory.forgetPrincipal(principalArn);
+    await this.forgetCredentialsOf(principalArn);
   }
 
   async listIdentityPolicies(ctx: CallContext, principalArn: string): Promise<IdentityPolicyDocument[]> {
     await this.existing(ctx, 'ListPrincipalPolicies', principalArn);
     return this.store.listIdentityPolicies(principalArn);
+  }
+
+  /** A principal's state or policies changed: its access keys are read afresh on their next request. */
+  private async forgetCredentialsOf(arn: string): Promise<void> {
+    this.directory.forget((await this.store.listAccessKeys(arn)).map((k) => k.accessKeyId));
   }
 
   /** The operator's own account has its root row from the start, so users can be made in it at once. */

@@ -4,11 +4,11 @@ import type { CredentialSealer } from './credential-sealer.js';
 import type { Clock, Credential, CredentialDirectory } from './ports.js';
 
 interface Cached {
-  readonly credential: Credential | undefined;
+  readonly credential: Credential;
   readonly expires: number;
 }
 
-/** Unknown access key ids are remembered too, but only this many entries in all. */
+/** Known access keys kept at most; the oldest is dropped first. Unknown ids are never cached. */
 const MAX_CACHED = 10_000;
 
 /**
@@ -20,6 +20,8 @@ const MAX_CACHED = 10_000;
 export class PrincipalDirectory implements CredentialDirectory {
   private readonly cache = new Map<string, Cached>();
   private readonly loading = new Map<string, Promise<Credential | undefined>>();
+  /** Moves on every forget, so that a load that began before a change does not cache what it read. */
+  private generation = 0;
   private readonly bootstrap: Credential;
 
   constructor(
@@ -51,17 +53,16 @@ export class PrincipalDirectory implements CredentialDirectory {
 
   /** Forgets cached credentials so that a change made here counts on the next request. */
   forget(accessKeyIds: readonly string[]): void {
+    this.generation++;
     for (const id of accessKeyIds) this.cache.delete(id);
   }
 
-  /** Forgets every cached credential of a principal (its policies or its state changed). */
-  forgetPrincipal(arn: string): void {
-    for (const [id, entry] of this.cache) if (entry.credential?.principal.arn === arn) this.cache.delete(id);
-  }
-
   private async load(accessKeyId: string): Promise<Credential | undefined> {
+    const generation = this.generation;
     const credential = await this.read(accessKeyId);
-    if (this.cache.size >= MAX_CACHED) this.cache.clear();
+    // Unknown ids are not remembered: a flood of made-up ids cannot push real ones out.
+    if (credential === undefined || generation !== this.generation) return credential;
+    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(accessKeyId, { credential, expires: this.clock.now().getTime() + this.ttlMs });
     return credential;
   }

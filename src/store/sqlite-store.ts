@@ -124,9 +124,10 @@ export class SqliteStore implements MetadataStore {
       getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL'),
       listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
       updateKey: db.prepare(`UPDATE keys SET description = @description, key_state = @key_state, deletion_date = @deletion_date,
-        pending_window = @pending_window, policy = @policy,
+        pending_window = @pending_window,
         expiration_model = @expiration_model, valid_to = @valid_to
         WHERE key_id = @key_id AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`),
+      updatePolicy: db.prepare('UPDATE keys SET policy = ? WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL'),
       cancelDeletion: db.prepare(`UPDATE keys SET deletion_date = NULL, pending_window = NULL,
         key_state = CASE WHEN origin = 'EXTERNAL' AND NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id AND v.provisioning = 0)
                          THEN 'PendingImport' ELSE 'Disabled' END
@@ -254,6 +255,10 @@ export class SqliteStore implements MetadataStore {
 
   async updateKey(key: KmsKey): Promise<void> {
     this.stmt.updateKey.run(this.keyParams(key));
+  }
+
+  async updateKeyPolicy(keyId: string, policy: string): Promise<boolean> {
+    return this.stmt.updatePolicy.run(policy, keyId).changes === 1;
   }
 
   async cancelKeyDeletion(keyId: string): Promise<boolean> {

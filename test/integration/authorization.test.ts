@@ -150,6 +150,17 @@ describe('key policies', () => {
     expect(JSON.parse(Policy!)).toEqual(JSON.parse(aliceOnly));
   });
 
+  it('is never written back by a concurrent change of the key\'s state', async () => {
+    const target = await createKey();
+    const stale = await kms.service.store.getKey(target.keyId);
+    const restricted = policy(enableIam, { Effect: 'Deny', Principal: { AWS: BOB }, Action: 'kms:*', Resource: '*' });
+    await root.send(new PutKeyPolicyCommand({ KeyId: target.keyId, Policy: restricted }));
+    // Another instance that read the key before the PutKeyPolicy now saves a description change.
+    await kms.service.store.updateKey({ ...stale!, description: 'changed elsewhere' });
+    const { Policy } = await root.send(new GetKeyPolicyCommand({ KeyId: target.keyId }));
+    expect(JSON.parse(Policy!)).toEqual(JSON.parse(restricted));
+  });
+
   it('validates policy documents', async () => {
     const cases = [
       '{not json',
@@ -205,6 +216,8 @@ describe('grants', () => {
     );
     await bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 't9' } }));
     await expectAwsError(bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 't9', more: 'x' } })), 'AccessDeniedException');
+    // Keys that differ only in case do not merge into a match.
+    await expectAwsError(bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 'x', TENANT: 't9' } })), 'AccessDeniedException');
     // This grant includes RetireGrant, so its grantee may retire it.
     await bob.send(new RetireGrantCommand({ GrantToken }));
     await expectAwsError(bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 't9' } })), 'AccessDeniedException');
@@ -264,6 +277,11 @@ describe('principals and access keys', () => {
     clients.push(rotated);
     await rotated.send(new ListKeysCommand({}));
 
+    await admin('UpdatePrincipal', { Arn: dave, Enabled: false });
+    await expectAwsError(rotated.send(new ListKeysCommand({})), 'UnrecognizedClientException');
+    await admin('UpdatePrincipal', { Arn: dave, Enabled: true });
+    await rotated.send(new ListKeysCommand({}));
+
     await admin('DeletePrincipal', { Arn: dave });
     await expectAwsError(rotated.send(new ListKeysCommand({})), 'UnrecognizedClientException');
   });
@@ -303,5 +321,7 @@ describe('another account', () => {
     await expectAwsError(otherRoot.send(new ScheduleKeyDeletionCommand({ KeyId: shared.arn })), 'NotFoundException');
     const { Keys } = await otherRoot.send(new ListKeysCommand({}));
     expect(Keys).toEqual([]);
+    // Another account's retirable grants are not for listing.
+    await expectAwsError(otherRoot.send(new ListRetirableGrantsCommand({ RetiringPrincipal: CAROL })), 'AccessDeniedException');
   });
 });

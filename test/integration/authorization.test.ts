@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import {
+  CreateAliasCommand,
   CreateGrantCommand,
   CreateKeyCommand,
   DecryptCommand,
@@ -18,6 +19,8 @@ import {
   RetireGrantCommand,
   RevokeGrantCommand,
   ScheduleKeyDeletionCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +164,27 @@ describe('key policies', () => {
     expect(JSON.parse(Policy!)).toEqual(JSON.parse(restricted));
   });
 
+  it('reads resource tags and aliases only when a condition asks, and sees changes at once', async () => {
+    const tagged = await createKey(
+      policy(enableIam, {
+        Effect: 'Allow',
+        Principal: { AWS: ALICE },
+        Action: 'kms:Encrypt',
+        Resource: '*',
+        Condition: { StringEquals: { 'aws:ResourceTag/team': 'red', 'kms:RequestAlias': 'alias/red-team' }, 'ForAnyValue:StringLike': { 'kms:ResourceAliases': 'alias/red-*' } },
+      }),
+    );
+    await root.send(new CreateAliasCommand({ AliasName: 'alias/red-team', TargetKeyId: tagged.keyId }));
+    const viaAlias = () => alice.send(new EncryptCommand({ KeyId: 'alias/red-team', Plaintext: text('t') }));
+    await expectAwsError(viaAlias(), 'AccessDeniedException');
+    await root.send(new TagResourceCommand({ KeyId: tagged.keyId, Tags: [{ TagKey: 'team', TagValue: 'red' }] }));
+    await viaAlias();
+    // The alias is required by kms:RequestAlias: the key id alone does not match.
+    await expectAwsError(alice.send(new EncryptCommand({ KeyId: tagged.keyId, Plaintext: text('t') })), 'AccessDeniedException');
+    await root.send(new UntagResourceCommand({ KeyId: tagged.keyId, TagKeys: ['team'] }));
+    await expectAwsError(viaAlias(), 'AccessDeniedException');
+  });
+
   it('validates policy documents', async () => {
     const cases = [
       '{not json',
@@ -221,6 +245,23 @@ describe('grants', () => {
     // This grant includes RetireGrant, so its grantee may retire it.
     await bob.send(new RetireGrantCommand({ GrantToken }));
     await expectAwsError(bob.send(new GenerateDataKeyCommand({ KeyId: key.keyId, KeySpec: 'AES_256', EncryptionContext: { tenant: 't9' } })), 'AccessDeniedException');
+  });
+
+  it('made through a CreateGrant grant hand on no more than the parent grant holds', async () => {
+    await root.send(
+      new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: BOB, Operations: ['CreateGrant', 'Encrypt'], Constraints: { EncryptionContextSubset: { tenant: 't5' } } }),
+    );
+    const stricter = { EncryptionContextSubset: { tenant: 't5', region: 'eu' } };
+    const { GrantToken } = await bob.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: CAROL, Operations: ['Encrypt'], Constraints: stricter }));
+    await carol.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('c'), EncryptionContext: { tenant: 't5', region: 'eu' }, GrantTokens: [GrantToken!] }));
+    await expectAwsError(carol.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('c'), EncryptionContext: { tenant: 't5' } })), 'AccessDeniedException');
+    // Wider operations, or a looser constraint, than bob's own grant.
+    await expectAwsError(bob.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: CAROL, Operations: ['Decrypt'], Constraints: stricter })), 'AccessDeniedException');
+    await expectAwsError(bob.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: CAROL, Operations: ['Encrypt'] })), 'AccessDeniedException');
+    await expectAwsError(
+      bob.send(new CreateGrantCommand({ KeyId: key.keyId, GranteePrincipal: CAROL, Operations: ['Encrypt'], Constraints: { EncryptionContextSubset: { tenant: 't6' } } })),
+      'AccessDeniedException',
+    );
   });
 
   it('refuse operations a key cannot perform, and are gone once revoked', async () => {

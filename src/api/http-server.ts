@@ -41,7 +41,7 @@ export function buildHttpApp(deps: HttpDeps): express.Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(helmet({ contentSecurityPolicy: false }));
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     const requestId = randomUUID();
     res.locals.requestId = requestId;
     res.locals.startedAt = process.hrtime.bigint();

@@ -1,4 +1,3 @@
-import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
 import { InvalidCiphertextException, KMSInternalException, KmsError } from '../domain/errors.js';
 

@@ -1,4 +1,3 @@
-import type * as P11 from 'pkcs11js';
 
 /**
  * A fixed number of open sessions. A PKCS#11 session runs one operation at a

@@ -366,3 +366,23 @@ describe('another account', () => {
     await expectAwsError(otherRoot.send(new ListRetirableGrantsCommand({ RetiringPrincipal: CAROL })), 'AccessDeniedException');
   });
 });
+
+describe('two instances sharing the database and token', () => {
+  it('see a new grant at once through its grant token, and without it only after the cache TTL', async () => {
+    const second = await startTestService({ dataDir: kms.dataDir, config: { metadataCacheTtlMs: 60_000 } });
+    try {
+      const { AccessKey } = (await admin('CreateAccessKey', { PrincipalArn: BOB })) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+      const bobOnSecond = kmsClient(second.endpoint, AccessKey.AccessKeyId, AccessKey.SecretAccessKey);
+      clients.push(bobOnSecond);
+      const fresh = await createKey();
+      const encrypt = (grantTokens?: string[]) => bobOnSecond.send(new EncryptCommand({ KeyId: fresh.arn, Plaintext: text('2'), GrantTokens: grantTokens }));
+      // The second instance caches the key's (empty) grant list first.
+      await expectAwsError(encrypt(), 'AccessDeniedException');
+      const { GrantToken } = await root.send(new CreateGrantCommand({ KeyId: fresh.keyId, GranteePrincipal: BOB, Operations: ['Encrypt'] }));
+      await expectAwsError(encrypt(), 'AccessDeniedException');
+      await encrypt([GrantToken!]);
+    } finally {
+      await second.stop();
+    }
+  });
+});

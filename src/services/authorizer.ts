@@ -105,11 +105,8 @@ export class Authorizer {
   }
 
   private async keyConditions(ctx: CallContext, key: KmsKey, access: KeyAccess, policies: readonly Policy[]): Promise<ConditionValues> {
-    const reads = (test: (k: string) => boolean) => policies.some((p) => [...p.conditionKeys].some(test));
-    const [resourceTags, resourceAliases] = await Promise.all([
-      reads((k) => k.startsWith('aws:resourcetag/')) ? this.keys.tagsOf(key.keyId) : undefined,
-      reads((k) => k === 'kms:resourcealiases') ? this.keys.aliasNamesOf(key) : undefined,
-    ]);
+    const resourceTags = policies.some((p) => p.readsResourceTags) ? await this.keys.tagsOf(key.keyId) : undefined;
+    const resourceAliases = policies.some((p) => p.readsResourceAliases) ? await this.keys.aliasNamesOf(key) : undefined;
     return this.conditions(ctx, key, access, resourceTags, resourceAliases);
   }
 

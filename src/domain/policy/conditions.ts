@@ -7,7 +7,9 @@ import { wildcardRegex } from './wildcard.js';
  * normalizeConditionKey). A single-valued key holds one value; an absent key has
  * no entry.
  */
-export type ConditionValues = ReadonlyMap<string, readonly string[]>;
+export interface ConditionValues {
+  get(normalizedKey: string): readonly string[] | undefined;
+}
 
 export const ENCRYPTION_CONTEXT_PREFIX = 'kms:encryptioncontext:';
 

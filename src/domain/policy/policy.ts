@@ -118,11 +118,18 @@ export type PolicyKind = 'key' | 'identity';
  * a walk over precompiled matchers with no parsing and no I/O.
  */
 export class Policy {
+  /** Whether any condition reads aws:ResourceTag/<key> or kms:ResourceAliases, which cost a lookup to gather. */
+  readonly readsResourceTags: boolean;
+  readonly readsResourceAliases: boolean;
+
   private constructor(
     readonly statements: readonly Statement[],
     /** The condition keys the policy reads, normalised, so callers gather only those. */
     readonly conditionKeys: ReadonlySet<string>,
-  ) {}
+  ) {
+    this.readsResourceTags = [...conditionKeys].some((k) => k.startsWith('aws:resourcetag/'));
+    this.readsResourceAliases = conditionKeys.has('kms:resourcealiases');
+  }
 
   /** Throws MalformedPolicyDocumentException with the first problem found. */
   static parse(document: string, kind: PolicyKind): Policy {

@@ -24,37 +24,75 @@ export interface RequestConditionFacts {
 /**
  * The request context of AWS KMS's condition keys (AWS KMS condition keys; IAM
  * global condition context keys). Keys that do not apply are absent, never empty.
+ * Values are worked out only for the keys a policy asks about.
  */
 export function requestConditions(f: RequestConditionFacts): ConditionValues {
-  const values = new Map<string, string[]>([
-    ['aws:principalarn', [f.principalArn]],
-    ['aws:principalaccount', [f.principalAccount]],
-    ['kms:calleraccount', [f.principalAccount]],
-    ['aws:currenttime', [f.now.toISOString()]],
-    ['aws:epochtime', [String(Math.floor(f.now.getTime() / 1000))]],
-    ['aws:securetransport', [String(f.secureTransport)]],
-  ]);
-  if (f.sourceIp !== undefined) values.set('aws:sourceip', [f.sourceIp]);
-  if (f.key) {
-    values.set('kms:keyspec', [f.key.keySpec]);
-    values.set('kms:keyusage', [f.key.keyUsage]);
-    values.set('kms:keyorigin', [f.key.origin]);
-  }
-  if (f.requestAlias !== undefined) values.set('kms:requestalias', [f.requestAlias]);
-  if (f.encryptionAlgorithm !== undefined) values.set('kms:encryptionalgorithm', [f.encryptionAlgorithm]);
-  const context = Object.entries(f.encryptionContext ?? {});
-  if (context.length > 0) {
-    values.set('kms:encryptioncontextkeys', context.map(([k]) => k));
-    for (const [k, v] of context) {
-      const name = ENCRYPTION_CONTEXT_PREFIX + k.toLowerCase();
-      values.set(name, [...(values.get(name) ?? []), v]);
-    }
-  }
-  for (const t of f.resourceTags ?? []) values.set(`aws:resourcetag/${t.TagKey.toLowerCase()}`, [t.TagValue]);
-  if (f.resourceAliases && f.resourceAliases.length > 0) values.set('kms:resourcealiases', [...f.resourceAliases]);
-  for (const [k, v] of f.extra ?? []) values.set(k, [...v]);
-  return values;
+  return new RequestConditionValues(f);
 }
+
+class RequestConditionValues implements ConditionValues {
+  private context: Map<string, string[]> | undefined;
+
+  constructor(private readonly f: RequestConditionFacts) {}
+
+  get(key: string): readonly string[] | undefined {
+    const f = this.f;
+    const extra = f.extra?.get(key);
+    if (extra !== undefined) return extra;
+    switch (key) {
+      case 'aws:principalarn':
+        return [f.principalArn];
+      case 'aws:principalaccount':
+      case 'kms:calleraccount':
+        return [f.principalAccount];
+      case 'aws:currenttime':
+        return [f.now.toISOString()];
+      case 'aws:epochtime':
+        return [String(Math.floor(f.now.getTime() / 1000))];
+      case 'aws:securetransport':
+        return [String(f.secureTransport)];
+      case 'aws:sourceip':
+        return one(f.sourceIp);
+      case 'kms:keyspec':
+        return one(f.key?.keySpec);
+      case 'kms:keyusage':
+        return one(f.key?.keyUsage);
+      case 'kms:keyorigin':
+        return one(f.key?.origin);
+      case 'kms:requestalias':
+        return one(f.requestAlias);
+      case 'kms:encryptionalgorithm':
+        return one(f.encryptionAlgorithm);
+      case 'kms:encryptioncontextkeys': {
+        const keys = Object.keys(f.encryptionContext ?? {});
+        return keys.length > 0 ? keys : undefined;
+      }
+      case 'kms:resourcealiases':
+        return f.resourceAliases && f.resourceAliases.length > 0 ? f.resourceAliases : undefined;
+    }
+    if (key.startsWith(ENCRYPTION_CONTEXT_PREFIX)) return this.contextValues().get(key);
+    if (key.startsWith(RESOURCE_TAG_PREFIX)) {
+      const tag = f.resourceTags?.find((t) => t.TagKey.toLowerCase() === key.slice(RESOURCE_TAG_PREFIX.length));
+      return one(tag?.TagValue);
+    }
+    return undefined;
+  }
+
+  /** kms:EncryptionContext:<key> by lower-cased key: context keys that differ only in case share one name. */
+  private contextValues(): Map<string, string[]> {
+    if (!this.context) {
+      this.context = new Map();
+      for (const [k, v] of Object.entries(this.f.encryptionContext ?? {})) {
+        const name = ENCRYPTION_CONTEXT_PREFIX + k.toLowerCase();
+        this.context.set(name, [...(this.context.get(name) ?? []), v]);
+      }
+    }
+    return this.context;
+  }
+}
+
+const RESOURCE_TAG_PREFIX = 'aws:resourcetag/';
+const one = (value: string | undefined) => (value === undefined ? undefined : [value]);
 
 /** The alias name a KeyId parameter used (alias name or alias ARN), for kms:RequestAlias. */
 export function requestAliasOf(keyRef: string | undefined): string | undefined {
@@ -65,7 +103,7 @@ export function requestAliasOf(keyRef: string | undefined): string | undefined {
 }
 
 /** aws:RequestTag/<key> and aws:TagKeys for requests that carry tags (CreateKey, TagResource). */
-export function requestTagConditions(tags: readonly Tag[]): ConditionValues {
+export function requestTagConditions(tags: readonly Tag[]): Map<string, string[]> {
   const values = new Map<string, string[]>();
   if (tags.length === 0) return values;
   values.set('aws:tagkeys', tags.map((t) => t.TagKey));

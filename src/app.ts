@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { buildHttpApp } from './api/http-server.js';
 import type { Services } from './api/operation.js';
 import { resolveAdminCredential, type AdminCredential } from './config/admin-credential.js';
-import { redactConfig, type Config } from './config/config.js';
+import { redactConfig, serviceUrl, type Config } from './config/config.js';
 import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
 import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
 import { AliasService } from './services/alias-service.js';
@@ -53,7 +53,7 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-const systemClock: Clock = { now: () => new Date() };
+export const systemClock: Clock = { now: () => new Date() };
 
 async function tokenOptions(config: Config): Promise<TokenOptions> {
   const { pkcs11 } = config;
@@ -145,7 +145,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       s.once('error', reject);
     });
     const port = (server.address() as AddressInfo).port;
-    const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    const url = serviceUrl(config.host, port);
     scheduler.start();
     logger.info({ url, region: config.region, accountId: config.accountId, mechanisms: token.capabilities.mechanisms.size }, 'hsm-kms listening');
 

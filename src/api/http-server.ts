@@ -14,7 +14,7 @@ import type { Operation, Output, Services } from './operation.js';
 import { ADMIN_OPERATIONS, ADMIN_TARGET_PREFIX } from './admin/admin-operations.js';
 import { OPERATIONS } from './operations/index.js';
 import { asKmsError, encodeError, encodeOutput, JSON_CONTENT_TYPE, TARGET_PREFIX, validationError } from './protocol.js';
-import { verifySigV4 } from './sigv4.js';
+import { claimedAccessKeyId, verifySigV4 } from './sigv4.js';
 
 export interface HttpDeps {
   readonly services: Services;
@@ -79,7 +79,7 @@ async function handle(deps: HttpDeps, req: Request, res: Response): Promise<{ st
   const url = req.originalUrl;
   const q = url.indexOf('?');
   // Authentication comes before anything else, as in AWS: an unsigned request learns nothing.
-  const claimed = claimedAccessKeyId(req.headers.authorization);
+  const claimed = claimedAccessKeyId(req.headers);
   const credential = claimed === undefined ? undefined : await deps.credentials.lookup(claimed);
   verifySigV4(
     { method: req.method, path: q < 0 ? url : url.slice(0, q), query: q < 0 ? '' : url.slice(q + 1), headers: req.headers, body },
@@ -113,11 +113,6 @@ async function handle(deps: HttpDeps, req: Request, res: Response): Promise<{ st
   const keyId = output.KeyId ?? (output.KeyMetadata as { Arn?: string } | undefined)?.Arn;
   if (typeof keyId === 'string') log.keyId = keyId;
   return { status: 200, body: encodeOutput(output) };
-}
-
-/** The access key id a SigV4 Authorization header claims; verifySigV4 judges the rest. */
-function claimedAccessKeyId(authorization: string | undefined): string | undefined {
-  return authorization === undefined ? undefined : /Credential=([^/,\s]+)\//.exec(authorization)?.[1];
 }
 
 function sourceIpOf(req: Request): string | undefined {

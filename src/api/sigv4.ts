@@ -57,6 +57,21 @@ interface ParsedAuthorization {
   signature: string;
 }
 
+/**
+ * The access key id a request's Authorization header claims, read by the same
+ * parser verifySigV4 uses, so its secret can be looked up (asynchronously) first.
+ * Undefined for anything verifySigV4 would refuse before it needs a secret.
+ */
+export function claimedAccessKeyId(headers: SignedRequest['headers']): string | undefined {
+  const authorization = singleHeader(headers, 'authorization');
+  if (authorization === undefined) return undefined;
+  try {
+    return parseAuthorization(authorization).accessKeyId;
+  } catch {
+    return undefined;
+  }
+}
+
 export function verifySigV4(req: SignedRequest, opts: SigV4Options): VerifiedCaller {
   const authorization = singleHeader(req.headers, 'authorization');
   if (authorization === undefined) {

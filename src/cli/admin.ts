@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolveAdminCredential } from '../config/admin-credential.js';
-import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { ConfigError, loadConfig, serviceUrl, type Config } from '../config/config.js';
+import { iamArn } from '../domain/principal-arn.js';
 import { AdminCallError, callAdmin } from './admin-client.js';
 
 const USAGE = `hsm-kms admin: principals, access keys and identity policies of a running hsm-kms.
@@ -64,9 +65,9 @@ async function request(p: Parsed, config: Config): Promise<[string, Record<strin
     case 'create-account':
       return ['CreateAccount', { AccountId: need(a, 1, 'create-account ACCOUNT_ID')[0] }];
     case 'create-user':
-      return ['CreatePrincipal', { Arn: `arn:aws:iam::${account}:user/${need(a, 1, 'create-user NAME')[0]}` }];
+      return ['CreatePrincipal', { Arn: iamArn(account, 'user', need(a, 1, 'create-user NAME')[0]!) }];
     case 'create-role':
-      return ['CreatePrincipal', { Arn: `arn:aws:iam::${account}:role/${need(a, 1, 'create-role NAME')[0]}` }];
+      return ['CreatePrincipal', { Arn: iamArn(account, 'role', need(a, 1, 'create-role NAME')[0]!) }];
     case 'list':
       return ['ListPrincipals', { AccountId: p.flags.get('account') }];
     case 'disable':
@@ -123,7 +124,7 @@ async function main(): Promise<number> {
     env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
       : await resolveAdminCredential(config);
-  const endpoint = parsed.flags.get('endpoint') ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.port}`;
+  const endpoint = parsed.flags.get('endpoint') ?? serviceUrl(config.host, config.port);
   const output = await callAdmin({ endpoint, region: config.region, ...credential }, operation, input);
   print(output, parsed.flags.get('format'));
   return 0;

@@ -11,6 +11,7 @@ export interface AdminCredential {
 }
 
 export const CREDENTIALS_PROFILE = 'hsm-kms';
+
 function readProfile(text: string): { accessKeyId?: string; secretAccessKey?: string } {
   const out: { accessKeyId?: string; secretAccessKey?: string } = {};
   let inProfile = false;

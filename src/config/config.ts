@@ -139,6 +139,11 @@ export function parseConfig(input: unknown): Config {
   return { ...config, dataDir: path.resolve(config.dataDir) };
 }
 
+/** The service's HTTP endpoint for a listening address (IPv6 in brackets). */
+export function serviceUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 /** The configuration with every secret replaced, safe to log. */
 export function redactConfig(config: Config): unknown {
   return {

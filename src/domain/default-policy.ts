@@ -1,3 +1,5 @@
+import { rootArn } from './principal-arn.js';
+
 /** AWS's default key policy: the account root may do everything, which lets IAM policies delegate. */
 export function defaultKeyPolicy(accountId: string): string {
   return JSON.stringify(
@@ -8,7 +10,7 @@ export function defaultKeyPolicy(accountId: string): string {
         {
           Sid: 'Enable IAM User Permissions',
           Effect: 'Allow',
-          Principal: { AWS: `arn:aws:iam::${accountId}:root` },
+          Principal: { AWS: rootArn(accountId) },
           Action: 'kms:*',
           Resource: '*',
         },

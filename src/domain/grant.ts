@@ -25,12 +25,12 @@ export const GRANT_OPERATIONS = [
 export type GrantOperation = (typeof GRANT_OPERATIONS)[number];
 
 /** Operations that take an encryption context: the only ones a grant constraint can bind. */
-const CONTEXT_OPERATIONS: ReadonlySet<string> = new Set([
+const CONTEXT_OPERATIONS: ReadonlySet<GrantOperation> = new Set<GrantOperation>([
   'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair',
   'GenerateDataKeyPairWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo',
 ]);
 /** Operations that always go with any grant, whatever its constraints. */
-const GRANT_MANAGEMENT: ReadonlySet<string> = new Set(['CreateGrant', 'RetireGrant', 'DescribeKey']);
+const GRANT_MANAGEMENT: ReadonlySet<GrantOperation> = new Set<GrantOperation>(['CreateGrant', 'RetireGrant', 'DescribeKey']);
 
 export interface GrantConstraints {
   readonly encryptionContextEquals?: EncryptionContext;
@@ -53,13 +53,11 @@ export interface Grant {
 
 /** The operations a key of this kind can perform, as CreateGrant checks them. */
 export function operationsValidFor(key: Pick<KmsKey, 'keySpec' | 'keyUsage'>): ReadonlySet<GrantOperation> {
-  const common: GrantOperation[] = ['DescribeKey', 'CreateGrant', 'RetireGrant'];
-  if (key.keyUsage === 'GENERATE_VERIFY_MAC') return new Set([...common, 'GenerateMac', 'VerifyMac']);
-  if (key.keyUsage === 'SIGN_VERIFY') return new Set([...common, 'Sign', 'Verify', 'GetPublicKey']);
-  if (key.keySpec === 'SYMMETRIC_DEFAULT') {
-    return new Set([...common, 'Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo']);
-  }
-  return new Set([...common, 'Decrypt', 'Encrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey']);
+  const common = GRANT_MANAGEMENT;
+  if (key.keyUsage === 'GENERATE_VERIFY_MAC') return new Set<GrantOperation>([...common, 'GenerateMac', 'VerifyMac']);
+  if (key.keyUsage === 'SIGN_VERIFY') return new Set<GrantOperation>([...common, 'Sign', 'Verify', 'GetPublicKey']);
+  if (key.keySpec === 'SYMMETRIC_DEFAULT') return new Set([...common, ...CONTEXT_OPERATIONS]);
+  return new Set<GrantOperation>([...common, 'Decrypt', 'Encrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey']);
 }
 
 /** CreateGrant's rules for operations and constraints on this key (AWS CreateGrant, "Grant constraints"). */
@@ -99,7 +97,7 @@ function contextEquals(a: EncryptionContext, b: EncryptionContext): boolean {
 export function grantPermits(grant: Grant, operation: string, encryptionContext: EncryptionContext | undefined): boolean {
   if (!(grant.operations as readonly string[]).includes(operation)) return false;
   const c = grant.constraints;
-  if (!c || !CONTEXT_OPERATIONS.has(operation)) return true;
+  if (!c || !CONTEXT_OPERATIONS.has(operation as GrantOperation)) return true;
   const context = encryptionContext ?? {};
   if (c.encryptionContextEquals) return contextEquals(context, c.encryptionContextEquals);
   if (c.encryptionContextSubset) return contextContains(context, c.encryptionContextSubset);

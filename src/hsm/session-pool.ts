@@ -1,4 +1,3 @@
-
 /**
  * A fixed number of open sessions. A PKCS#11 session runs one operation at a
  * time, so each caller borrows one for the length of its init+operation pair.

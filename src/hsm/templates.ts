@@ -2,6 +2,7 @@ import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
 import type { KeyMaterialRef } from '../domain/key.js';
 import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
+import type { SigningKeyPairParams } from '../services/ports.js';
 
 /** CKA_ID: the 16 key-id bytes followed by the version as uint32 big-endian. */
 export function objectId(ref: KeyMaterialRef): Buffer {
@@ -59,15 +60,67 @@ export function hmacMechanism(algorithm: MacAlgorithm): P11.Mechanism {
   return { mechanism: HMAC_MECHANISMS[algorithm] };
 }
 
-export type { SigningKeyPairParams } from '../services/ports.js';
-
 // PKCS#11 3.0 Edwards-curve values, which pkcs11js does not define.
 export const CKK_EC_EDWARDS = 0x40;
 export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
 export const CKM_EDDSA = 0x1057;
 /** CKA_EC_PARAMS for Ed25519: the OID 1.3.101.112. */
 export const ED25519_PARAMS = Buffer.from('06032b6570', 'hex');
-import type { SigningKeyPairParams } from '../services/ports.js';
+/** 65537, the public exponent of every RSA pair made here. */
+const RSA_PUBLIC_EXPONENT = Buffer.from([0x01, 0x00, 0x01]);
+
+const PUBLIC_USAGES = [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_VERIFY, pkcs11js.CKA_WRAP, pkcs11js.CKA_DERIVE];
+const PRIVATE_USAGES = [pkcs11js.CKA_DECRYPT, pkcs11js.CKA_SIGN, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE];
+
+interface KeyPairSpec {
+  readonly keyType: number;
+  /** The attributes that shape the pair: curve, or modulus and exponent. */
+  readonly shape: P11.Template;
+  readonly id: Buffer;
+  readonly label: string;
+  readonly persistent: boolean;
+  /** The usages switched on; every other one of PUBLIC_USAGES / PRIVATE_USAGES is off. */
+  readonly publicUsage: readonly number[];
+  readonly privateUsage: readonly number[];
+}
+
+/**
+ * The one builder for key pairs: the private half private, sensitive, never
+ * extractable; each half with only the usage it needs and every other usage off.
+ */
+function keyPairTemplates(spec: KeyPairSpec): { publicKey: P11.Template; privateKey: P11.Template } {
+  const usage = (all: readonly number[], on: readonly number[]) => all.map((type) => ({ type, value: on.includes(type) }));
+  const named = [
+    { type: pkcs11js.CKA_ID, value: spec.id },
+    { type: pkcs11js.CKA_LABEL, value: spec.label },
+    { type: pkcs11js.CKA_TOKEN, value: spec.persistent },
+    { type: pkcs11js.CKA_MODIFIABLE, value: false },
+  ];
+  return {
+    publicKey: [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: spec.keyType },
+      ...spec.shape,
+      { type: pkcs11js.CKA_PRIVATE, value: false },
+      ...usage(PUBLIC_USAGES, spec.publicUsage),
+      ...named,
+    ],
+    privateKey: [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: spec.keyType },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+      ...usage(PRIVATE_USAGES, spec.privateUsage),
+      ...named,
+    ],
+  };
+}
+
+const rsaShape = (modulusBits: number): P11.Template => [
+  { type: pkcs11js.CKA_MODULUS_BITS, value: modulusBits },
+  { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: RSA_PUBLIC_EXPONENT },
+];
 
 /**
  * Key pairs: the private half a sensitive, never-extractable token object that
@@ -76,49 +129,22 @@ import type { SigningKeyPairParams } from '../services/ports.js';
  * key version's CKA_ID and label.
  */
 export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyPairParams): { publicKey: P11.Template; privateKey: P11.Template } {
-  const keyType = params.kind === 'EC' ? pkcs11js.CKK_EC : params.kind === 'EDWARDS' ? CKK_EC_EDWARDS : pkcs11js.CKK_RSA;
   // An RSA pair is for signing or for decryption, never both (KeyUsage).
   const decrypts = params.kind === 'RSA' && params.usage === 'ENCRYPT_DECRYPT';
-  const shape =
-    params.kind === 'EC'
-      ? [{ type: pkcs11js.CKA_EC_PARAMS, value: params.ecParams }]
-      : params.kind === 'EDWARDS'
-        ? [{ type: pkcs11js.CKA_EC_PARAMS, value: ED25519_PARAMS }]
-        : [
-          { type: pkcs11js.CKA_MODULUS_BITS, value: params.modulusBits },
-          { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) },
-        ];
-  const named = [
-    { type: pkcs11js.CKA_ID, value: objectId(ref) },
-    { type: pkcs11js.CKA_LABEL, value: objectLabel(ref) },
-    { type: pkcs11js.CKA_TOKEN, value: true },
-    { type: pkcs11js.CKA_MODIFIABLE, value: false },
-  ];
-  return {
-    publicKey: [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
-      ...shape,
-      { type: pkcs11js.CKA_PRIVATE, value: false },
-      { type: pkcs11js.CKA_VERIFY, value: !decrypts },
-      { type: pkcs11js.CKA_ENCRYPT, value: decrypts },
-      { type: pkcs11js.CKA_WRAP, value: false },
-      { type: pkcs11js.CKA_DERIVE, value: false },
-      ...named,
-    ],
-    privateKey: [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_SIGN, value: !decrypts },
-      { type: pkcs11js.CKA_DECRYPT, value: decrypts },
-      { type: pkcs11js.CKA_UNWRAP, value: false },
-      { type: pkcs11js.CKA_DERIVE, value: false },
-      ...named,
-    ],
-  };
+  return keyPairTemplates({
+    keyType: params.kind === 'EC' ? pkcs11js.CKK_EC : params.kind === 'EDWARDS' ? CKK_EC_EDWARDS : pkcs11js.CKK_RSA,
+    shape:
+      params.kind === 'EC'
+        ? [{ type: pkcs11js.CKA_EC_PARAMS, value: params.ecParams }]
+        : params.kind === 'EDWARDS'
+          ? [{ type: pkcs11js.CKA_EC_PARAMS, value: ED25519_PARAMS }]
+          : rsaShape(params.modulusBits),
+    id: objectId(ref),
+    label: objectLabel(ref),
+    persistent: true,
+    publicUsage: [decrypts ? pkcs11js.CKA_ENCRYPT : pkcs11js.CKA_VERIFY],
+    privateUsage: [decrypts ? pkcs11js.CKA_DECRYPT : pkcs11js.CKA_SIGN],
+  });
 }
 
 const HASH_MECHANISMS = { sha256: [pkcs11js.CKM_SHA256, pkcs11js.CKG_MGF1_SHA256], sha384: [pkcs11js.CKM_SHA384, pkcs11js.CKG_MGF1_SHA384], sha512: [pkcs11js.CKM_SHA512, pkcs11js.CKG_MGF1_SHA512] } as const;
@@ -196,36 +222,15 @@ export function importWrappingKeyId(tokenId: string): Buffer {
  * non-extractable and good for unwrapping only.
  */
 export function importWrappingKeyPairTemplates(tokenId: string, modulusBits: number, persistent = true): { publicKey: P11.Template; privateKey: P11.Template } {
-  const id = importWrappingKeyId(tokenId);
-  const label = `kms-import/${tokenId}`;
-  return {
-    publicKey: [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
-      { type: pkcs11js.CKA_TOKEN, value: persistent },
-      { type: pkcs11js.CKA_PRIVATE, value: false },
-      { type: pkcs11js.CKA_MODULUS_BITS, value: modulusBits },
-      { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: Buffer.from([0x01, 0x00, 0x01]) },
-      { type: pkcs11js.CKA_ENCRYPT, value: true },
-      { type: pkcs11js.CKA_WRAP, value: true },
-      { type: pkcs11js.CKA_VERIFY, value: false },
-      { type: pkcs11js.CKA_ID, value: id },
-      { type: pkcs11js.CKA_LABEL, value: label },
-    ],
-    privateKey: [
-      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
-      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_RSA },
-      { type: pkcs11js.CKA_TOKEN, value: persistent },
-      { type: pkcs11js.CKA_PRIVATE, value: true },
-      { type: pkcs11js.CKA_SENSITIVE, value: true },
-      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
-      { type: pkcs11js.CKA_DECRYPT, value: false },
-      { type: pkcs11js.CKA_UNWRAP, value: true },
-      { type: pkcs11js.CKA_SIGN, value: false },
-      { type: pkcs11js.CKA_ID, value: id },
-      { type: pkcs11js.CKA_LABEL, value: label },
-    ],
-  };
+  return keyPairTemplates({
+    keyType: pkcs11js.CKK_RSA,
+    shape: rsaShape(modulusBits),
+    id: importWrappingKeyId(tokenId),
+    label: `kms-import/${tokenId}`,
+    persistent,
+    publicUsage: [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_WRAP],
+    privateUsage: [pkcs11js.CKA_UNWRAP],
+  });
 }
 
 export function rsaOaepMechanism(hash: 'SHA_1' | 'SHA_256'): P11.Mechanism {

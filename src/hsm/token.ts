@@ -11,7 +11,7 @@ import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomByt
 import { InvalidCiphertextException } from '../domain/errors.js';
 import { derElement } from '../domain/der.js';
 import { oaepDecode } from '../domain/oaep.js';
-import type { WrappingAlgorithm } from '../services/ports.js';
+import type { SigningKeyPairParams, WrappingAlgorithm } from '../services/ports.js';
 import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 import {
   aesGcmMechanism,
@@ -20,7 +20,6 @@ import {
   CKK_EC_EDWARDS,
   CKM_EC_EDWARDS_KEY_PAIR_GEN,
   signingMechanism,
-  type SigningKeyPairParams,
   findByIdTemplate,
   hmacKeyTemplate,
   hmacMechanism,
@@ -203,7 +202,7 @@ export class Pkcs11Token implements KeyVault {
   destroyKey(ref: KeyMaterialRef): Promise<boolean> {
     return this.run('destroy', ref, (session) => {
       this.forgetHandles(ref);
-      const objects = this.findAll(session, [{ type: pkcs11js.CKA_ID, value: objectId(ref) }]);
+      const objects = this.objectsWithId(session, objectId(ref));
       for (const handle of objects) this.lib.C_DestroyObject(session, handle);
       return objects.length > 0;
     });
@@ -287,7 +286,6 @@ export class Pkcs11Token implements KeyVault {
     });
   }
 
-
   encrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, plaintext: Buffer): Promise<Buffer> {
     return this.run('encrypt', ref, async (session) => {
       this.lib.C_EncryptInit(session, aesGcmMechanism(iv, aad), this.requireHandle(session, ref));
@@ -326,7 +324,7 @@ export class Pkcs11Token implements KeyVault {
 
   destroyImportWrappingKey(tokenId: string): Promise<void> {
     return this.run('destroy', undefined, (session) => {
-      for (const handle of this.findAll(session, [{ type: pkcs11js.CKA_ID, value: importWrappingKeyId(tokenId) }])) {
+      for (const handle of this.objectsWithId(session, importWrappingKeyId(tokenId))) {
         this.lib.C_DestroyObject(session, handle);
       }
     });
@@ -373,6 +371,11 @@ export class Pkcs11Token implements KeyVault {
     });
   }
 
+  /** Every object carrying this CKA_ID: a secret key, or both halves of a pair. */
+  private objectsWithId(session: Buffer, id: Buffer): Buffer[] {
+    return this.findAll(session, [{ type: pkcs11js.CKA_ID, value: id }]);
+  }
+
   private findAll(session: Buffer, template: P11.Template): Buffer[] {
     this.lib.C_FindObjectsInit(session, template);
     try {
@@ -384,7 +387,7 @@ export class Pkcs11Token implements KeyVault {
 
   /** Whether the token holds an object for this key version (used at start-up clean-up and by tests). */
   hasKey(ref: KeyMaterialRef): Promise<boolean> {
-    return this.run('find', ref, (session) => this.findAll(session, [{ type: pkcs11js.CKA_ID, value: objectId(ref) }]).length > 0);
+    return this.run('find', ref, (session) => this.objectsWithId(session, objectId(ref)).length > 0);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
+import type { PrincipalKind } from '../domain/principal-arn.js';
 import type { Grant } from '../domain/grant.js';
 import type { Page } from './ports.js';
 
-export type PrincipalKind = 'root' | 'user' | 'role';
 export type AccessKeyStatus = 'Active' | 'Inactive';
 
 export interface StoredPrincipal {

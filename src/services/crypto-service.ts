@@ -11,7 +11,7 @@ import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyVault } from './ports.js';
 import type { RsaEncryption } from './rsa-encryption.js';
-import { isRsaSpec } from '../domain/key-spec.js';
+import { ECC_SPECS, isRsaSpec, RSA_SPECS, type EccKeySpec, type RsaKeySpec } from '../domain/key-spec.js';
 
 export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
 
@@ -52,7 +52,7 @@ export interface ReEncryptRequest {
   readonly dryRun?: boolean;
 }
 
-export type KeyPairSpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096' | 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'ECC_NIST_P521' | 'ECC_SECG_P256K1';
+export type KeyPairSpec = RsaKeySpec | EccKeySpec;
 
 export interface GenerateDataKeyPairRequest {
   readonly keyId: string;
@@ -64,9 +64,8 @@ export interface GenerateDataKeyPairRequest {
 const generateKeyPairAsync = promisify(generateKeyPair);
 
 function generatePair(spec: KeyPairSpec): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
-  if (spec.startsWith('RSA_')) return generateKeyPairAsync('rsa', { modulusLength: Number(spec.slice(4)), publicExponent: 65537 });
-  const curve = { ECC_NIST_P256: 'prime256v1', ECC_NIST_P384: 'secp384r1', ECC_NIST_P521: 'secp521r1', ECC_SECG_P256K1: 'secp256k1' }[spec as Exclude<KeyPairSpec, `RSA_${string}`>];
-  return generateKeyPairAsync('ec', { namedCurve: curve });
+  if (isRsaSpec(spec)) return generateKeyPairAsync('rsa', { modulusLength: RSA_SPECS[spec].modulusBits, publicExponent: 65537 });
+  return generateKeyPairAsync('ec', { namedCurve: ECC_SPECS[spec].jwkCurve });
 }
 
 export interface GenerateDataKeyRequest {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { parsePrincipalArn } from '../domain/access-key.js';
 import { AccessDeniedException, dryRunSucceeded, InvalidArnException, NotFoundException, ValidationException } from '../domain/errors.js';
 import {
   checkGrantRequest,
@@ -10,8 +9,9 @@ import {
   type GrantConstraints,
   type GrantOperation,
 } from '../domain/grant.js';
+import type { KmsKey } from '../domain/key.js';
 import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
-import { rootArn } from '../domain/policy/policy.js';
+import { parsePrincipalArn, rootArn } from '../domain/principal-arn.js';
 import type { GrantStore } from './access-ports.js';
 import type { Authorizer } from './authorizer.js';
 import type { CallContext } from './context.js';
@@ -20,6 +20,8 @@ import type { Clock, Page } from './ports.js';
 
 /** AWS's quota of grants per KMS key. */
 export const MAX_GRANTS_PER_KEY = 50_000;
+/** No AWS service calls this one, so no grant is ever for an AWS resource. */
+const NOT_FOR_AWS_RESOURCE: [string, string[]] = ['kms:grantisforawsresource', ['false']];
 
 export interface CreateGrantRequest {
   readonly keyId: string;
@@ -55,7 +57,7 @@ export class GrantService {
     const extra = new Map<string, string[]>([
       ['kms:grantoperations', operations],
       ['kms:granteeprincipal', [req.granteePrincipal]],
-      ['kms:grantisforawsresource', ['false']],
+      NOT_FOR_AWS_RESOURCE,
     ]);
     if (req.retiringPrincipal) extra.set('kms:retiringprincipal', [req.retiringPrincipal]);
     const constraintType = req.constraints?.encryptionContextEquals ? 'EncryptionContextEquals' : req.constraints?.encryptionContextSubset ? 'EncryptionContextSubset' : undefined;
@@ -94,7 +96,7 @@ export class GrantService {
   }
 
   async listGrants(ctx: CallContext, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, after: string | undefined, limit: number): Promise<Page<Grant>> {
-    const key = await this.access.useKey(ctx, keyId, false, { action: 'ListGrants', extra: new Map([['kms:grantisforawsresource', ['false']]]) });
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'ListGrants', extra: new Map([NOT_FOR_AWS_RESOURCE]) });
     return this.store.listGrants(key.keyId, filter, after, limit);
   }
 
@@ -131,9 +133,8 @@ export class GrantService {
   }
 
   async revokeGrant(ctx: CallContext, keyId: string, grantId: string, dryRun: boolean | undefined): Promise<void> {
-    const key = await this.access.useKey(ctx, keyId, false, { action: 'RevokeGrant', extra: new Map([['kms:grantisforawsresource', ['false']]]) });
-    const grant = await this.store.getGrant(grantId);
-    if (!grant || grant.keyId !== key.keyId) throw new NotFoundException(`Grant ${grantId} does not exist on ${key.arn}.`);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'RevokeGrant', extra: new Map([NOT_FOR_AWS_RESOURCE]) });
+    await this.grantOn(key, grantId);
     if (dryRun) throw dryRunSucceeded();
     await this.store.deleteGrant(grantId);
     this.grants.forget(key.keyId);
@@ -147,9 +148,12 @@ export class GrantService {
     }
     if (req.keyId === undefined || req.grantId === undefined) throw new ValidationException('RetireGrant needs a GrantToken, or both KeyId and GrantId.');
     if (!/^arn:aws:kms:/.test(req.keyId)) throw new InvalidArnException('KeyId must be a key ARN in RetireGrant.');
-    const key = await this.access.resolve(ctx, 'RetireGrant', req.keyId, false);
-    const grant = await this.store.getGrant(req.grantId);
-    if (!grant || grant.keyId !== key.keyId) throw new NotFoundException(`Grant ${req.grantId} does not exist on ${key.arn}.`);
+    return this.grantOn(await this.access.resolve(ctx, 'RetireGrant', req.keyId, false), req.grantId);
+  }
+
+  private async grantOn(key: KmsKey, grantId: string): Promise<Grant> {
+    const grant = await this.store.getGrant(grantId);
+    if (!grant || grant.keyId !== key.keyId) throw new NotFoundException(`Grant ${grantId} does not exist on ${key.arn}.`);
     return grant;
   }
 }

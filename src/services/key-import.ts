@@ -9,13 +9,13 @@ import {
 } from '../domain/errors.js';
 import { KeyState, type ExpirationModel, type KmsKey } from '../domain/key.js';
 import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
+import { RSA_SPECS } from '../domain/key-spec.js';
 import type { CallContext } from './context.js';
 import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Clock, KeyVault, MetadataStore, WrappingAlgorithm, WrappingKeySpec } from './ports.js';
 
 export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
-const MODULUS_BITS: Record<WrappingKeySpec, number> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
 /** Imported material is never rotated: it is always version 1. */
 const IMPORTED = 1;
 
@@ -63,7 +63,7 @@ export class KeyImporter {
     const tokenId = randomUUID();
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + IMPORT_TOKEN_LIFETIME_MS);
-    const publicKey = await this.vault.createImportWrappingKey(tokenId, MODULUS_BITS[spec]);
+    const publicKey = await this.vault.createImportWrappingKey(tokenId, RSA_SPECS[spec].modulusBits);
     await this.store.saveImportToken({ tokenId, keyId: key.keyId, wrappingAlgorithm: algorithm, wrappingKeySpec: spec, createdAt: now, expiresAt });
     return { key, importToken: Buffer.from(tokenId.replace(/-/g, ''), 'hex'), publicKey, parametersValidTo: expiresAt };
   }
@@ -147,4 +147,3 @@ function sameCheck(a: Buffer, b: Buffer): boolean {
 function incorrectMaterial(key: KmsKey): IncorrectKeyMaterialException {
   return new IncorrectKeyMaterialException(`The key material is not the key material previously imported into ${key.arn}.`);
 }
-

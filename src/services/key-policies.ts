@@ -50,7 +50,7 @@ export class KeyPolicies {
         throw new MalformedPolicyDocumentException('Policy contains a statement with one or more invalid principals.');
       }
     }
-    if (!bypassLockoutCheck) await this.access.assertPolicyKeepsCaller(ctx, { ...key, policy: document }, policy);
+    if (!bypassLockoutCheck) await this.access.assertPolicyKeepsCaller(ctx, key, policy);
   }
 }
 

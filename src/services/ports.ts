@@ -1,5 +1,5 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
-import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
+import type { MacAlgorithm, RsaKeySpec, SigningScheme } from '../domain/key-spec.js';
 import type { Policy } from '../domain/policy/policy.js';
 import type { GrantStore, PrincipalStore } from './access-ports.js';
 
@@ -88,7 +88,7 @@ export interface KeyRotation {
 }
 
 export type WrappingAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_1' | 'RSA_AES_KEY_WRAP_SHA_256';
-export type WrappingKeySpec = 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+export type WrappingKeySpec = RsaKeySpec;
 
 /** One GetParametersForImport answer: its wrapping key pair lives in the token until it expires. */
 export interface ImportToken {

@@ -1,6 +1,7 @@
-import { generateAccessKeyId, generateSecretAccessKey, parsePrincipalArn } from '../domain/access-key.js';
+import { generateAccessKeyId, generateSecretAccessKey } from '../domain/access-key.js';
 import { AccessDeniedException, NotFoundException, ValidationException } from '../domain/errors.js';
-import { Policy, rootArn } from '../domain/policy/policy.js';
+import { Policy } from '../domain/policy/policy.js';
+import { isRoot, parsePrincipalArn, rootArn } from '../domain/principal-arn.js';
 import type { AccessKeyStatus, IdentityPolicyDocument, PrincipalStore, StoredAccessKey, StoredPrincipal } from './access-ports.js';
 import type { CallContext } from './context.js';
 import type { CredentialSealer } from './credential-sealer.js';
@@ -9,7 +10,7 @@ import type { Clock } from './ports.js';
 
 /** At most this many access keys per principal, as IAM allows. */
 export const MAX_ACCESS_KEYS = 2;
-const POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
+const IDENTITY_POLICY_NAME = /^[\w+=,.@-]{1,128}$/;
 
 export interface NewAccessKey {
   readonly accessKeyId: string;
@@ -34,7 +35,7 @@ export class PrincipalAdmin {
   async createAccount(ctx: CallContext, accountId: string): Promise<NewAccessKey> {
     if (!ctx.principal.operator) throw denied(ctx, 'CreateAccount', rootArn(accountId));
     if (!/^\d{12}$/.test(accountId)) throw new ValidationException('AccountId must be 12 digits.');
-    await this.store.createPrincipal({ arn: rootArn(accountId), accountId, kind: 'root', name: 'root', enabled: true, creationDate: this.clock.now() });
+    await this.store.createPrincipal(this.rootPrincipal(accountId));
     return this.createAccessKey(ctx, rootArn(accountId));
   }
 
@@ -56,15 +57,16 @@ export class PrincipalAdmin {
   }
 
   async setPrincipalEnabled(ctx: CallContext, arn: string, enabled: boolean): Promise<void> {
-    const principal = await this.existing(ctx, enabled ? 'EnablePrincipal' : 'DisablePrincipal', arn);
-    this.refuseOwnRoot(ctx, principal);
+    const action = enabled ? 'EnablePrincipal' : 'DisablePrincipal';
+    const principal = await this.existing(ctx, action, arn);
+    this.refuseOwnRoot(ctx, action, principal);
     await this.store.setPrincipalEnabled(arn, enabled);
     await this.forgetCredentialsOf(arn);
   }
 
   async deletePrincipal(ctx: CallContext, arn: string): Promise<void> {
     const principal = await this.existing(ctx, 'DeletePrincipal', arn);
-    this.refuseOwnRoot(ctx, principal);
+    this.refuseOwnRoot(ctx, 'DeletePrincipal', principal);
     const keys = await this.store.listAccessKeys(arn);
     await this.store.deletePrincipal(arn);
     this.directory.forget(keys.map((k) => k.accessKeyId));
@@ -110,7 +112,7 @@ export class PrincipalAdmin {
 
   async putIdentityPolicy(ctx: CallContext, principalArn: string, policy: IdentityPolicyDocument): Promise<void> {
     await this.existing(ctx, 'PutPrincipalPolicy', principalArn);
-    if (!POLICY_NAME.test(policy.policyName)) throw new ValidationException('PolicyName must be 1-128 characters of letters, digits and +=,.@_-.');
+    if (!IDENTITY_POLICY_NAME.test(policy.policyName)) throw new ValidationException('PolicyName must be 1-128 characters of letters, digits and +=,.@_-.');
     Policy.parse(policy.document, 'identity');
     await this.store.putIdentityPolicy(principalArn, policy);
     await this.forgetCredentialsOf(principalArn);
@@ -136,13 +138,17 @@ export class PrincipalAdmin {
   private async ensureAccount(accountId: string): Promise<void> {
     if (await this.store.getPrincipal(rootArn(accountId))) return;
     await this.store
-      .createPrincipal({ arn: rootArn(accountId), accountId, kind: 'root', name: 'root', enabled: true, creationDate: this.clock.now() })
+      .createPrincipal(this.rootPrincipal(accountId))
       .catch(() => undefined); // made meanwhile by another request
+  }
+
+  private rootPrincipal(accountId: string): StoredPrincipal {
+    return { arn: rootArn(accountId), accountId, kind: 'root', name: 'root', enabled: true, creationDate: this.clock.now() };
   }
 
   private assertManages(ctx: CallContext, action: string, resource: string, accountId: string): void {
     const p = ctx.principal;
-    if (p.operator || (p.arn === rootArn(p.accountId) && p.accountId === accountId)) return;
+    if (p.operator || (isRoot(p) && p.accountId === accountId)) return;
     throw denied(ctx, action, resource);
   }
 
@@ -163,8 +169,8 @@ export class PrincipalAdmin {
   }
 
   /** A root cannot disable or delete itself: its account would be left without anyone to manage it. */
-  private refuseOwnRoot(ctx: CallContext, principal: StoredPrincipal): void {
-    if (principal.kind === 'root' && !ctx.principal.operator) throw denied(ctx, 'DeletePrincipal', principal.arn);
+  private refuseOwnRoot(ctx: CallContext, action: string, principal: StoredPrincipal): void {
+    if (principal.kind === 'root' && !ctx.principal.operator) throw denied(ctx, action, principal.arn);
   }
 }
 

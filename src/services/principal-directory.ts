@@ -1,4 +1,5 @@
-import { Policy, rootArn } from '../domain/policy/policy.js';
+import { Policy } from '../domain/policy/policy.js';
+import { rootArn } from '../domain/principal-arn.js';
 import type { PrincipalStore } from './access-ports.js';
 import type { CredentialSealer } from './credential-sealer.js';
 import type { Clock, Credential, CredentialDirectory } from './ports.js';

@@ -7,8 +7,8 @@ export interface ScheduledJob {
 
 /**
  * Runs background jobs every interval (the composition root runs them once at
- * start-up too). A run never
- * overlaps the previous one; a failing job is logged and tried again next time.
+ * start-up too). A run never overlaps the previous one; a failing job is logged
+ * and tried again next time.
  * State lives in the store, so nothing is lost across restarts.
  */
 export class Scheduler {

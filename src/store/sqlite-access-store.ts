@@ -1,16 +1,17 @@
 import type Database from 'better-sqlite3';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Grant, GrantConstraints, GrantOperation } from '../domain/grant.js';
+import type { PrincipalKind } from '../domain/principal-arn.js';
 import type {
   AccessKeyStatus,
   GrantStore,
   IdentityPolicyDocument,
-  PrincipalKind,
   PrincipalStore,
   StoredAccessKey,
   StoredPrincipal,
 } from '../services/access-ports.js';
 import type { Page } from '../services/ports.js';
+import { page } from './paging.js';
 
 interface PrincipalRow {
   arn: string;
@@ -72,11 +73,7 @@ const toGrant = (r: GrantRow): Grant => ({
   creationDate: new Date(r.creation_date),
 });
 
-function page(rows: GrantRow[], limit: number): Page<Grant> {
-  const more = rows.length > limit;
-  const kept = more ? rows.slice(0, limit) : rows;
-  return { items: kept.map(toGrant), next: more ? kept[kept.length - 1]!.grant_id : undefined };
-}
+const grantPage = (rows: GrantRow[], limit: number): Page<Grant> => page(rows, limit, toGrant, (r) => r.grant_id);
 
 function isUniqueViolation(e: unknown): boolean {
   return (e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -218,11 +215,11 @@ export class SqliteGrantStore implements GrantStore {
 
   async listGrants(keyId: string, filter: { grantId?: string; granteePrincipal?: string }, after: string | undefined, limit: number): Promise<Page<Grant>> {
     const rows = this.stmt.list.all({ keyId, after: after ?? '', grantId: filter.grantId ?? null, grantee: filter.granteePrincipal ?? null, limit: limit + 1 }) as GrantRow[];
-    return page(rows, limit);
+    return grantPage(rows, limit);
   }
 
   async listRetirableGrants(retiringPrincipal: string, after: string | undefined, limit: number): Promise<Page<Grant>> {
-    return page(this.stmt.retirable.all(retiringPrincipal, after ?? '', limit + 1) as GrantRow[], limit);
+    return grantPage(this.stmt.retirable.all(retiringPrincipal, after ?? '', limit + 1) as GrantRow[], limit);
   }
 
   async deleteGrant(grantId: string): Promise<boolean> {

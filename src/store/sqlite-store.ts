@@ -6,6 +6,7 @@ import { AlreadyExistsException, LimitExceededException } from '../domain/errors
 import type { Alias, ExpirationModel, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
 import type { DestroyedKeyMaterial, ImportToken, KeyRotation, MetadataStore, NewKey, Page, RotationStatus, RotationType } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { page } from './paging.js';
 import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js';
 
 interface KeyRow {
@@ -83,12 +84,6 @@ function toAlias(r: AliasRow): Alias {
     creationDate: new Date(r.creation_date),
     lastUpdatedDate: new Date(r.last_updated_date),
   };
-}
-
-function page<R, T>(rows: R[], limit: number, map: (r: R) => T, sortKey: (r: R) => string): Page<T> {
-  const more = rows.length > limit;
-  const kept = more ? rows.slice(0, limit) : rows;
-  return { items: kept.map(map), next: more ? sortKey(kept[kept.length - 1]!) : undefined };
 }
 
 /**

@@ -8,7 +8,8 @@ import { defaultKeyPolicy } from '../../src/domain/default-policy.js';
 import { MalformedPolicyDocumentException } from '../../src/domain/errors.js';
 import { normalizeConditionKey } from '../../src/domain/policy/conditions.js';
 import { combineVerdicts, decide, denialMessage, type DenialReason, type PolicyDecision } from '../../src/domain/policy/decision.js';
-import { MAX_POLICY_BYTES, Policy, rootArn, type PolicyKind, type PolicyPrincipal, type PolicyRequest, type PolicyVerdict } from '../../src/domain/policy/policy.js';
+import { MAX_POLICY_BYTES, Policy, type PolicyKind, type PolicyPrincipal, type PolicyRequest, type PolicyVerdict } from '../../src/domain/policy/policy.js';
+import { rootArn } from '../../src/domain/principal-arn.js';
 
 // ---------------------------------------------------------------------------
 // Documentation pages the cases cite.

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Grant } from '../../domain/grant.js';
 import { GRANT_OPERATIONS } from '../../domain/grant.js';
+import { rootArn } from '../../domain/principal-arn.js';
 import { defineOperation } from '../operation.js';
 import { decodeMarker, dryRun, encodeMarker, epochSeconds, grantTokens, keyIdParam, marker, stringMap } from '../schemas.js';
 
@@ -21,7 +22,7 @@ function grantEntry(g: Grant): Record<string, unknown> {
     CreationDate: epochSeconds(g.creationDate),
     GranteePrincipal: g.granteePrincipal,
     RetiringPrincipal: g.retiringPrincipal,
-    IssuingAccount: `arn:aws:iam::${g.issuingAccount}:root`,
+    IssuingAccount: rootArn(g.issuingAccount),
     Operations: g.operations,
     Constraints: c && { EncryptionContextEquals: c.encryptionContextEquals, EncryptionContextSubset: c.encryptionContextSubset },
   };

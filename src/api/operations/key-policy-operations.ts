@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineOperation } from '../operation.js';
+import { POLICY_NAME } from '../../services/key-policies.js';
 import { keyIdParam } from '../schemas.js';
 
 const policyName = z.string().min(1).max(128).regex(/^[\w]+$/, 'Member must satisfy regular expression pattern: [\\w]+');
@@ -9,8 +10,8 @@ export const getKeyPolicy = defineOperation({
   name: 'GetKeyPolicy',
   input: z.object({ KeyId: keyIdParam, PolicyName: policyName.optional() }),
   async handle({ keyPolicies }, ctx, input) {
-    const policyNameOut = input.PolicyName ?? 'default';
-    return { Policy: await keyPolicies.getKeyPolicy(ctx, input.KeyId, policyNameOut), PolicyName: policyNameOut };
+    const name = input.PolicyName ?? POLICY_NAME;
+    return { Policy: await keyPolicies.getKeyPolicy(ctx, input.KeyId, name), PolicyName: name };
   },
 });
 
@@ -19,7 +20,7 @@ export const putKeyPolicy = defineOperation({
   // The document's own limit (32 KiB) is checked with the policy, as MalformedPolicyDocumentException.
   input: z.object({ KeyId: keyIdParam, PolicyName: policyName.optional(), Policy: policyDocument, BypassPolicyLockoutSafetyCheck: z.boolean().optional() }),
   async handle({ keyPolicies }, ctx, input) {
-    await keyPolicies.putKeyPolicy(ctx, input.KeyId, input.PolicyName ?? 'default', input.Policy, input.BypassPolicyLockoutSafetyCheck ?? false);
+    await keyPolicies.putKeyPolicy(ctx, input.KeyId, input.PolicyName ?? POLICY_NAME, input.Policy, input.BypassPolicyLockoutSafetyCheck ?? false);
     return {};
   },
 });

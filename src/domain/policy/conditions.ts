@@ -12,6 +12,7 @@ export interface ConditionValues {
 }
 
 export const ENCRYPTION_CONTEXT_PREFIX = 'kms:encryptioncontext:';
+export const RESOURCE_TAG_PREFIX = 'aws:resourcetag/';
 
 /**
  * Condition key names are not case-sensitive, including the context-key part of

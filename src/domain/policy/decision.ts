@@ -1,4 +1,5 @@
-import { isRoot, type PolicyPrincipal, type PolicyVerdict } from './policy.js';
+import { isRoot } from '../principal-arn.js';
+import type { PolicyPrincipal, PolicyVerdict } from './policy.js';
 
 /** Why a request was refused; each reason has AWS's wording in its AccessDeniedException. */
 export type DenialReason = 'explicit-deny-resource' | 'explicit-deny-identity' | 'no-resource-policy' | 'no-identity-policy';

@@ -1,5 +1,6 @@
 import { MalformedPolicyDocumentException } from '../errors.js';
-import { compileConditions, type CompiledCondition, type ConditionValues } from './conditions.js';
+import { compileConditions, RESOURCE_TAG_PREFIX, type CompiledCondition, type ConditionValues } from './conditions.js';
+import { isRoot, parsePrincipalArn } from '../principal-arn.js';
 import { PatternSet } from './wildcard.js';
 
 /** Who is asking, as policies see it. */
@@ -7,9 +8,6 @@ export interface PolicyPrincipal {
   readonly arn: string;
   readonly accountId: string;
 }
-
-export const rootArn = (accountId: string) => `arn:aws:iam::${accountId}:root`;
-export const isRoot = (p: PolicyPrincipal) => p.arn === rootArn(p.accountId);
 
 /** One request as the policy language sees it. */
 export interface PolicyRequest {
@@ -56,10 +54,10 @@ class PrincipalSet {
       if (kind === 'Service' || kind === 'Federated' || kind === 'CanonicalUser') continue;
       if (kind !== 'AWS') throw invalidPrincipal(name);
       for (const entry of list) {
-        const root = /^arn:aws:iam::(\d{12}):root$/.exec(entry);
+        const parsed = parsePrincipalArn(entry);
         if (entry === '*') everyone = true;
         else if (/^\d{12}$/.test(entry)) accounts.add(entry);
-        else if (root) accounts.add(root[1]!);
+        else if (parsed?.kind === 'root') accounts.add(parsed.accountId);
         else if (/^arn:aws:(iam|sts)::\d{12}:[^*?]+$/.test(entry)) arns.add(entry);
         else throw invalidPrincipal(name);
       }
@@ -96,7 +94,6 @@ function stringList(value: unknown, name: string): string[] {
 }
 
 interface Statement {
-  readonly sid: string | undefined;
   readonly effect: 'Allow' | 'Deny';
   readonly principal: PrincipalSet | undefined;
   readonly notPrincipal: PrincipalSet | undefined;
@@ -127,7 +124,7 @@ export class Policy {
     /** The condition keys the policy reads, normalised, so callers gather only those. */
     readonly conditionKeys: ReadonlySet<string>,
   ) {
-    this.readsResourceTags = [...conditionKeys].some((k) => k.startsWith('aws:resourcetag/'));
+    this.readsResourceTags = [...conditionKeys].some((k) => k.startsWith(RESOURCE_TAG_PREFIX));
     this.readsResourceAliases = conditionKeys.has('kms:resourcealiases');
   }
 
@@ -213,7 +210,6 @@ function parseStatement(raw: unknown, index: number, kind: PolicyKind): Statemen
   };
   const resources = (name: string) => (s[name] === undefined ? undefined : new PatternSet(stringList(s[name], `${where}: ${name}`), false));
   return {
-    sid: s.Sid as string | undefined,
     effect: s.Effect,
     principal: s.Principal === undefined ? undefined : PrincipalSet.parse(s.Principal, `${where}: Principal`),
     notPrincipal: s.NotPrincipal === undefined ? undefined : PrincipalSet.parse(s.NotPrincipal, `${where}: NotPrincipal`),

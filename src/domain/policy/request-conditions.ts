@@ -1,6 +1,6 @@
 import type { EncryptionContext } from '../encryption-context.js';
 import type { KmsKey, Tag } from '../key.js';
-import { ENCRYPTION_CONTEXT_PREFIX, type ConditionValues } from './conditions.js';
+import { ENCRYPTION_CONTEXT_PREFIX, RESOURCE_TAG_PREFIX, type ConditionValues } from './conditions.js';
 
 /** Everything a request may tell its policies' conditions. */
 export interface RequestConditionFacts {
@@ -91,7 +91,6 @@ class RequestConditionValues implements ConditionValues {
   }
 }
 
-const RESOURCE_TAG_PREFIX = 'aws:resourcetag/';
 const one = (value: string | undefined) => (value === undefined ? undefined : [value]);
 
 /** The alias name a KeyId parameter used (alias name or alias ARN), for kms:RequestAlias. */

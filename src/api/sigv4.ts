@@ -176,7 +176,7 @@ function signingKey(accessKeyId: string, secret: string, auth: ParsedAuthorizati
   key = hmac(key, auth.scopeRegion);
   key = hmac(key, auth.scopeService);
   key = hmac(key, TERMINATOR);
-  if (signingKeys.size >= MAX_CACHED_SIGNING_KEYS) signingKeys.clear();
+  if (signingKeys.size >= MAX_CACHED_SIGNING_KEYS) signingKeys.delete(signingKeys.keys().next().value!); // the oldest
   signingKeys.set(cacheKey, { secret, key });
   return key;
 }

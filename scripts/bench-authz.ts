@@ -9,15 +9,16 @@
  * in-memory SQLite store behind the caches, warmed first), so the figure is the
  * authorizer's own CPU time per request, with no I/O.
  */
-import { keyArn } from '../src/domain/arn.js';
+import { systemClock } from '../src/app.js';
 import { defaultKeyPolicy } from '../src/domain/default-policy.js';
-import { KeyState, type KmsKey } from '../src/domain/key.js';
+import type { KmsKey } from '../src/domain/key.js';
 import { Policy } from '../src/domain/policy/policy.js';
 import { Authorizer, type KeyAccess } from '../src/services/authorizer.js';
 import type { CallContext } from '../src/services/context.js';
 import { GrantDirectory } from '../src/services/grant-directory.js';
 import { KeyDirectory } from '../src/services/key-directory.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
+import { keyFixture } from '../test/support/keys.js';
 
 const iterations = Number(process.argv[2] ?? 200_000);
 const account = '111122223333';
@@ -46,15 +47,11 @@ const identity = [
 ];
 
 function key(policy: string): KmsKey {
-  const keyId = '1234abcd-12ab-34cd-56ef-1234567890ab';
-  return {
-    keyId, accountId: account, region: 'us-east-1', arn: keyArn(scope, keyId), description: '', keyUsage: 'ENCRYPT_DECRYPT', keySpec: 'SYMMETRIC_DEFAULT',
-    origin: 'AWS_KMS', keyState: KeyState.Enabled, creationDate: new Date(), deletionDate: undefined, pendingDeletionWindowInDays: undefined, currentVersion: 1, policy,
-  };
+  return keyFixture('1234abcd-12ab-34cd-56ef-1234567890ab', { ...scope, policy });
 }
 
 const store = new SqliteStore(':memory:');
-const clock = { now: () => new Date() };
+const clock = systemClock;
 const authorizer = new Authorizer(new KeyDirectory(store, clock, 60_000), new GrantDirectory(store.grants, clock, 60_000), clock);
 const request = { sourceIp: '127.0.0.1', secureTransport: true, grantTokens: [] };
 const aliceCtx: CallContext = { principal: { accountId: account, arn: alice, accessKeyId: 'AKIA', identityPolicies: identity, operator: false }, scope, request };

@@ -19,17 +19,27 @@ export class AdminCallError extends Error {
   }
 }
 
-/** Calls the admin API (HsmKmsAdmin.<Operation>) with a SigV4-signed request, as the AWS SDKs call KMS. */
-export async function callAdmin(options: AdminClientOptions, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+/** The headers of an AWS JSON 1.1 POST, before signing (no X-Amz-Target when `target` is undefined). */
+export function jsonRequestHeaders(url: URL, target: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { host: url.host, 'content-type': 'application/x-amz-json-1.1' };
+  if (target !== undefined) headers['x-amz-target'] = target;
+  return headers;
+}
+
+/** Builds an AWS JSON 1.1 POST to the endpoint's root and SigV4-signs it, as the AWS SDKs sign KMS calls. */
+export async function signJsonRequest(
+  options: AdminClientOptions,
+  target: string | undefined,
+  body: string | Uint8Array,
+): Promise<{ url: URL; headers: Record<string, string> }> {
   const url = new URL(options.endpoint);
-  const body = JSON.stringify(input);
   const request = new HttpRequest({
     method: 'POST',
     protocol: url.protocol,
     hostname: url.hostname,
     port: url.port ? Number(url.port) : undefined,
     path: '/',
-    headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `HsmKmsAdmin.${operation}` },
+    headers: jsonRequestHeaders(url, target),
     body,
   });
   const signer = new SignatureV4({
@@ -39,7 +49,14 @@ export async function callAdmin(options: AdminClientOptions, operation: string, 
     sha256: Sha256,
   });
   const signed = await signer.sign(request);
-  const response = await fetch(new URL('/', url), { method: 'POST', headers: signed.headers as Record<string, string>, body });
+  return { url, headers: signed.headers as Record<string, string> };
+}
+
+/** Calls the admin API (HsmKmsAdmin.<Operation>) with a SigV4-signed request, as the AWS SDKs call KMS. */
+export async function callAdmin(options: AdminClientOptions, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const body = JSON.stringify(input);
+  const { url, headers } = await signJsonRequest(options, `HsmKmsAdmin.${operation}`, body);
+  const response = await fetch(new URL('/', url), { method: 'POST', headers, body });
   const text = await response.text();
   const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
   if (!response.ok) throw new AdminCallError(String(parsed.__type ?? response.status), String(parsed.message ?? text));

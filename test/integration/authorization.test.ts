@@ -24,9 +24,9 @@ import {
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callAdmin } from '../../src/cli/admin-client.js';
 import { expectAwsError } from '../support/errors.js';
-import { kmsClient, startTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, type TestService } from '../support/service.js';
+import { createKey as createTestKey } from '../support/keys.js';
+import { kmsClient, startTestService, testAdmin, useTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from '../support/service.js';
 
 const ACCOUNT = '111122223333';
 const OTHER_ACCOUNT = '444455556666';
@@ -36,12 +36,11 @@ const ALICE = arnOf('alice');
 const BOB = arnOf('bob');
 const CAROL = arnOf('carol');
 
-let kms: TestService;
 let root: KMSClient;
 const clients: KMSClient[] = [];
 
-function admin(operation: string, input: Record<string, unknown>, creds = { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY }) {
-  return callAdmin({ endpoint: kms.endpoint, region: 'us-east-1', ...creds }, operation, input);
+function admin(operation: string, input: Record<string, unknown>, creds?: { accessKeyId: string; secretAccessKey: string }) {
+  return testAdmin(kms.endpoint, creds)(operation, input);
 }
 
 async function userClient(arn: string, creds?: { accessKeyId: string; secretAccessKey: string }): Promise<{ client: KMSClient; accessKeyId: string; secretAccessKey: string }> {
@@ -56,8 +55,8 @@ const policy = (...statements: object[]) => JSON.stringify({ Version: '2012-10-1
 const enableIam = { Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*' };
 
 async function createKey(keyPolicy?: string): Promise<{ keyId: string; arn: string }> {
-  const { KeyMetadata } = await root.send(new CreateKeyCommand({ Policy: keyPolicy }));
-  return { keyId: KeyMetadata!.KeyId!, arn: KeyMetadata!.Arn! };
+  const metadata = await createTestKey(root, { Policy: keyPolicy });
+  return { keyId: metadata.KeyId!, arn: metadata.Arn! };
 }
 
 const text = (s: string) => Buffer.from(s);
@@ -67,8 +66,8 @@ let bob: KMSClient;
 let carol: KMSClient;
 let key: { keyId: string; arn: string };
 
+const kms = useTestService();
 beforeAll(async () => {
-  kms = await startTestService();
   root = kms.client;
   ({ client: alice } = await userClient(ALICE));
   ({ client: bob } = await userClient(BOB));
@@ -91,7 +90,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) c.destroy();
-  await kms?.cleanup();
 });
 
 describe('key policies', () => {

@@ -11,20 +11,14 @@ import {
   RotateKeyOnDemandCommand,
   type AlgorithmSpec,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DAY_MS, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
 const clock = new TestClock();
 
-beforeAll(async () => {
-  kms = await startTestService({ clock, config: { schedulerIntervalMs: 0 } });
-});
-afterAll(async () => {
-  await kms?.cleanup();
-});
+const kms = useTestService({ clock, config: { schedulerIntervalMs: 0 } });
 
 /** What a customer does on their side: wrap the material under the public key, with Node's own crypto. */
 function wrap(material: Buffer, publicKeyDer: Uint8Array, algorithm: AlgorithmSpec): Buffer {

@@ -1,6 +1,5 @@
 import {
   CreateAliasCommand,
-  CreateKeyCommand,
   DecryptCommand,
   DisableKeyCommand,
   EnableKeyCommand,
@@ -13,28 +12,25 @@ import {
   CancelKeyDeletionCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { createKey } from '../support/keys.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
 let client: KMSClient;
 let keyId: string;
 let keyArn: string;
 const ctx = { tenant: 'acme', purpose: 'invoices' };
 
+const kms = useTestService();
 beforeAll(async () => {
-  kms = await startTestService();
   client = kms.client;
   ({ keyId, keyArn } = await newKey());
 });
-afterAll(async () => {
-  await kms?.cleanup();
-});
 
 async function newKey(): Promise<{ keyId: string; keyArn: string }> {
-  const { KeyMetadata } = await client.send(new CreateKeyCommand({}));
-  return { keyId: KeyMetadata!.KeyId!, keyArn: KeyMetadata!.Arn! };
+  const metadata = await createKey(client);
+  return { keyId: metadata.KeyId!, keyArn: metadata.Arn! };
 }
 
 async function encrypt(plaintext: Buffer, context?: Record<string, string>, key = keyId): Promise<Uint8Array> {

@@ -6,18 +6,14 @@ import {
   GenerateDataKeyPairWithoutPlaintextCommand,
   type DataKeyPairSpec,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
 let keyId: string;
+const kms = useTestService();
 beforeAll(async () => {
-  kms = await startTestService();
   keyId = (await kms.client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
-});
-afterAll(async () => {
-  await kms?.cleanup();
 });
 
 const SPECS: DataKeyPairSpec[] = ['RSA_2048', 'RSA_3072', 'RSA_4096', 'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1'];

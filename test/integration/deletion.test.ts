@@ -9,21 +9,15 @@ import {
   ListKeysCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DAY_MS as DAY, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
 const clock = new TestClock();
 
-beforeAll(async () => {
-  // The timer is off: the test runs the job itself, after moving the clock.
-  kms = await startTestService({ clock, config: { schedulerIntervalMs: 0 } });
-});
-afterAll(async () => {
-  await kms?.cleanup();
-});
+// The timer is off: the test runs the job itself, after moving the clock.
+const kms = useTestService({ clock, config: { schedulerIntervalMs: 0 } });
 
 async function keyWithCiphertext(alias?: string) {
   const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({}));

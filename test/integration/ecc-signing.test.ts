@@ -11,17 +11,12 @@ import {
   type KeySpec,
   type SigningAlgorithmSpec,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { createKey } from '../support/keys.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
-beforeAll(async () => {
-  kms = await startTestService();
-});
-afterAll(async () => {
-  await kms?.cleanup();
-});
+const kms = useTestService();
 
 const SPECS: Array<[KeySpec, SigningAlgorithmSpec, string, string]> = [
   ['ECC_NIST_P256', 'ECDSA_SHA_256', 'sha256', 'prime256v1'],
@@ -31,8 +26,7 @@ const SPECS: Array<[KeySpec, SigningAlgorithmSpec, string, string]> = [
 ];
 
 async function signingKey(spec: KeySpec): Promise<string> {
-  const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'SIGN_VERIFY' }));
-  return KeyMetadata!.KeyId!;
+  return (await createKey(kms.client, { KeySpec: spec, KeyUsage: 'SIGN_VERIFY' })).KeyId!;
 }
 
 describe('ECC signing keys', () => {

@@ -1,16 +1,10 @@
 import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { CreateKeyCommand, DescribeKeyCommand, GetPublicKeyCommand, SignCommand, VerifyCommand } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
-beforeAll(async () => {
-  kms = await startTestService();
-});
-afterAll(async () => {
-  await kms?.cleanup();
-});
+const kms = useTestService();
 
 describe('Ed25519 keys (SoftHSMv2 CKM_EC_EDWARDS_KEY_PAIR_GEN and CKM_EDDSA)', () => {
   it('signs RAW messages that Node verifies, and Verify refuses flipped bits and foreign signatures', async () => {

@@ -1,18 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { buildClient, CommitmentPolicy, KmsKeyringNode } from '@aws-crypto/client-node';
-import { CreateKeyCommand, KMS } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, type TestService } from '../support/service.js';
+import { KMS } from '@aws-sdk/client-kms';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createKey } from '../support/keys.js';
+import { kmsClientConfig, useTestService } from '../support/service.js';
 
-let kms: TestService;
 const clients: KMS[] = [];
 
-beforeAll(async () => {
-  kms = await startTestService();
-});
+const kms = useTestService();
 afterAll(async () => {
   for (const c of clients) c.destroy();
-  await kms?.cleanup();
 });
 
 /** A KMS keyring whose client talks to this service instead of AWS. */
@@ -20,12 +17,7 @@ function keyring(generatorKeyId: string): KmsKeyringNode {
   return new KmsKeyringNode({
     generatorKeyId,
     clientProvider: (region: string) => {
-      const client = new KMS({
-        endpoint: kms.endpoint,
-        region,
-        credentials: { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
-        maxAttempts: 1,
-      });
+      const client = new KMS({ ...kmsClientConfig(kms.endpoint), region });
       clients.push(client);
       return client;
     },
@@ -33,7 +25,7 @@ function keyring(generatorKeyId: string): KmsKeyringNode {
 }
 
 async function newKeyArn(): Promise<string> {
-  return (await kms.client.send(new CreateKeyCommand({ Description: 'encryption sdk' }))).KeyMetadata!.Arn!;
+  return (await createKey(kms.client, { Description: 'encryption sdk' })).Arn!;
 }
 
 describe('AWS Encryption SDK for JavaScript', () => {

@@ -10,17 +10,12 @@ import {
   type KeySpec,
   type MacAlgorithmSpec,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { createKey } from '../support/keys.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
-beforeAll(async () => {
-  kms = await startTestService();
-});
-afterAll(async () => {
-  await kms?.cleanup();
-});
+const kms = useTestService();
 
 const SPECS: Array<[KeySpec, MacAlgorithmSpec, number]> = [
   ['HMAC_224', 'HMAC_SHA_224', 28],
@@ -30,8 +25,7 @@ const SPECS: Array<[KeySpec, MacAlgorithmSpec, number]> = [
 ];
 
 async function hmacKey(spec: KeySpec): Promise<string> {
-  const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'GENERATE_VERIFY_MAC' }));
-  return KeyMetadata!.KeyId!;
+  return (await createKey(kms.client, { KeySpec: spec, KeyUsage: 'GENERATE_VERIFY_MAC' })).KeyId!;
 }
 
 describe('HMAC keys', () => {

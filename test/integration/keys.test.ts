@@ -16,26 +16,23 @@ import {
   UpdateKeyDescriptionCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { createKey } from '../support/keys.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
 let client: KMSClient;
 const ACCOUNT = '111122223333';
 const arnOf = (keyId: string) => `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`;
 
+const kms = useTestService();
 beforeAll(async () => {
-  kms = await startTestService();
   client = kms.client;
-});
-afterAll(async () => {
-  await kms?.cleanup();
 });
 
 async function newKey(description = ''): Promise<string> {
-  const { KeyMetadata } = await client.send(new CreateKeyCommand({ Description: description }));
-  return KeyMetadata!.KeyId!;
+  return (await createKey(client, { Description: description })).KeyId!;
 }
 
 describe('CreateKey and DescribeKey', () => {
@@ -144,7 +141,7 @@ describe('key states', () => {
     expect(scheduled.KeyId).toBe(arnOf(keyId));
     expect(scheduled.KeyState).toBe('PendingDeletion');
     expect(scheduled.PendingWindowInDays).toBe(7);
-    const expected = before + 7 * 86_400_000;
+    const expected = before + 7 * DAY_MS;
     expect(Math.abs(scheduled.DeletionDate!.getTime() - expected)).toBeLessThan(60_000);
     const m = (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
     expect(m.KeyState).toBe('PendingDeletion');

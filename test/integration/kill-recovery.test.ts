@@ -1,14 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListKeyRotationsCommand, ListKeysCommand, RotateKeyOnDemandCommand } from '@aws-sdk/client-kms';
-import { TestClock } from '../support/clock.js';
+import { LEASE_EXPIRED_MS, MAX_DATE, TestClock } from '../support/clock.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kmsClient, startTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from '../support/service.js';
+import { spawnService } from '../support/process.js';
+import { kmsClient, startTestService } from '../support/service.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const dataDirs: string[] = [];
 
 afterAll(async () => {
@@ -21,44 +19,11 @@ async function freshDataDir(): Promise<string> {
   return dir;
 }
 
-async function killed(child: ReturnType<typeof spawnService>['child']): Promise<void> {
-  child.kill('SIGKILL');
-  await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
-  child.stdout?.destroy();
-}
-
-/** Runs the service as its own process, the way `npm start` does, and resolves with its URL. */
-function spawnService(dir: string) {
-  // node itself, not the tsx wrapper: SIGKILL must hit the process that holds the token.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      KMS_DATA_DIR: dir,
-      KMS_PORT: '0',
-      KMS_ADMIN_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID,
-      KMS_ADMIN_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`service exited early with ${code}`)));
-    const lines = createInterface({ input: child.stdout });
-    child.once('exit', () => lines.close());
-    lines.on('line', (line) => {
-      if (!line.startsWith('{')) return;
-      const entry = JSON.parse(line) as { msg?: string; url?: string };
-      if (entry.msg === 'hsm-kms listening' && entry.url) resolve(entry.url);
-    });
-  });
-  return { child, url };
-}
-
 describe('SIGKILL while keys are being created', () => {
   it('restarts into a state where every visible key works and nothing half-made remains', async () => {
     const dataDir = await freshDataDir();
-    const { child, url } = spawnService(dataDir);
-    const client = kmsClient(await url);
+    const spawned = spawnService(dataDir);
+    const client = kmsClient(await spawned.url);
     const created: string[] = [];
     let stop = false;
     const writers = Array.from({ length: 8 }, async () => {
@@ -73,17 +38,17 @@ describe('SIGKILL while keys are being created', () => {
     });
     // Let creations overlap for a while, then kill mid-flight.
     while (created.length < 20) await new Promise((r) => setTimeout(r, 10));
-    await killed(child);
+    await spawned.stop('SIGKILL');
     stop = true;
     await Promise.all(writers);
     client.destroy();
 
     // Restart once a creation cut short is older than any creation takes (5 minutes).
     const clock = new TestClock();
-    clock.advance(6 * 60_000);
+    clock.advance(LEASE_EXPIRED_MS);
     const kms = await startTestService({ dataDir, clock });
     try {
-      expect(await kms.service.store.listProvisioningKeys(new Date(8.64e15))).toEqual([]);
+      expect(await kms.service.store.listProvisioningKeys(MAX_DATE)).toEqual([]);
       const visible: string[] = [];
       let marker: string | undefined;
       do {
@@ -108,8 +73,8 @@ describe('SIGKILL while keys are being created', () => {
 describe('SIGKILL while keys are being rotated', () => {
   it('restarts into a state where every committed version works and half-made versions are gone', async () => {
     const dataDir = await freshDataDir();
-    const { child, url } = spawnService(dataDir);
-    const client = kmsClient(await url);
+    const spawned = spawnService(dataDir);
+    const client = kmsClient(await spawned.url);
     const keys: Array<{ keyId: string; blob: Uint8Array }> = [];
     for (let i = 0; i < 8; i++) {
       const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
@@ -129,14 +94,14 @@ describe('SIGKILL while keys are being rotated', () => {
       }
     });
     while (rotations < 30) await new Promise((r) => setTimeout(r, 5));
-    await killed(child);
+    await spawned.stop('SIGKILL');
     stop = true;
     await Promise.all(rotators);
     client.destroy();
 
     // Restart once the dead instance's rotation leases (5 minutes) have run out.
     const clock = new TestClock();
-    clock.advance(6 * 60_000);
+    clock.advance(LEASE_EXPIRED_MS);
     const kms = await startTestService({ dataDir, clock, config: { schedulerIntervalMs: 0 } });
     try {
       for (const { keyId, blob } of keys) {

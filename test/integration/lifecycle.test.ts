@@ -2,11 +2,10 @@ import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, L
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { keyArn } from '../../src/domain/arn.js';
-import { KeyState } from '../../src/domain/key.js';
 import { parseBlob } from '../../src/domain/ciphertext-blob.js';
-import { TestClock } from '../support/clock.js';
+import { LEASE_EXPIRED_MS, MAX_DATE, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
+import { keyFixture } from '../support/keys.js';
 import { startTestService, type TestService } from '../support/service.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -64,24 +63,8 @@ describe('crash between token object and database commit', () => {
     cleanups.push(() => kms.cleanup());
     // Replay what CreateKey does up to the crash point: provisioning row written, token object created, never activated.
     const keyId = '11111111-2222-4333-8444-555555555555';
-    const scope = { region: 'us-east-1', accountId: '111122223333' };
     await kms.service.store.insertProvisioningKey({
-      key: {
-        keyId,
-        accountId: scope.accountId,
-        region: scope.region,
-        arn: keyArn(scope, keyId),
-        description: 'half-made',
-        keyUsage: 'ENCRYPT_DECRYPT',
-        keySpec: 'SYMMETRIC_DEFAULT',
-        origin: 'AWS_KMS',
-        keyState: KeyState.Enabled,
-        creationDate: new Date(),
-        deletionDate: undefined,
-        pendingDeletionWindowInDays: undefined,
-        currentVersion: 1,
-        policy: '{}',
-      },
+      key: keyFixture(keyId, { description: 'half-made' }),
       tags: [],
     });
     await kms.service.token.createSymmetricKey({ keyId, version: 1 });
@@ -99,10 +82,10 @@ describe('crash between token object and database commit', () => {
     await soon.stop();
     // Once it is older than any creation takes, the start-up removes it.
     const clock = new TestClock();
-    clock.advance(6 * 60_000);
+    clock.advance(LEASE_EXPIRED_MS);
     const restarted = await start({ dataDir: kms.dataDir, clock });
     expect(await restarted.service.token.hasKey({ keyId, version: 1 })).toBe(false);
-    expect(await restarted.service.store.listProvisioningKeys(new Date(8.64e15))).toEqual([]);
+    expect(await restarted.service.store.listProvisioningKeys(MAX_DATE)).toEqual([]);
     await expectAwsError(restarted.client.send(new DescribeKeyCommand({ KeyId: keyId })), 'NotFoundException');
   });
 });

@@ -1,20 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CreateKeyCommand, DecryptCommand, DisableKeyCommand, EncryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
-import { callAdmin } from '../../src/cli/admin-client.js';
-import { startTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, type TestService } from '../support/service.js';
+import { testAdmin, useTestService, TEST_SECRET_ACCESS_KEY } from '../support/service.js';
 
 const lines: string[] = [];
-let kms: TestService;
 
-beforeAll(async () => {
-  kms = await startTestService({ logLines: lines });
-});
-afterAll(async () => {
-  await kms?.cleanup();
-});
+const kms = useTestService({ logLines: lines });
 
 describe('request logs', () => {
   it('write one structured line per request and never a plaintext, data key, PIN or secret', async () => {
@@ -27,9 +20,9 @@ describe('request logs', () => {
     await kms.client.send(new DisableKeyCommand({ KeyId: KeyMetadata!.KeyId }));
     await expectAwsError(kms.client.send(new DecryptCommand({ CiphertextBlob: blob })), 'DisabledException');
     // The admin API hands out a new secret once, in its answer, never in the log.
-    const admin = { endpoint: kms.endpoint, region: 'us-east-1', accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY };
-    await callAdmin(admin, 'CreatePrincipal', { Arn: 'arn:aws:iam::111122223333:user/logged' });
-    const { AccessKey } = (await callAdmin(admin, 'CreateAccessKey', { PrincipalArn: 'arn:aws:iam::111122223333:user/logged' })) as { AccessKey: { SecretAccessKey: string } };
+    const admin = testAdmin(kms.endpoint);
+    await admin('CreatePrincipal', { Arn: 'arn:aws:iam::111122223333:user/logged' });
+    const { AccessKey } = (await admin('CreateAccessKey', { PrincipalArn: 'arn:aws:iam::111122223333:user/logged' })) as { AccessKey: { SecretAccessKey: string } };
 
     const requests = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
     expect(requests.map((r) => r.op)).toEqual(['CreateKey', 'Encrypt', 'Decrypt', 'GenerateDataKey', 'DisableKey', 'Decrypt', 'CreatePrincipal', 'CreateAccessKey']);

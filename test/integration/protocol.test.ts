@@ -1,18 +1,10 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { ListKeysCommand } from '@aws-sdk/client-kms';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { jsonRequestHeaders, signJsonRequest } from '../../src/cli/admin-client.js';
 import { expectAwsError } from '../support/errors.js';
-import { kmsClient, startTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, type TestService } from '../support/service.js';
+import { kmsClient, useTestService, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from '../support/service.js';
 
-let kms: TestService;
-beforeAll(async () => {
-  kms = await startTestService();
-});
-afterAll(async () => {
-  await kms?.cleanup();
-});
+const kms = useTestService();
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const requestIds = new Set<string>();
@@ -26,22 +18,13 @@ interface SendOptions {
 
 /** A raw AWS JSON 1.1 request, signed like an SDK signs it (or not at all). */
 async function post(body: string | Buffer, options: SendOptions = {}): Promise<Response> {
-  const url = new URL(kms.endpoint);
-  const headers: Record<string, string> = { host: url.host, 'content-type': 'application/x-amz-json-1.1' };
   const target = 'target' in options ? options.target : 'TrentService.ListKeys';
-  if (target !== undefined) headers['x-amz-target'] = target;
-  let request = new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body });
-  if (!options.unsigned) {
-    const signer = new SignatureV4({
-      service: 'kms',
-      region: 'us-east-1',
-      sha256: Sha256,
-      credentials: { accessKeyId: options.accessKeyId ?? TEST_ACCESS_KEY_ID, secretAccessKey: options.secretAccessKey ?? TEST_SECRET_ACCESS_KEY },
-    });
-    request = (await signer.sign(request)) as HttpRequest;
-  }
-  const { host: _host, ...sent } = request.headers;
-  const res = await fetch(kms.endpoint, { method: 'POST', headers: sent, body: request.body as string | Buffer });
+  const credentials = { accessKeyId: options.accessKeyId ?? TEST_ACCESS_KEY_ID, secretAccessKey: options.secretAccessKey ?? TEST_SECRET_ACCESS_KEY };
+  const headers = options.unsigned
+    ? jsonRequestHeaders(new URL(kms.endpoint), target)
+    : (await signJsonRequest({ endpoint: kms.endpoint, region: 'us-east-1', ...credentials }, target, body)).headers;
+  const { host: _host, ...sent } = headers;
+  const res = await fetch(kms.endpoint, { method: 'POST', headers: sent, body });
   const requestId = res.headers.get('x-amzn-requestid');
   expect(requestId).toMatch(UUID);
   expect(requestIds.has(requestId!)).toBe(false);

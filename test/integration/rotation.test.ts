@@ -1,5 +1,4 @@
 import {
-  CreateKeyCommand,
   DecryptCommand,
   DisableKeyCommand,
   DisableKeyRotationCommand,
@@ -11,26 +10,23 @@ import {
   ScheduleKeyDeletionCommand,
   type KMSClient,
 } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseBlob } from '../../src/domain/ciphertext-blob.js';
-import { DAY_MS, TestClock } from '../support/clock.js';
+import { DAY_MS, LEASE_EXPIRED_MS, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { createKey } from '../support/keys.js';
+import { startTestService, useTestService } from '../support/service.js';
 
-let kms: TestService;
 let client: KMSClient;
 const clock = new TestClock();
 
+const kms = useTestService({ clock, config: { schedulerIntervalMs: 0 } });
 beforeAll(async () => {
-  kms = await startTestService({ clock, config: { schedulerIntervalMs: 0 } });
   client = kms.client;
-});
-afterAll(async () => {
-  await kms?.cleanup();
 });
 
 async function newKey(): Promise<string> {
-  return (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+  return (await createKey(client)).KeyId!;
 }
 
 async function encrypt(keyId: string, text: string): Promise<Buffer> {
@@ -168,7 +164,7 @@ describe('interrupted rotation', () => {
     expect(await kms.service.token.hasKey({ keyId, version: 2 })).toBe(true);
     expect(parseBlob(await encrypt(keyId, 'still v1')).keyVersion).toBe(1);
 
-    clock.advance(6 * 60_000);
+    clock.advance(LEASE_EXPIRED_MS);
     await kms.service.runScheduledJobs();
     expect(await kms.service.token.hasKey({ keyId, version: 2 })).toBe(false);
     expect(await allRotations(keyId, 100)).toHaveLength(0);

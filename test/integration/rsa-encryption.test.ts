@@ -1,16 +1,10 @@
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, GetPublicKeyCommand, ReEncryptCommand, type EncryptionAlgorithmSpec, type KeySpec } from '@aws-sdk/client-kms';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { expectAwsError } from '../support/errors.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { useTestService } from '../support/service.js';
 
-let kms: TestService;
-beforeAll(async () => {
-  kms = await startTestService();
-});
-afterAll(async () => {
-  await kms?.cleanup();
-});
+const kms = useTestService();
 
 const CASES: Array<[EncryptionAlgorithmSpec, 'sha1' | 'sha256', number]> = [
   ['RSAES_OAEP_SHA_1', 'sha1', 20],

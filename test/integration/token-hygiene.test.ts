@@ -5,20 +5,19 @@ import type * as P11 from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSoftHsmModule } from '../../src/hsm/embedded-softhsm.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
-import { startTestService, type TestService } from '../support/service.js';
+import { useTestService } from '../support/service.js';
 
 /**
  * Opens the service's token directly through PKCS#11, after the service has
  * stopped, and checks every object it created: where it lives, who may read it,
  * and that its key material can neither be read nor wrapped out.
  */
-let kms: TestService;
 let lib: P11.PKCS11;
 let session: Buffer;
 const keyIds: string[] = [];
 const hmacKeyIds: string[] = [];
 /** Key pairs that sign (EC and RSA), and RSA pairs that decrypt. */
-const eccKeyIds: string[] = [];
+const signingKeyIds: string[] = [];
 const decryptKeyIds: string[] = [];
 
 const bool = (b: Buffer) => b.length === 1 && b[0] === 1;
@@ -28,8 +27,8 @@ function attributes(handle: Buffer, types: number[]): Map<number, Buffer> {
   return new Map(values.map((a) => [a.type, a.value as Buffer]));
 }
 
+const kms = useTestService();
 beforeAll(async () => {
-  kms = await startTestService();
   for (let i = 0; i < 3; i++) {
     const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ Description: `hygiene ${i}` }));
     keyIds.push(KeyMetadata!.KeyId!);
@@ -41,7 +40,7 @@ beforeAll(async () => {
   }
   for (const spec of ['ECC_NIST_P256', 'ECC_SECG_P256K1', 'RSA_2048'] as const) {
     const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ KeySpec: spec, KeyUsage: 'SIGN_VERIFY' }));
-    eccKeyIds.push(KeyMetadata!.KeyId!);
+    signingKeyIds.push(KeyMetadata!.KeyId!);
   }
   decryptKeyIds.push((await kms.client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata!.KeyId!);
   const pin = (await readFile(path.join(kms.dataDir, 'softhsm', 'user.pin'), 'utf8')).trim();
@@ -66,16 +65,28 @@ afterAll(async () => {
       lib.close();
     }
   }
-  await kms?.cleanup();
 });
 
-function allSecretKeys(): Buffer[] {
-  lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY }]);
+/** Every object of the class on the token (CKO_SECRET_KEY, CKO_PRIVATE_KEY, ...). */
+function findObjects(objectClass: number): Buffer[] {
+  lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: objectClass }]);
   try {
     return lib.C_FindObjects(session, 1000);
   } finally {
     lib.C_FindObjectsFinal(session);
   }
+}
+
+const allSecretKeys = () => findObjects(pkcs11js.CKO_SECRET_KEY);
+
+/** What the call throws (undefined if it returns). */
+function pkcs11Error(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
 }
 
 describe('token hygiene', () => {
@@ -130,18 +141,10 @@ describe('token hygiene', () => {
   });
 
   it('keeps each key pair private half sensitive, never extractable and good for one use, its public half likewise', () => {
-    const find = (objectClass: number) => {
-      lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: objectClass }]);
-      try {
-        return lib.C_FindObjects(session, 1000);
-      } finally {
-        lib.C_FindObjectsFinal(session);
-      }
-    };
-    const privateKeys = find(pkcs11js.CKO_PRIVATE_KEY);
-    const publicKeys = find(pkcs11js.CKO_PUBLIC_KEY);
-    expect(privateKeys).toHaveLength(eccKeyIds.length + decryptKeyIds.length);
-    expect(publicKeys).toHaveLength(eccKeyIds.length + decryptKeyIds.length);
+    const privateKeys = findObjects(pkcs11js.CKO_PRIVATE_KEY);
+    const publicKeys = findObjects(pkcs11js.CKO_PUBLIC_KEY);
+    expect(privateKeys).toHaveLength(signingKeyIds.length + decryptKeyIds.length);
+    expect(publicKeys).toHaveLength(signingKeyIds.length + decryptKeyIds.length);
     const decrypts = (a: Map<number, Buffer>) => decryptKeyIds.some((k) => k.replace(/-/g, '') === a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
     for (const h of privateKeys) {
       const a = attributes(h, [
@@ -153,15 +156,10 @@ describe('token hygiene', () => {
       expect([b(pkcs11js.CKA_EXTRACTABLE), b(pkcs11js.CKA_UNWRAP), b(pkcs11js.CKA_DERIVE)]).toEqual([false, false, false]);
       // Exactly one use: signing, or (RSA ENCRYPT_DECRYPT) decryption.
       expect({ sign: b(pkcs11js.CKA_SIGN), decrypt: b(pkcs11js.CKA_DECRYPT) }).toEqual(decrypts(a) ? { sign: false, decrypt: true } : { sign: true, decrypt: false });
-      expect([...eccKeyIds, ...decryptKeyIds].map((k) => k.replace(/-/g, ''))).toContain(a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
+      expect([...signingKeyIds, ...decryptKeyIds].map((k) => k.replace(/-/g, ''))).toContain(a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
       // The secret part: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key.
       const keyType = Number(attributes(h, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE());
-      let error: unknown;
-      try {
-        lib.C_GetAttributeValue(session, h, [{ type: keyType === pkcs11js.CKK_RSA ? pkcs11js.CKA_PRIVATE_EXPONENT : pkcs11js.CKA_VALUE }]);
-      } catch (e) {
-        error = e;
-      }
+      const error = pkcs11Error(() => lib.C_GetAttributeValue(session, h, [{ type: keyType === pkcs11js.CKK_RSA ? pkcs11js.CKA_PRIVATE_EXPONENT : pkcs11js.CKA_VALUE }]));
       expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_ATTRIBUTE_SENSITIVE);
     }
     for (const h of publicKeys) {
@@ -173,12 +171,7 @@ describe('token hygiene', () => {
 
   it('refuses to reveal CKA_VALUE', () => {
     for (const h of allSecretKeys()) {
-      let error: unknown;
-      try {
-        lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_VALUE }]);
-      } catch (e) {
-        error = e;
-      }
+      const error = pkcs11Error(() => lib.C_GetAttributeValue(session, h, [{ type: pkcs11js.CKA_VALUE }]));
       expect(error).toBeInstanceOf(pkcs11js.Pkcs11Error);
       expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_ATTRIBUTE_SENSITIVE);
     }
@@ -200,12 +193,7 @@ describe('token hygiene', () => {
       expect(lib.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, wrappingKey, wrappingKey, Buffer.alloc(128)).length).toBe(40);
       for (const h of serviceKeys) {
         for (const mechanism of [pkcs11js.CKM_AES_KEY_WRAP_PAD, pkcs11js.CKM_AES_KEY_WRAP]) {
-          let error: unknown;
-          try {
-            lib.C_WrapKey(session, { mechanism }, wrappingKey, h, Buffer.alloc(128));
-          } catch (e) {
-            error = e;
-          }
+          const error = pkcs11Error(() => lib.C_WrapKey(session, { mechanism }, wrappingKey, h, Buffer.alloc(128)));
           expect(error).toBeInstanceOf(pkcs11js.Pkcs11Error);
           expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_KEY_UNEXTRACTABLE);
         }

@@ -12,3 +12,9 @@ export class TestClock implements Clock {
     this.offsetMs += ms;
   }
 }
+
+/** Longer than a creation or rotation lease (5 minutes): what was left by a dead instance may be cleaned up. */
+export const LEASE_EXPIRED_MS = 6 * 60_000;
+
+/** The latest date JavaScript can represent: "any time at all". */
+export const MAX_DATE = new Date(8.64e15);

@@ -1,9 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { KMSClient } from '@aws-sdk/client-kms';
+import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { startService, type RunningService } from '../../src/app.js';
+import { callAdmin } from '../../src/cli/admin-client.js';
 import { parseConfig, type ConfigInput } from '../../src/config/config.js';
 import type { Clock } from '../../src/services/ports.js';
 
@@ -31,8 +33,21 @@ export interface TestServiceOptions {
   readonly logLines?: string[];
 }
 
+/** How the tests' KMS clients talk to a test service (no retries: a failure shows at once). */
+export function kmsClientConfig(endpoint: string, accessKeyId = TEST_ACCESS_KEY_ID, secretAccessKey = TEST_SECRET_ACCESS_KEY): KMSClientConfig {
+  return { endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 };
+}
+
 export function kmsClient(endpoint: string, accessKeyId = TEST_ACCESS_KEY_ID, secretAccessKey = TEST_SECRET_ACCESS_KEY): KMSClient {
-  return new KMSClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+  return new KMSClient(kmsClientConfig(endpoint, accessKeyId, secretAccessKey));
+}
+
+/** Calls the admin API of a test service, as its admin unless other credentials are given. */
+export function testAdmin(
+  endpoint: string,
+  credentials = { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
+): (operation: string, input: Record<string, unknown>) => Promise<Record<string, unknown>> {
+  return (operation, input) => callAdmin({ endpoint, region: 'us-east-1', ...credentials }, operation, input);
 }
 
 /**
@@ -74,5 +89,41 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
       await stop();
       await rm(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Starts a test service for the whole file: `beforeAll` starts it and
+ * `afterAll` cleans it up. The returned object forwards to the started
+ * instance, so `kms.client`, `kms.endpoint`, ... work inside tests and hooks.
+ * Register the file's own extra setup/teardown hooks after this call.
+ */
+export function useTestService(options: TestServiceOptions = {}): TestService {
+  let instance: TestService | undefined;
+  const started = (): TestService => {
+    if (!instance) throw new Error('the test service has not started (use it inside tests or hooks)');
+    return instance;
+  };
+  beforeAll(async () => {
+    instance = await startTestService(options);
+  });
+  afterAll(async () => {
+    await instance?.cleanup();
+  });
+  return {
+    get service() {
+      return started().service;
+    },
+    get client() {
+      return started().client;
+    },
+    get endpoint() {
+      return started().endpoint;
+    },
+    get dataDir() {
+      return started().dataDir;
+    },
+    stop: () => started().stop(),
+    cleanup: () => started().cleanup(),
   };
 }

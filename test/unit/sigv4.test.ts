@@ -40,6 +40,9 @@ interface SignArgs {
   secret?: string;
   applyChecksum?: boolean;
   headers?: Record<string, string>;
+  /** Leave out X-Amz-Target (and, with omitContentType, Content-Type): only host is signed then. */
+  omitTarget?: boolean;
+  omitContentType?: boolean;
 }
 
 /** Signs a KMS-shaped request with the AWS SDK's signer and returns what Node's server would see. */
@@ -60,8 +63,8 @@ async function smithySigned(args: SignArgs = {}): Promise<SignedRequest> {
     query: args.query ?? {},
     headers: {
       host: HOST,
-      'content-type': 'application/x-amz-json-1.1',
-      'x-amz-target': 'TrentService.Encrypt',
+      ...(args.omitContentType ? {} : { 'content-type': 'application/x-amz-json-1.1' }),
+      ...(args.omitTarget ? {} : { 'x-amz-target': 'TrentService.Encrypt' }),
       ...args.headers,
     },
     body,
@@ -373,19 +376,8 @@ describe('headers that choose the operation must be signed', () => {
     const { 'x-amz-target': target, ...rest } = req.headers;
     expect(target).toBe('TrentService.Encrypt');
     // Sign without the target, then add one: the signature alone would still verify.
-    const unsigned = await smithySigned({ headers: {} });
-    const withoutTarget = { ...unsigned, headers: Object.fromEntries(Object.entries(unsigned.headers).filter(([k]) => k !== 'x-amz-target')) };
     expect(Object.keys(rest).length).toBeGreaterThan(0);
-    const resigned = await (async () => {
-      const signer = new SignatureV4({ credentials: { accessKeyId: AKID, secretAccessKey: SECRET }, region: REGION, service: 'kms', sha256: Sha256 });
-      const r = await signer.sign(
-        new HttpRequest({ method: 'POST', protocol: 'https:', hostname: HOST, path: '/', headers: { host: HOST }, body: withoutTarget.body.toString() }),
-        { signingDate: NOW },
-      );
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(r.headers)) headers[name.toLowerCase()] = value;
-      return { ...withoutTarget, headers };
-    })();
+    const resigned = await smithySigned({ omitTarget: true, omitContentType: true });
     expect(() => verifySigV4(resigned, options())).not.toThrow();
     const replayed = { ...resigned, headers: { ...resigned.headers, 'x-amz-target': 'TrentService.ScheduleKeyDeletion' } };
     expect(() => verifySigV4(replayed, options())).toThrow(IncompleteSignatureException);

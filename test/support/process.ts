@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY } from './service.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+
+export interface SpawnedService {
+  readonly child: ChildProcess;
+  /** The service's URL, once it logs "hsm-kms listening" (rejects if it exits first). */
+  readonly url: Promise<string>;
+  /** Sends the signal (SIGTERM unless told) and waits until the process has exited. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Runs the service as its own process, the way `npm start` does, on the given
+ * data folder. Its stdout (the log) is read here, which also drains it.
+ */
+export function spawnService(
+  dataDir: string,
+  admin: { accessKeyId: string; secretAccessKey: string } = { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
+): SpawnedService {
+  // node itself, not the tsx wrapper: a signal must hit the process that holds the token.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      KMS_DATA_DIR: dataDir,
+      KMS_PORT: '0',
+      KMS_ADMIN_ACCESS_KEY_ID: admin.accessKeyId,
+      KMS_ADMIN_SECRET_ACCESS_KEY: admin.secretAccessKey,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`service exited early with ${code}`)));
+    const lines = createInterface({ input: child.stdout! });
+    child.once('exit', () => lines.close());
+    lines.on('line', (line) => {
+      if (!line.startsWith('{')) return;
+      const entry = JSON.parse(line) as { msg?: string; url?: string };
+      if (entry.msg === 'hsm-kms listening' && entry.url) resolve(entry.url);
+    });
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  return {
+    child,
+    url,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      child.kill(signal);
+      await exited;
+      child.stdout?.destroy();
+    },
+  };
+}

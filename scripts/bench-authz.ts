@@ -10,6 +10,7 @@
  * authorizer's own CPU time per request, with no I/O.
  */
 import { systemClock } from '../src/app.js';
+import { CallRecord } from '../src/audit/call-record.js';
 import { defaultKeyPolicy } from '../src/domain/default-policy.js';
 import type { KmsKey } from '../src/domain/key.js';
 import { Policy } from '../src/domain/policy/policy.js';
@@ -54,8 +55,8 @@ const store = new SqliteStore(':memory:');
 const clock = systemClock;
 const authorizer = new Authorizer(new KeyDirectory(store, clock, 60_000), new GrantDirectory(store.grants, clock, 60_000), clock);
 const request = { sourceIp: '127.0.0.1', secureTransport: true, grantTokens: [] };
-const aliceCtx: CallContext = { principal: { accountId: account, arn: alice, accessKeyId: 'AKIA', identityPolicies: identity, operator: false }, scope, request };
-const rootCtx: CallContext = { principal: { accountId: account, arn: `arn:aws:iam::${account}:root`, accessKeyId: 'AKIA', identityPolicies: [], operator: true }, scope, request };
+const aliceCtx: CallContext = { principal: { accountId: account, arn: alice, accessKeyId: 'AKIA', identityPolicies: identity, operator: false }, scope, request, requestId: 'bench', record: new CallRecord() };
+const rootCtx: CallContext = { principal: { accountId: account, arn: `arn:aws:iam::${account}:root`, accessKeyId: 'AKIA', identityPolicies: [], operator: true }, scope, request, requestId: 'bench', record: new CallRecord() };
 const encrypt: KeyAccess = { action: 'Encrypt', encryptionContext: { tenant: 'acme', purpose: 'invoices' }, encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
 
 async function measure(label: string, ctx: CallContext, k: KmsKey, access: KeyAccess): Promise<void> {

@@ -2,9 +2,14 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
+import { createPublicKey } from 'node:crypto';
+import { CallHandler } from './api/call-handler.js';
 import { buildHttpApp } from './api/http-server.js';
 import type { Services } from './api/operation.js';
-import { resolveAdminCredential, type AdminCredential } from './config/admin-credential.js';
+import { FileAuditTrail } from './audit/file-trail.js';
+import { DISABLED_AUDIT, type AuditSink } from './audit/ports.js';
+import { SIGNATURE_ALGORITHM } from './audit/trail-format.js';
+import { CREDENTIALS_PROFILE, resolveAdminCredential, type AdminCredential } from './config/admin-credential.js';
 import { redactConfig, serviceUrl, type Config } from './config/config.js';
 import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
 import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
@@ -30,6 +35,9 @@ import { KeyPolicies } from './services/key-policies.js';
 import { PrincipalAdmin } from './services/principal-admin.js';
 import { PrincipalDirectory } from './services/principal-directory.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { AuditRecorder } from './services/audit-recorder.js';
+import { openAuditSigner } from './services/audit-signing-key.js';
+import { KeyUsageTracker } from './services/key-usage.js';
 
 export interface ServiceOptions {
   readonly config: Config;
@@ -48,6 +56,10 @@ export interface RunningService {
   readonly store: MetadataStore;
   readonly ivs: IvSequence;
   readonly logger: Logger;
+  /** The audit trail's folder and the PEM public key its digests verify with. */
+  readonly audit: { readonly dir: string; readonly publicKey: string; readonly sink: AuditSink };
+  /** Writes the last use of each key to the database now (tests; it happens every KMS_KEY_USAGE_FLUSH_MS). */
+  flushKeyUsage(): Promise<void>;
   /** Runs the background jobs now (tests move their clock instead of waiting days). */
   runScheduledJobs(): Promise<void>;
   stop(): Promise<void>;
@@ -82,11 +94,13 @@ function openStore(config: Config): MetadataStore {
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'hsm-kms' } });
+  // The operational log goes to stderr; the audit trail is the record of calls, in its own files.
+  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'hsm-kms' } }, pino.destination(2));
   logger.debug({ config: redactConfig(config) }, 'configuration');
 
   const token = await Pkcs11Token.open(await tokenOptions(config));
   let store: MetadataStore | undefined;
+  let sink: AuditSink | undefined;
   try {
     store = openStore(config);
     const admin = await resolveAdminCredential(config);
@@ -96,13 +110,20 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const sealer = new CredentialSealer(token, ivs);
     const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId);
 
+    const signer = await openAuditSigner(token);
+    const auditOptions = { ...config.audit, dir: config.audit.dir!, logger };
+    sink = config.audit.mode === 'on' ? await FileAuditTrail.open(auditOptions, signer) : DISABLED_AUDIT;
+    const usage = new KeyUsageTracker(store.usage, config.keyUsageFlushMs, logger);
+    const audit = new AuditRecorder(sink, usage, clock);
+    const auditPublicKey = createPublicKey({ key: signer.publicKey, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
+
     const keys = new KeyDirectory(store, clock, ttl);
     const grantDirectory = new GrantDirectory(store.grants, clock, ttl);
     const access = new Authorizer(keys, grantDirectory, clock);
     const keyPolicies = new KeyPolicies(store, store.principals, keys, access);
-    const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, clock);
-    const rotation = new KeyRotator(store, token, keys, access, clock, logger);
-    const imports = new KeyImporter(store, token, keys, access, clock, logger);
+    const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, usage, audit, clock);
+    const rotation = new KeyRotator(store, token, keys, access, audit, clock, logger);
+    const imports = new KeyImporter(store, token, keys, access, audit, clock, logger);
     const services: Services = {
       keyAdmin,
       crypto: new CryptoService(keys, access, token, ivs, new RsaEncryption(token)),
@@ -115,9 +136,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       keyPolicies,
       grants: new GrantService(store.grants, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),
+      auditKey: { publicKey: auditPublicKey, fingerprint: signer.fingerprint, signatureAlgorithm: SIGNATURE_ALGORITHM },
     };
 
-    const destroyer = new KeyDestroyer(store, token, keys, clock, logger);
+    const destroyer = new KeyDestroyer(store, token, keys, audit, clock, logger);
     const scheduler = new Scheduler(
       [
         {
@@ -139,7 +161,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await scheduler.runAll();
 
     // Signatures are checked against the wall clock the callers sign with, even when tests move the domain clock.
-    const app = buildHttpApp({ services, credentials, region: config.region, clock: systemClock, logger });
+    const handler = new CallHandler({ services, credentials, audit, region: config.region, accountId: config.accountId, clock: systemClock, logger });
+    const app = buildHttpApp({ handler });
     const server: Server = await new Promise((resolve, reject) => {
       const s = app.listen(config.port, config.host, () => resolve(s));
       s.once('error', reject);
@@ -147,9 +170,25 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const port = (server.address() as AddressInfo).port;
     const url = serviceUrl(config.host, port);
     scheduler.start();
-    logger.info({ url, region: config.region, accountId: config.accountId, mechanisms: token.capabilities.mechanisms.size }, 'hsm-kms listening');
+    usage.start();
+    // The start banner: one structured line (the secret stays in the credentials file).
+    logger.info(
+      {
+        url,
+        region: config.region,
+        accountId: config.accountId,
+        mechanisms: token.capabilities.mechanisms.size,
+        audit: config.audit.mode === 'on' ? { dir: config.audit.dir, publicKeyFingerprint: signer.fingerprint } : 'off',
+        ...(admin.credentialsFile
+          ? { credentialsFile: admin.credentialsFile, profile: CREDENTIALS_PROFILE, usage: `AWS_SHARED_CREDENTIALS_FILE=${admin.credentialsFile} AWS_PROFILE=${CREDENTIALS_PROFILE} AWS_DEFAULT_REGION=${config.region} aws kms create-key --endpoint-url ${url}` }
+          : {}),
+      },
+      'hsm-kms listening',
+    );
+    if (config.audit.mode === 'off') logger.warn('auditing is off (KMS_AUDIT=off): no call is recorded; use this only to measure what auditing costs');
 
     const openStoreRef = store;
+    const openSink = sink;
     return {
       url,
       port,
@@ -158,6 +197,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       store: openStoreRef,
       ivs,
       logger,
+      audit: { dir: config.audit.dir!, publicKey: auditPublicKey, sink: openSink },
+      flushKeyUsage: () => usage.flush(),
       runScheduledJobs: () => scheduler.runAll(),
       async stop() {
         await scheduler.stop();
@@ -167,11 +208,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 2_000).unref();
         });
+        await usage.stop();
+        // The trail's last digest is signed in the token: before the token closes.
+        await openSink.close();
         await token.close();
         await openStoreRef.close();
       },
     };
   } catch (e) {
+    await sink?.close();
     await store?.close();
     await token.close();
     throw e;

@@ -1,19 +1,9 @@
-import { CREDENTIALS_PROFILE } from './config/admin-credential.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { startService } from './app.js';
 
 async function main(): Promise<void> {
   const config = await loadConfig(process.env);
   const service = await startService({ config });
-  if (service.admin.credentialsFile) {
-    // How to use the generated credential; the secret itself stays in the file.
-    process.stdout.write(
-      `\nhsm-kms is listening on ${service.url}\n` +
-        `The administrator credential is in ${service.admin.credentialsFile} (profile ${CREDENTIALS_PROFILE}). Use it with:\n\n` +
-        `  export AWS_SHARED_CREDENTIALS_FILE=${service.admin.credentialsFile} AWS_PROFILE=${CREDENTIALS_PROFILE} AWS_DEFAULT_REGION=${config.region}\n` +
-        `  aws kms create-key --endpoint-url ${service.url}\n\n`,
-    );
-  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

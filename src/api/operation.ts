@@ -25,14 +25,40 @@ export interface Services {
   readonly keyPolicies: KeyPolicies;
   readonly grants: GrantService;
   readonly principals: PrincipalAdmin;
+  /** The public half of the key that signs the audit trail's digests, for auditors. */
+  readonly auditKey: AuditKeyInfo;
+}
+
+export interface AuditKeyInfo {
+  /** PEM SubjectPublicKeyInfo. */
+  readonly publicKey: string;
+  readonly fingerprint: string;
+  readonly signatureAlgorithm: string;
 }
 
 export type Output = Record<string, unknown>;
 
-/** One AWS KMS operation: its request schema and the mapping to and from the use case. */
+/** What an operation's audit event holds, and when the call may be answered. */
+export interface AuditSpec {
+  /**
+   * change: it changes state, so it is answered only once its event is on disk (fsync);
+   * crypto: a cryptographic use of a key (tracked for GetKeyLastUsage), answered once its event is written;
+   * read: answered once its event is written.
+   */
+  readonly kind: 'change' | 'crypto' | 'read';
+  /** The request members CloudTrail logs. Never a plaintext, key, message, signature, import material or secret. */
+  readonly request: readonly string[];
+  /** The response members CloudTrail logs (none when absent), or a mapping for nested ones. */
+  readonly response?: readonly string[] | ((output: Output) => Record<string, unknown> | null);
+  /** CloudTrail's readOnly where AWS sets it otherwise than `kind !== 'change'` (GetParametersForImport). */
+  readonly readOnly?: boolean;
+}
+
+/** One AWS KMS operation: its request schema, its audit event and the mapping to and from the use case. */
 export interface Operation<S extends z.ZodType = z.ZodType> {
   readonly name: string;
   readonly input: S;
+  readonly audit: AuditSpec;
   handle(services: Services, ctx: CallContext, input: z.output<S>): Promise<Output>;
 }
 

@@ -39,6 +39,20 @@ export const ConfigSchema = z
     metadataCacheTtlMs: z.coerce.number().int().min(0).max(300_000).default(5_000),
     /** How often background jobs (automatic rotation, destroying keys past their deletion window) run; 0 turns the timer off. */
     schedulerIntervalMs: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
+    audit: z
+      .object({
+        /** off only to measure what auditing costs: nothing is recorded, and the start-up log says so. */
+        mode: z.enum(['on', 'off']).default('on'),
+        /** The trail's folder (default <dataDir>/audit). */
+        dir: z.string().min(1).optional(),
+        /** How often a signed digest seals the trail (also at rotation and shutdown). */
+        digestIntervalMs: z.coerce.number().int().min(100).max(86_400_000).default(3_600_000),
+        maxFileBytes: z.coerce.number().int().min(4096).default(64 * 1024 * 1024),
+        maxFileAgeMs: z.coerce.number().int().min(1000).default(86_400_000),
+      })
+      .default({ mode: 'on', digestIntervalMs: 3_600_000, maxFileBytes: 64 * 1024 * 1024, maxFileAgeMs: 86_400_000 }),
+    /** How often the last use of each key is written to the database (GetKeyLastUsage). */
+    keyUsageFlushMs: z.coerce.number().int().min(0).max(3_600_000).default(1_000),
   })
   .superRefine((c, ctx) => {
     const p = c.pkcs11;
@@ -83,6 +97,14 @@ function fromEnvironment(env: Env) {
     database: env.KMS_DATABASE,
     metadataCacheTtlMs: env.KMS_METADATA_CACHE_TTL_MS,
     schedulerIntervalMs: env.KMS_SCHEDULER_INTERVAL_MS,
+    audit: {
+      mode: env.KMS_AUDIT,
+      dir: env.KMS_AUDIT_DIR,
+      digestIntervalMs: env.KMS_AUDIT_DIGEST_INTERVAL_MS,
+      maxFileBytes: env.KMS_AUDIT_MAX_FILE_BYTES,
+      maxFileAgeMs: env.KMS_AUDIT_MAX_FILE_AGE_MS,
+    },
+    keyUsageFlushMs: env.KMS_KEY_USAGE_FLUSH_MS,
   });
 }
 
@@ -136,7 +158,8 @@ export function parseConfig(input: unknown): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;
-  return { ...config, dataDir: path.resolve(config.dataDir) };
+  const dataDir = path.resolve(config.dataDir);
+  return { ...config, dataDir, audit: { ...config.audit, dir: path.resolve(config.audit.dir ?? path.join(dataDir, 'audit')) } };
 }
 
 /** The service's HTTP endpoint for a listening address (IPv6 in brackets). */

@@ -65,3 +65,8 @@ export interface Alias {
   readonly creationDate: Date;
   readonly lastUpdatedDate: Date;
 }
+
+/** A stable 64-hex-digit id for one version's key material, as AWS shows KeyMaterialId. */
+export function keyMaterialId(ref: KeyMaterialRef): string {
+  return `${ref.keyId.replace(/-/g, '')}${ref.version.toString(16).padStart(32, '0')}`;
+}

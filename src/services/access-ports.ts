@@ -60,3 +60,20 @@ export interface GrantStore {
   listRetirableGrants(retiringPrincipal: string, after: string | undefined, limit: number): Promise<Page<Grant>>;
   deleteGrant(grantId: string): Promise<boolean>;
 }
+
+/** The last successful cryptographic use of a key. */
+export interface KeyLastUse {
+  readonly operation: string;
+  readonly timestamp: Date;
+  /** The audit event's eventID and the call's request id. */
+  readonly eventId: string;
+  readonly requestId: string;
+}
+
+export interface KeyUsageStore {
+  /** Keeps, for each key, the later of the usage it holds and the one given; one transaction. */
+  recordUsage(usages: ReadonlyMap<string, KeyLastUse>): Promise<void>;
+  lastUsage(keyId: string): Promise<KeyLastUse | undefined>;
+  /** When this database began recording key usage. */
+  trackingStart(): Promise<Date>;
+}

@@ -63,13 +63,25 @@ export class Authorizer {
     return key;
   }
 
-  /** Throws AccessDeniedException unless the caller may perform the action on the key. */
+  /**
+   * Throws AccessDeniedException unless the caller may perform the action on the
+   * key. The call's audit record learns the key and what allowed the call.
+   */
   async authorize(ctx: CallContext, key: KmsKey, access: KeyAccess): Promise<void> {
+    ctx.record.addKey(key);
     for (const token of ctx.request.grantTokens) decodeGrantToken(token); // a malformed token is refused even when unneeded
     const keyPolicy = this.keyPolicy(key);
     const decision = await this.decideWith(ctx, key, keyPolicy, access);
-    if (decision.allowed) return;
-    if (decision.grantsMayAllow && (await this.grantAllows(ctx, key, access))) return;
+    if (decision.allowed) {
+      ctx.record.authorizedBy = decision.byKeyPolicy ? 'key-policy' : 'identity-policy';
+      return;
+    }
+    const grant = decision.grantsMayAllow ? await this.allowingGrant(ctx, key, access) : undefined;
+    if (grant) {
+      ctx.record.authorizedBy = 'grant';
+      ctx.record.grantId = grant.grantId;
+      return;
+    }
     throw new AccessDeniedException(denialMessage(ctx.principal.arn, `kms:${access.action}`, key.arn, decision.reason));
   }
 
@@ -78,11 +90,13 @@ export class Authorizer {
    * ListRetirableGrants) and alias resources: the caller's identity policies decide.
    */
   async authorizeWithoutKey(ctx: CallContext, action: string, resource = '*', extra: ConditionValues = EMPTY): Promise<void> {
+    if (resource !== '*') ctx.record.addResource(resource, ctx.scope.accountId);
     const policies = ctx.principal.identityPolicies;
     const conditions = policies.some((p) => p.conditionKeys.size > 0) ? this.conditions(ctx, undefined, { action, extra }) : EMPTY;
     const request = { action: `kms:${action}`, resource, principal: ctx.principal, conditions };
     const decision = decide({ principal: ctx.principal, keyAccountId: undefined, keyPolicy: undefined, identity: combineVerdicts(policies.map((p) => p.evaluate(request))) });
     if (!decision.allowed) throw new AccessDeniedException(denialMessage(ctx.principal.arn, `kms:${action}`, resource, decision.reason));
+    ctx.record.authorizedBy ??= 'identity-policy';
   }
 
   /**
@@ -94,14 +108,17 @@ export class Authorizer {
     if (!decision.allowed) throw new MalformedPolicyDocumentException('The new key policy will not allow you to update the key policy in the future.');
   }
 
-  private async decideWith(ctx: CallContext, key: KmsKey, keyPolicy: Policy, access: KeyAccess): Promise<PolicyDecision> {
+  /** AWS's decision, and whether the key policy alone allowed it (for the audit record). */
+  private async decideWith(ctx: CallContext, key: KmsKey, keyPolicy: Policy, access: KeyAccess): Promise<PolicyDecision & { byKeyPolicy?: boolean }> {
     const identityPolicies = ctx.principal.identityPolicies;
     const needed = keyPolicy.conditionKeys.size > 0 || identityPolicies.some((p) => p.conditionKeys.size > 0);
     const conditions = needed ? await this.keyConditions(ctx, key, access, [keyPolicy, ...identityPolicies]) : EMPTY;
     const request = { action: `kms:${access.action}`, resource: key.arn, principal: ctx.principal, conditions };
     // Identity policies only speak for their own account's principal; evaluated only when they can matter.
     const identity: PolicyVerdict = combineVerdicts(identityPolicies.map((p) => p.evaluate(request)));
-    return decide({ principal: ctx.principal, keyAccountId: key.accountId, keyPolicy: keyPolicy.evaluate(request), identity });
+    const keyVerdict = keyPolicy.evaluate(request);
+    const decision = decide({ principal: ctx.principal, keyAccountId: key.accountId, keyPolicy: keyVerdict, identity });
+    return decision.allowed && keyVerdict.allow && key.accountId === ctx.principal.accountId ? { ...decision, byKeyPolicy: true } : decision;
   }
 
   private async keyConditions(ctx: CallContext, key: KmsKey, access: KeyAccess, policies: readonly Policy[]): Promise<ConditionValues> {
@@ -127,16 +144,18 @@ export class Authorizer {
     });
   }
 
-  private async grantAllows(ctx: CallContext, key: KmsKey, access: KeyAccess): Promise<boolean> {
+  /** The grant that allows the action, if any. */
+  private async allowingGrant(ctx: CallContext, key: KmsKey, access: KeyAccess): Promise<Grant | undefined> {
     const permits = (g: Grant) =>
       g.keyId === key.keyId &&
       g.granteePrincipal === ctx.principal.arn &&
       grantPermits(g, access.action, access.encryptionContext) &&
       (access.grantFilter?.(g) ?? true);
-    if ((await this.grants.grantsOf(key.keyId)).some(permits)) return true;
+    const cached = (await this.grants.grantsOf(key.keyId)).find(permits);
+    if (cached) return cached;
     // A grant made on another instance moments ago: its token lets it count at once.
     const tokens = ctx.request.grantTokens;
-    return tokens.length > 0 && (await this.grants.byTokens(tokens)).some(permits);
+    return tokens.length > 0 ? (await this.grants.byTokens(tokens)).find(permits) : undefined;
   }
 
   private keyPolicy(key: KmsKey): Policy {

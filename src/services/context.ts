@@ -1,3 +1,4 @@
+import type { CallRecord } from '../audit/call-record.js';
 import type { Scope } from '../domain/arn.js';
 import type { Principal } from './ports.js';
 
@@ -10,8 +11,12 @@ export interface RequestFacts {
 
 /** Who is calling and where: passed to every use case. */
 export interface CallContext {
+  /** The id the caller sees in x-amzn-RequestId and the audit event's requestID. */
+  readonly requestId: string;
   readonly principal: Principal;
   /** The region this service answers for and the caller's account. */
   readonly scope: Scope;
   readonly request: RequestFacts;
+  /** What the call touched and how it was authorized, for its audit event. */
+  readonly record: CallRecord;
 }

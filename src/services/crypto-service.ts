@@ -104,7 +104,7 @@ export class CryptoService {
 
   async encrypt(ctx: CallContext, req: EncryptRequest): Promise<Sealed> {
     const key = await this.access.useKey(ctx, req.keyId, true, { action: 'Encrypt', ...conditionsOf(req) });
-    return { key, ciphertextBlob: await this.encryptUnder(key, req) };
+    return { key, ciphertextBlob: await this.encryptUnder(ctx, key, req) };
   }
 
   async decrypt(ctx: CallContext, req: DecryptRequest, action: 'Decrypt' | 'ReEncryptFrom' = 'Decrypt'): Promise<Opened> {
@@ -114,7 +114,9 @@ export class CryptoService {
       await this.access.authorize(ctx, named, { action, keyRef: req.keyId, ...conditionsOf(req) });
       assertUsableForCrypto(named);
       assertEncryptDecrypt(named);
-      return { key: named, plaintext: await this.rsa.decrypt(named, req.ciphertextBlob, req) };
+      const plaintext = await this.rsa.decrypt(named, req.ciphertextBlob, req);
+      ctx.record.usedKeyMaterial(named.keyId, named.currentVersion);
+      return { key: named, plaintext };
     }
     return this.open(ctx, action, req, named);
   }
@@ -124,7 +126,7 @@ export class CryptoService {
     // The destination is authorized and checked first, so that DryRun answers for both keys.
     const destination = { keyId: req.destinationKeyId, encryptionContext: req.destinationEncryptionContext, encryptionAlgorithm: req.destinationEncryptionAlgorithm };
     const destinationKey = await this.access.useKey(ctx, req.destinationKeyId, true, { action: 'ReEncryptTo', ...conditionsOf(destination) });
-    await this.encryptUnder(destinationKey, { ...destination, plaintext: Buffer.alloc(1), dryRun: true }).catch((e: unknown) => {
+    await this.encryptUnder(ctx, destinationKey, { ...destination, plaintext: Buffer.alloc(1), dryRun: true }).catch((e: unknown) => {
       if (!(e instanceof DryRunOperationException)) throw e;
     });
     const source = await this.decrypt(
@@ -139,7 +141,7 @@ export class CryptoService {
       'ReEncryptFrom',
     );
     try {
-      const ciphertextBlob = await this.encryptUnder(destinationKey, { ...destination, plaintext: source.plaintext });
+      const ciphertextBlob = await this.encryptUnder(ctx, destinationKey, { ...destination, plaintext: source.plaintext });
       return { source: source.key, destination: { key: destinationKey, ciphertextBlob } };
     } finally {
       source.plaintext.fill(0);
@@ -147,13 +149,17 @@ export class CryptoService {
   }
 
   /** Encrypt's checks and work once the key is authorized. */
-  private async encryptUnder(key: KmsKey, req: Omit<EncryptRequest, 'keyId'>): Promise<Buffer> {
+  private async encryptUnder(ctx: CallContext, key: KmsKey, req: Omit<EncryptRequest, 'keyId'>): Promise<Buffer> {
     assertUsableForCrypto(key);
     assertEncryptDecrypt(key);
-    if (isRsaSpec(key.keySpec)) return this.rsa.encrypt(key, req.plaintext, req);
+    if (isRsaSpec(key.keySpec)) {
+      const ciphertext = await this.rsa.encrypt(key, req.plaintext, req);
+      ctx.record.usedKeyMaterial(key.keyId, key.currentVersion);
+      return ciphertext;
+    }
     assertSymmetricAlgorithm(key, req.encryptionAlgorithm);
     if (req.dryRun) throw dryRunSucceeded();
-    return this.seal(key, req.plaintext, req.encryptionContext);
+    return this.seal(ctx, key, req.plaintext, req.encryptionContext);
   }
 
   async generateDataKey(ctx: CallContext, req: GenerateDataKeyRequest, action = 'GenerateDataKey'): Promise<Sealed & { plaintext: Buffer }> {
@@ -161,7 +167,7 @@ export class CryptoService {
     if (req.dryRun) throw dryRunSucceeded();
     // Token RNG plus one encrypt call: pkcs11js's async key generation and wrapping leak native memory.
     const plaintext = await this.vault.generateRandom(req.numberOfBytes);
-    return { key, plaintext, ciphertextBlob: await this.seal(key, plaintext, req.encryptionContext) };
+    return { key, plaintext, ciphertextBlob: await this.seal(ctx, key, plaintext, req.encryptionContext) };
   }
 
   async generateDataKeyWithoutPlaintext(ctx: CallContext, req: GenerateDataKeyRequest): Promise<Sealed> {
@@ -185,7 +191,7 @@ export class CryptoService {
     const pair = await generatePair(req.keyPairSpec);
     const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'der' });
     const publicKey = pair.publicKey.export({ type: 'spki', format: 'der' });
-    return { key, privateKey, publicKey, ciphertextBlob: await this.seal(key, privateKey, req.encryptionContext) };
+    return { key, privateKey, publicKey, ciphertextBlob: await this.seal(ctx, key, privateKey, req.encryptionContext) };
   }
 
   async generateRandom(ctx: CallContext, numberOfBytes: number): Promise<Buffer> {
@@ -206,11 +212,12 @@ export class CryptoService {
     return key;
   }
 
-  private async seal(key: KmsKey, plaintext: Buffer, context: EncryptionContext | undefined): Promise<Buffer> {
+  private async seal(ctx: CallContext, key: KmsKey, plaintext: Buffer, context: EncryptionContext | undefined): Promise<Buffer> {
     const iv = await this.ivs.next();
     const header = encodeHeader({ keyId: key.keyId, keyVersion: key.currentVersion, iv });
     const aad = Buffer.concat([header, encodeEncryptionContext(context)]);
     const sealed = await this.vault.encrypt({ keyId: key.keyId, version: key.currentVersion }, iv, aad, plaintext);
+    ctx.record.usedKeyMaterial(key.keyId, key.currentVersion);
     return Buffer.concat([header, sealed]);
   }
 
@@ -237,6 +244,7 @@ export class CryptoService {
     if (req.dryRun) throw dryRunSucceeded();
     const aad = Buffer.concat([parsed.header, encodeEncryptionContext(req.encryptionContext)]);
     const plaintext = await this.vault.decrypt({ keyId: key.keyId, version: parsed.keyVersion }, parsed.iv, aad, parsed.sealed);
+    ctx.record.usedKeyMaterial(key.keyId, parsed.keyVersion);
     return { key, plaintext };
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../domain/arn.js';
+import { keyMaterialId } from '../domain/key.js';
 import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
 import { requestTagConditions } from '../domain/policy/request-conditions.js';
 import { ED25519, ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../domain/key-spec.js';
@@ -11,6 +12,9 @@ import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyPolicies } from './key-policies.js';
 import type { Clock, KeyVault, MetadataStore, Page } from './ports.js';
+import type { KeyLastUse } from './access-ports.js';
+import type { ServiceEvents } from './audit-recorder.js';
+import type { KeyUsageTracker } from './key-usage.js';
 import { validateTags, MAX_TAGS_PER_KEY } from './tags.js';
 
 export interface CreateKeyRequest {
@@ -37,6 +41,8 @@ export class KeyAdmin {
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
     private readonly policies: KeyPolicies,
+    private readonly usage: KeyUsageTracker,
+    private readonly events: ServiceEvents,
     private readonly clock: Clock,
   ) {}
 
@@ -101,6 +107,7 @@ export class KeyAdmin {
       await this.vault.destroyKey({ keyId, version: 1 }).catch(() => undefined);
       throw new KMSInternalException('The key could not be created; try again.');
     }
+    ctx.record.addKey(key);
     return key;
   }
 
@@ -114,6 +121,8 @@ export class KeyAdmin {
     for (const ref of pending) {
       await this.vault.destroyKey(ref);
       await this.store.deleteProvisioningKey(ref.keyId);
+      const key = { keyId: ref.keyId, arn: keyArn(ref, ref.keyId), accountId: ref.accountId, region: ref.region };
+      await this.events.serviceEvent('RecoverInterruptedKeyCreation', key, { keyMaterialId: keyMaterialId(ref), keyMaterialDestroyed: true });
     }
     return pending.length;
   }
@@ -134,7 +143,7 @@ export class KeyAdmin {
   }
 
   async disableKey(ctx: CallContext, keyId: string): Promise<void> {
-    const key = await this.current(ctx, keyId, 'DisableKey');
+    const key = await this.current(ctx, keyId, 'DisableKey', true);
     assertHasKeyMaterial(key);
     await this.save({ ...key, keyState: KeyState.Disabled });
   }
@@ -146,7 +155,7 @@ export class KeyAdmin {
   }
 
   async scheduleKeyDeletion(ctx: CallContext, keyId: string, pendingWindowInDays: number): Promise<KmsKey> {
-    const key = await this.current(ctx, keyId, 'ScheduleKeyDeletion');
+    const key = await this.current(ctx, keyId, 'ScheduleKeyDeletion', true);
     if (key.keyState === KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
     const updated: KmsKey = {
       ...key,
@@ -171,12 +180,24 @@ export class KeyAdmin {
     return { ...key, keyState: KeyState.Disabled, deletionDate: undefined, pendingDeletionWindowInDays: undefined };
   }
 
+  /** GetKeyLastUsage: the last successful cryptographic use, and since when uses are known. */
+  async getKeyLastUsage(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; lastUsage: KeyLastUse | undefined; trackingStart: Date }> {
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'GetKeyLastUsage' });
+    return { key, lastUsage: await this.usage.lastUsage(key.keyId), trackingStart: await this.usage.trackingStartFor(key) };
+  }
+
   /**
    * The key as the store has it now, not as a cache remembers it: a change must
    * start from the latest state (another instance may have scheduled its deletion).
+   * DisableKey and ScheduleKeyDeletion tell policies kms:TrailingDaysWithoutKeyUsage.
    */
-  private async current(ctx: CallContext, keyId: string, action: string): Promise<KmsKey> {
-    const resolved = await this.access.useKey(ctx, keyId, false, { action });
+  private async current(ctx: CallContext, keyId: string, action: string, lastUsageCondition = false): Promise<KmsKey> {
+    let resolved: KmsKey;
+    if (lastUsageCondition) {
+      resolved = await this.access.resolve(ctx, action, keyId, false);
+      const days = await this.usage.trailingDaysWithoutUsage(resolved, this.clock.now());
+      await this.access.authorize(ctx, resolved, { action, keyRef: keyId, extra: new Map([['kms:trailingdayswithoutkeyusage', [String(days)]]]) });
+    } else resolved = await this.access.useKey(ctx, keyId, false, { action });
     const fresh = await this.store.getKey(resolved.keyId);
     if (!fresh) throw new NotFoundException(`Key '${resolved.arn}' does not exist`);
     return fresh;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import type { KmsKey } from '../domain/key.js';
+import { keyMaterialId, type KmsKey } from '../domain/key.js';
+import type { ServiceEvents } from './audit-recorder.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Clock, KeyVault, MetadataStore } from './ports.js';
 
@@ -23,6 +24,7 @@ export class KeyDestroyer {
     private readonly store: MetadataStore,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
+    private readonly events: ServiceEvents,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
@@ -52,6 +54,7 @@ export class KeyDestroyer {
     await this.store.completeKeyDestruction(key.keyId, versions, now);
     this.keys.forgetKey(key.keyId);
     this.logger.info({ keyId: key.keyId, arn: key.arn, versions, destroyedAt: now.toISOString() }, 'key material destroyed');
+    await this.events.serviceEvent('DeleteKey', key, { destroyedKeyMaterialIds: versions.map((version) => keyMaterialId({ keyId: key.keyId, version })) });
     return true;
   }
 }

@@ -7,7 +7,8 @@ import {
   UnsupportedOperationException,
   ValidationException,
 } from '../domain/errors.js';
-import { KeyState, type ExpirationModel, type KmsKey } from '../domain/key.js';
+import { KeyState, keyMaterialId, type ExpirationModel, type KmsKey } from '../domain/key.js';
+import type { ServiceEvents } from './audit-recorder.js';
 import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
 import { RSA_SPECS } from '../domain/key-spec.js';
 import type { CallContext } from './context.js';
@@ -50,6 +51,7 @@ export class KeyImporter {
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
+    private readonly events: ServiceEvents,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {}
@@ -128,6 +130,7 @@ export class KeyImporter {
     this.keys.forgetKey(key.keyId);
     await this.vault.destroyKey({ keyId: key.keyId, version: IMPORTED });
     this.logger.info({ keyId: key.keyId, reason: why }, 'imported key material destroyed');
+    if (why === 'expired') await this.events.serviceEvent('DeleteExpiredKeyMaterial', key, { keyMaterialId: keyMaterialId({ keyId: key.keyId, version: IMPORTED }) });
   }
 
   private async importToken(raw: Buffer, key: KmsKey, now: Date) {

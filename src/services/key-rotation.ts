@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import { ConflictException, LimitExceededException, UnsupportedOperationException } from '../domain/errors.js';
-import type { KmsKey } from '../domain/key.js';
+import { keyMaterialId, type KmsKey } from '../domain/key.js';
 import { assertUsableForCrypto } from '../domain/key-state-rules.js';
 import type { CallContext } from './context.js';
 import type { Authorizer } from './authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
+import type { ServiceEvents } from './audit-recorder.js';
 import type { Clock, KeyRotation, KeyVault, MetadataStore, Page, RotationStatus, RotationType } from './ports.js';
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
@@ -32,6 +33,7 @@ export class KeyRotator {
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
+    private readonly events: ServiceEvents,
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly leaseMs = ROTATION_LEASE_MS,
@@ -111,6 +113,8 @@ export class KeyRotator {
       await this.vault.destroyKey(ref);
       await this.store.deleteProvisioningVersion(ref);
       this.logger.warn({ keyId: ref.keyId, version: ref.version }, 'removed a key version whose rotation a crash interrupted');
+      const key = await this.store.getKey(ref.keyId);
+      if (key) await this.events.serviceEvent('RecoverInterruptedKeyRotation', key, { keyMaterialId: keyMaterialId(ref), keyMaterialDestroyed: true });
     }
     return orphans.length;
   }
@@ -132,5 +136,11 @@ export class KeyRotator {
     await this.store.commitKeyVersion(keyId, version, next);
     this.keys.forgetKey(keyId);
     this.logger.info({ keyId, version, rotationType: type }, 'key rotated');
+    await this.events.serviceEvent('RotateKey', key, {
+      rotationType: type,
+      keyOrigin: key.origin,
+      previousKeyMaterialId: keyMaterialId({ keyId, version: key.currentVersion }),
+      currentKeyMaterialId: keyMaterialId({ keyId, version }),
+    });
   }
 }

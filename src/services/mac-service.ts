@@ -23,12 +23,15 @@ export class MacService {
 
   async generateMac(ctx: CallContext, req: MacRequest): Promise<{ key: KmsKey; mac: Buffer }> {
     const key = await this.macKey(ctx, req, 'GenerateMac');
-    return { key, mac: await this.vault.mac({ keyId: key.keyId, version: key.currentVersion }, req.macAlgorithm, req.message) };
+    const mac = await this.vault.mac({ keyId: key.keyId, version: key.currentVersion }, req.macAlgorithm, req.message);
+    ctx.record.usedKeyMaterial(key.keyId, key.currentVersion);
+    return { key, mac };
   }
 
   async verifyMac(ctx: CallContext, req: MacRequest & { readonly mac: Buffer }): Promise<KmsKey> {
     const key = await this.macKey(ctx, req, 'VerifyMac');
     const expected = await this.vault.mac({ keyId: key.keyId, version: key.currentVersion }, req.macAlgorithm, req.message);
+    ctx.record.usedKeyMaterial(key.keyId, key.currentVersion);
     // Constant time, and a MAC of the wrong length fails the same way.
     const same = expected.length === req.mac.length && timingSafeEqual(expected, req.mac);
     if (!same) throw new KMSInvalidMacException('The MAC does not verify with this key, message and algorithm.');

@@ -1,7 +1,7 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 import type { MacAlgorithm, RsaKeySpec, SigningScheme } from '../domain/key-spec.js';
 import type { Policy } from '../domain/policy/policy.js';
-import type { GrantStore, PrincipalStore } from './access-ports.js';
+import type { GrantStore, KeyUsageStore, PrincipalStore } from './access-ports.js';
 
 export type SigningKeyPairParams =
   | { readonly kind: 'EC'; readonly ecParams: Buffer }
@@ -100,6 +100,12 @@ export interface ImportToken {
   readonly expiresAt: Date;
 }
 
+/** A key whose creation has not completed, and where it was being created. */
+export interface ProvisioningKey extends KeyMaterialRef {
+  readonly accountId: string;
+  readonly region: string;
+}
+
 export interface NewKey {
   readonly key: KmsKey;
   readonly tags: readonly Tag[];
@@ -121,7 +127,7 @@ export interface MetadataStore {
    * Keys whose creation began before that moment and never completed. An older
    * one was left by a crash; a younger one may be in progress on another instance.
    */
-  listProvisioningKeys(createdBefore: Date): Promise<KeyMaterialRef[]>;
+  listProvisioningKeys(createdBefore: Date): Promise<ProvisioningKey[]>;
   deleteProvisioningKey(keyId: string): Promise<void>;
 
   getKey(keyId: string): Promise<KmsKey | undefined>;
@@ -193,6 +199,7 @@ export interface MetadataStore {
 
   readonly principals: PrincipalStore;
   readonly grants: GrantStore;
+  readonly usage: KeyUsageStore;
 
   close(): Promise<void>;
 }

@@ -36,6 +36,7 @@ export class SignService {
   async sign(ctx: CallContext, req: SignRequest): Promise<{ key: KmsKey; signature: Buffer }> {
     const { key, scheme, digest } = await this.prepare(ctx, req, 'Sign');
     const signature = await this.vault.signDigest({ keyId: key.keyId, version: key.currentVersion }, scheme, digest);
+    ctx.record.usedKeyMaterial(key.keyId, key.currentVersion);
     return { key, signature: scheme.padding === 'ECDSA' ? rawToDer(signature) : signature };
   }
 
@@ -43,6 +44,7 @@ export class SignService {
     const { key, scheme, digest } = await this.prepare(ctx, req, 'Verify');
     const signature = isEccSpec(key.keySpec) ? derToRaw(req.signature, ECC_SPECS[key.keySpec].coordinateBytes) : req.signature;
     const valid = signature !== undefined && (await this.vault.verifyDigest({ keyId: key.keyId, version: key.currentVersion }, scheme, digest, signature));
+    ctx.record.usedKeyMaterial(key.keyId, key.currentVersion);
     if (!valid) throw new KMSInvalidSignatureException('The signature does not verify with this key, message and algorithm.');
     return key;
   }

@@ -144,4 +144,20 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX grants_by_key ON grants (key_id, grant_id);
   CREATE INDEX grants_by_retiring ON grants (retiring_principal, grant_id);
   `,
+  `
+  -- The last successful cryptographic use of each key (GetKeyLastUsage), written in batches, never per request.
+  CREATE TABLE key_last_usage (
+    key_id     TEXT PRIMARY KEY,
+    operation  TEXT NOT NULL,
+    used_at    INTEGER NOT NULL,
+    event_id   TEXT NOT NULL,
+    request_id TEXT NOT NULL
+  );
+  CREATE TABLE service_settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  -- Key usage is known from the moment this schema exists: GetKeyLastUsage's TrackingStartDate.
+  INSERT INTO service_settings (name, value) VALUES ('key_usage_tracking_started_at', CAST(CAST(strftime('%s', 'now') AS INTEGER) * 1000 AS TEXT));
+  `,
 ];

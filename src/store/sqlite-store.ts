@@ -4,10 +4,11 @@ import Database from 'better-sqlite3';
 import { keyArn } from '../domain/arn.js';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Alias, ExpirationModel, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
-import type { DestroyedKeyMaterial, ImportToken, KeyRotation, MetadataStore, NewKey, Page, RotationStatus, RotationType } from '../services/ports.js';
+import type { DestroyedKeyMaterial, ImportToken, KeyRotation, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
 import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js';
+import { SqliteKeyUsageStore } from './sqlite-usage-store.js';
 
 interface KeyRow {
   key_id: string;
@@ -95,6 +96,7 @@ export class SqliteStore implements MetadataStore {
   private readonly stmt;
   readonly principals: SqlitePrincipalStore;
   readonly grants: SqliteGrantStore;
+  readonly usage: SqliteKeyUsageStore;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -106,6 +108,7 @@ export class SqliteStore implements MetadataStore {
     this.migrate();
     this.principals = new SqlitePrincipalStore(this.db);
     this.grants = new SqliteGrantStore(this.db);
+    this.usage = new SqliteKeyUsageStore(this.db);
     const db = this.db;
     this.stmt = {
       insertKey: db.prepare(`INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state,
@@ -114,7 +117,7 @@ export class SqliteStore implements MetadataStore {
         @creation_date, @deletion_date, @pending_window, @current_version, @policy, @expiration_model, @valid_to, 1)`),
       insertVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, ?, ?)'),
       activate: db.prepare('UPDATE keys SET provisioning = 0 WHERE key_id = ?'),
-      provisioning: db.prepare('SELECT k.key_id, v.version FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1 AND k.creation_date < ?'),
+      provisioning: db.prepare('SELECT k.key_id, v.version, k.account_id, k.region FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1 AND k.creation_date < ?'),
       deleteKey: db.prepare('DELETE FROM keys WHERE key_id = ? AND provisioning = 1'),
       getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL'),
       listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
@@ -230,8 +233,9 @@ export class SqliteStore implements MetadataStore {
     return this.stmt.activate.run(keyId).changes === 1;
   }
 
-  async listProvisioningKeys(createdBefore: Date): Promise<KeyMaterialRef[]> {
-    return (this.stmt.provisioning.all(createdBefore.getTime()) as Array<{ key_id: string; version: number }>).map((r) => ({ keyId: r.key_id, version: r.version }));
+  async listProvisioningKeys(createdBefore: Date): Promise<ProvisioningKey[]> {
+    const rows = this.stmt.provisioning.all(createdBefore.getTime()) as Array<{ key_id: string; version: number; account_id: string; region: string }>;
+    return rows.map((r) => ({ keyId: r.key_id, version: r.version, accountId: r.account_id, region: r.region }));
   }
 
   async deleteProvisioningKey(keyId: string): Promise<void> {

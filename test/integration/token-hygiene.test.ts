@@ -5,6 +5,7 @@ import type * as P11 from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSoftHsmModule } from '../../src/hsm/embedded-softhsm.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
+import { AUDIT_SIGNING_KEY } from '../../src/services/audit-signing-key.js';
 import { useTestService } from '../support/service.js';
 
 /**
@@ -16,8 +17,8 @@ let lib: P11.PKCS11;
 let session: Buffer;
 const keyIds: string[] = [];
 const hmacKeyIds: string[] = [];
-/** Key pairs that sign (EC and RSA), and RSA pairs that decrypt. */
-const signingKeyIds: string[] = [];
+/** Key pairs that sign (EC and RSA; the audit trail's digest-signing pair too), and RSA pairs that decrypt. */
+const signingKeyIds: string[] = [AUDIT_SIGNING_KEY.keyId];
 const decryptKeyIds: string[] = [];
 
 const bool = (b: Buffer) => b.length === 1 && b[0] === 1;

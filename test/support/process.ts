@@ -15,7 +15,7 @@ export interface SpawnedService {
 
 /**
  * Runs the service as its own process, the way `npm start` does, on the given
- * data folder. Its stdout (the log) is read here, which also drains it.
+ * data folder. Its log (stderr) is read here, which also drains it.
  */
 export function spawnService(
   dataDir: string,
@@ -31,11 +31,12 @@ export function spawnService(
       KMS_ADMIN_ACCESS_KEY_ID: admin.accessKeyId,
       KMS_ADMIN_SECRET_ACCESS_KEY: admin.secretAccessKey,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    // The service logs to stderr (stdout stays free); the log is read here, which also drains it.
+    stdio: ['ignore', 'inherit', 'pipe'],
   });
   const url = new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`service exited early with ${code}`)));
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stderr! });
     child.once('exit', () => lines.close());
     lines.on('line', (line) => {
       if (!line.startsWith('{')) return;
@@ -53,7 +54,7 @@ export function spawnService(
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       child.kill(signal);
       await exited;
-      child.stdout?.destroy();
+      child.stderr?.destroy();
     },
   };
 }

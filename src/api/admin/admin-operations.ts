@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { StoredAccessKey, StoredPrincipal } from '../../services/access-ports.js';
-import { defineOperation, type Operation } from '../operation.js';
+import { defineOperation, type Operation, type Output } from '../operation.js';
 import { epochSeconds } from '../schemas.js';
 
 /**
@@ -25,24 +25,34 @@ const newKeyOut = (k: { accessKeyId: string; secretAccessKey: string; principalA
   AccessKey: { AccessKeyId: k.accessKeyId, SecretAccessKey: k.secretAccessKey, PrincipalArn: k.principalArn },
 });
 
+/** A new access key's id and principal for the audit trail: never its secret. */
+const accessKeyAudit = (output: Output) => {
+  const key = output.AccessKey as { AccessKeyId: string; PrincipalArn: string };
+  return { accessKey: { accessKeyId: key.AccessKeyId, principalArn: key.PrincipalArn } };
+};
+
 const all: Operation[] = [
   defineOperation({
     name: 'CreateAccount',
+    audit: { kind: 'change', request: ['AccountId'], response: accessKeyAudit },
     input: z.object({ AccountId: z.string() }),
     handle: async ({ principals }, ctx, input) => newKeyOut(await principals.createAccount(ctx, input.AccountId)),
   }),
   defineOperation({
     name: 'CreatePrincipal',
+    audit: { kind: 'change', request: ['Arn'], response: ['Principal'] },
     input: z.object({ Arn: arn }),
     handle: async ({ principals }, ctx, input) => ({ Principal: principalOut(await principals.createPrincipal(ctx, input.Arn)) }),
   }),
   defineOperation({
     name: 'ListPrincipals',
+    audit: { kind: 'read', request: ['AccountId'] },
     input: z.object({ AccountId: z.string().regex(/^\d{12}$/).optional() }),
     handle: async ({ principals }, ctx, input) => ({ Principals: (await principals.listPrincipals(ctx, input.AccountId)).map(principalOut) }),
   }),
   defineOperation({
     name: 'UpdatePrincipal',
+    audit: { kind: 'change', request: ['Arn', 'Enabled'] },
     input: z.object({ Arn: arn, Enabled: z.boolean() }),
     handle: async ({ principals }, ctx, input) => {
       await principals.setPrincipalEnabled(ctx, input.Arn, input.Enabled);
@@ -51,6 +61,7 @@ const all: Operation[] = [
   }),
   defineOperation({
     name: 'DeletePrincipal',
+    audit: { kind: 'change', request: ['Arn'] },
     input: z.object({ Arn: arn }),
     handle: async ({ principals }, ctx, input) => {
       await principals.deletePrincipal(ctx, input.Arn);
@@ -59,16 +70,19 @@ const all: Operation[] = [
   }),
   defineOperation({
     name: 'CreateAccessKey',
+    audit: { kind: 'change', request: ['PrincipalArn'], response: accessKeyAudit },
     input: z.object({ PrincipalArn: arn }),
     handle: async ({ principals }, ctx, input) => newKeyOut(await principals.createAccessKey(ctx, input.PrincipalArn)),
   }),
   defineOperation({
     name: 'ListAccessKeys',
+    audit: { kind: 'read', request: ['PrincipalArn'] },
     input: z.object({ PrincipalArn: arn }),
     handle: async ({ principals }, ctx, input) => ({ AccessKeys: (await principals.listAccessKeys(ctx, input.PrincipalArn)).map(accessKeyOut) }),
   }),
   defineOperation({
     name: 'UpdateAccessKey',
+    audit: { kind: 'change', request: ['AccessKeyId', 'Status'] },
     input: z.object({ AccessKeyId: accessKeyId, Status: z.enum(['Active', 'Inactive']) }),
     handle: async ({ principals }, ctx, input) => {
       await principals.setAccessKeyStatus(ctx, input.AccessKeyId, input.Status);
@@ -77,11 +91,13 @@ const all: Operation[] = [
   }),
   defineOperation({
     name: 'RotateAccessKeySecret',
+    audit: { kind: 'change', request: ['AccessKeyId'], response: accessKeyAudit },
     input: z.object({ AccessKeyId: accessKeyId }),
     handle: async ({ principals }, ctx, input) => newKeyOut(await principals.rotateSecret(ctx, input.AccessKeyId)),
   }),
   defineOperation({
     name: 'DeleteAccessKey',
+    audit: { kind: 'change', request: ['AccessKeyId'] },
     input: z.object({ AccessKeyId: accessKeyId }),
     handle: async ({ principals }, ctx, input) => {
       await principals.deleteAccessKey(ctx, input.AccessKeyId);
@@ -90,6 +106,7 @@ const all: Operation[] = [
   }),
   defineOperation({
     name: 'PutPrincipalPolicy',
+    audit: { kind: 'change', request: ['PrincipalArn', 'PolicyName', 'PolicyDocument'] },
     input: z.object({ PrincipalArn: arn, PolicyName: z.string().min(1).max(128), PolicyDocument: z.string().min(1).max(131072) }),
     handle: async ({ principals }, ctx, input) => {
       await principals.putIdentityPolicy(ctx, input.PrincipalArn, { policyName: input.PolicyName, document: input.PolicyDocument });
@@ -98,6 +115,7 @@ const all: Operation[] = [
   }),
   defineOperation({
     name: 'ListPrincipalPolicies',
+    audit: { kind: 'read', request: ['PrincipalArn'] },
     input: z.object({ PrincipalArn: arn }),
     handle: async ({ principals }, ctx, input) => ({
       Policies: (await principals.listIdentityPolicies(ctx, input.PrincipalArn)).map((p) => ({ PolicyName: p.policyName, PolicyDocument: p.document })),
@@ -105,11 +123,19 @@ const all: Operation[] = [
   }),
   defineOperation({
     name: 'DeletePrincipalPolicy',
+    audit: { kind: 'change', request: ['PrincipalArn', 'PolicyName'] },
     input: z.object({ PrincipalArn: arn, PolicyName: z.string().min(1).max(128) }),
     handle: async ({ principals }, ctx, input) => {
       await principals.deleteIdentityPolicy(ctx, input.PrincipalArn, input.PolicyName);
       return {};
     },
+  }),
+  defineOperation({
+    name: 'GetAuditPublicKey',
+    audit: { kind: 'read', request: [] },
+    input: z.object({}),
+    // Any authenticated caller may have it: an auditor verifies the trail with nothing else.
+    handle: async ({ auditKey }) => ({ PublicKey: auditKey.publicKey, Fingerprint: auditKey.fingerprint, SignatureAlgorithm: auditKey.signatureAlgorithm }),
   }),
 ];
 

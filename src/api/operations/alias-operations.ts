@@ -5,6 +5,7 @@ import { aliasName, decodeMarker, encodeMarker, epochSeconds, keyIdParam, marker
 
 export const createAlias = defineOperation({
   name: 'CreateAlias',
+  audit: { kind: 'change', request: ['AliasName', 'TargetKeyId'] },
   input: z.object({ AliasName: aliasName, TargetKeyId: keyIdParam }),
   async handle({ aliases }, ctx, input) {
     await aliases.createAlias(ctx, input.AliasName, input.TargetKeyId);
@@ -14,6 +15,7 @@ export const createAlias = defineOperation({
 
 export const updateAlias = defineOperation({
   name: 'UpdateAlias',
+  audit: { kind: 'change', request: ['AliasName', 'TargetKeyId'] },
   input: z.object({ AliasName: aliasName, TargetKeyId: keyIdParam }),
   async handle({ aliases }, ctx, input) {
     await aliases.updateAlias(ctx, input.AliasName, input.TargetKeyId);
@@ -23,6 +25,7 @@ export const updateAlias = defineOperation({
 
 export const deleteAlias = defineOperation({
   name: 'DeleteAlias',
+  audit: { kind: 'change', request: ['AliasName'] },
   input: z.object({ AliasName: aliasName }),
   async handle({ aliases }, ctx, input) {
     await aliases.deleteAlias(ctx, input.AliasName);
@@ -32,6 +35,7 @@ export const deleteAlias = defineOperation({
 
 export const listAliases = defineOperation({
   name: 'ListAliases',
+  audit: { kind: 'read', request: ['KeyId', 'Limit', 'Marker'] },
   input: z.object({ KeyId: keyIdParam.optional(), Limit: z.number().int().min(1).max(100).optional(), Marker: marker }),
   async handle({ aliases }, ctx, input) {
     const page = await aliases.listAliases(ctx, input.KeyId, decodeMarker(input.Marker), input.Limit ?? 50);

@@ -5,6 +5,7 @@ import { tagList } from '../schemas.js';
 
 export const createKey = defineOperation({
   name: 'CreateKey',
+  audit: { kind: 'change', request: ['Description', 'KeyUsage', 'KeySpec', 'CustomerMasterKeySpec', 'Origin', 'CustomKeyStoreId', 'BypassPolicyLockoutSafetyCheck', 'Tags', 'MultiRegion', 'Policy'], response: ['KeyMetadata'] },
   input: z.object({
     Policy: z.string().min(1).max(32768).optional(),
     Description: z.string().max(8192).optional(),

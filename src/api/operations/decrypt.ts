@@ -5,6 +5,7 @@ import { blob, dryRun, encryptionAlgorithm, encryptionContext, grantTokens, keyI
 
 export const decrypt = defineOperation({
   name: 'Decrypt',
+  audit: { kind: 'crypto', request: ['KeyId', 'EncryptionContext', 'EncryptionAlgorithm'] },
   input: z.object({
     CiphertextBlob: blob(1, 6144),
     EncryptionContext: encryptionContext,

@@ -5,6 +5,7 @@ import { grantTokens, keyIdParam } from '../schemas.js';
 
 export const describeKey = defineOperation({
   name: 'DescribeKey',
+  audit: { kind: 'read', request: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam, GrantTokens: grantTokens }),
   async handle({ keyAdmin }, ctx, input) {
     return { KeyMetadata: keyMetadata(await keyAdmin.describeKey(ctx, input.KeyId)) };

@@ -4,6 +4,7 @@ import { blob, dryRun, encryptionAlgorithm, encryptionContext, grantTokens, keyI
 
 export const encrypt = defineOperation({
   name: 'Encrypt',
+  audit: { kind: 'crypto', request: ['KeyId', 'EncryptionContext', 'EncryptionAlgorithm'] },
   input: z.object({
     KeyId: keyIdParam,
     Plaintext: blob(1, 4096),

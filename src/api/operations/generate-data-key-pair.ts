@@ -24,6 +24,7 @@ async function pair(crypto: CryptoService, ctx: CallContext, input: z.output<typ
 
 export const generateDataKeyPair = defineOperation({
   name: 'GenerateDataKeyPair',
+  audit: { kind: 'crypto', request: ['KeyId', 'KeyPairSpec', 'EncryptionContext'] },
   input: request,
   async handle({ crypto }, ctx, input) {
     const p = await pair(crypto, ctx, input, 'GenerateDataKeyPair');
@@ -33,6 +34,7 @@ export const generateDataKeyPair = defineOperation({
 
 export const generateDataKeyPairWithoutPlaintext = defineOperation({
   name: 'GenerateDataKeyPairWithoutPlaintext',
+  audit: { kind: 'crypto', request: ['KeyId', 'KeyPairSpec', 'EncryptionContext'] },
   input: request.omit({ Recipient: true }),
   async handle({ crypto }, ctx, input) {
     const p = await pair(crypto, ctx, input, 'GenerateDataKeyPairWithoutPlaintext');

@@ -3,6 +3,7 @@ import { dataKeyLength, dataKeyRequest } from './generate-data-key.js';
 
 export const generateDataKeyWithoutPlaintext = defineOperation({
   name: 'GenerateDataKeyWithoutPlaintext',
+  audit: { kind: 'crypto', request: ['KeyId', 'KeySpec', 'NumberOfBytes', 'EncryptionContext'] },
   input: dataKeyRequest.omit({ Recipient: true }),
   async handle({ crypto }, ctx, input) {
     const { key, ciphertextBlob } = await crypto.generateDataKeyWithoutPlaintext(ctx, {

@@ -27,6 +27,7 @@ export function dataKeyLength(input: z.output<typeof dataKeyRequest>): number {
 
 export const generateDataKey = defineOperation({
   name: 'GenerateDataKey',
+  audit: { kind: 'crypto', request: ['KeyId', 'KeySpec', 'NumberOfBytes', 'EncryptionContext'] },
   input: dataKeyRequest,
   async handle({ crypto }, ctx, input) {
     const { key, plaintext, ciphertextBlob } = await crypto.generateDataKey(ctx, {

@@ -4,6 +4,7 @@ import { defineOperation } from '../operation.js';
 
 export const generateRandom = defineOperation({
   name: 'GenerateRandom',
+  audit: { kind: 'read', request: ['NumberOfBytes', 'CustomKeyStoreId'] },
   input: z.object({
     NumberOfBytes: z.number().int().min(1).max(1024),
     CustomKeyStoreId: z.string().min(1).max(64).optional(),

@@ -34,6 +34,7 @@ function grantPage(page: { items: Grant[]; next: string | undefined }) {
 
 export const createGrant = defineOperation({
   name: 'CreateGrant',
+  audit: { kind: 'change', request: ['KeyId', 'GranteePrincipal', 'RetiringPrincipal', 'Operations', 'Constraints', 'Name'], response: ['GrantId'] },
   input: z.object({
     KeyId: keyIdParam,
     GranteePrincipal: principal,
@@ -61,6 +62,7 @@ export const createGrant = defineOperation({
 
 export const listGrants = defineOperation({
   name: 'ListGrants',
+  audit: { kind: 'read', request: ['KeyId', 'GrantId', 'GranteePrincipal', 'Limit', 'Marker'] },
   input: z.object({ KeyId: keyIdParam, Limit: limit, Marker: marker, GrantId: grantId.optional(), GranteePrincipal: principal.optional() }),
   async handle({ grants }, ctx, input) {
     const filter = { grantId: input.GrantId, granteePrincipal: input.GranteePrincipal };
@@ -70,6 +72,7 @@ export const listGrants = defineOperation({
 
 export const listRetirableGrants = defineOperation({
   name: 'ListRetirableGrants',
+  audit: { kind: 'read', request: ['RetiringPrincipal', 'Limit', 'Marker'] },
   input: z.object({ RetiringPrincipal: principal, Limit: limit, Marker: marker }),
   async handle({ grants }, ctx, input) {
     return grantPage(await grants.listRetirableGrants(ctx, input.RetiringPrincipal, decodeMarker(input.Marker), input.Limit ?? 50));
@@ -78,6 +81,7 @@ export const listRetirableGrants = defineOperation({
 
 export const retireGrant = defineOperation({
   name: 'RetireGrant',
+  audit: { kind: 'change', request: ['KeyId', 'GrantId'] },
   input: z.object({ GrantToken: z.string().min(1).max(8192).optional(), KeyId: keyIdParam.optional(), GrantId: grantId.optional(), DryRun: dryRun }),
   async handle({ grants }, ctx, input) {
     await grants.retireGrant(ctx, { grantToken: input.GrantToken, keyId: input.KeyId, grantId: input.GrantId, dryRun: input.DryRun });
@@ -87,6 +91,7 @@ export const retireGrant = defineOperation({
 
 export const revokeGrant = defineOperation({
   name: 'RevokeGrant',
+  audit: { kind: 'change', request: ['KeyId', 'GrantId'] },
   input: z.object({ KeyId: keyIdParam, GrantId: grantId, DryRun: dryRun }),
   async handle({ grants }, ctx, input) {
     await grants.revokeGrant(ctx, input.KeyId, input.GrantId, input.DryRun);

@@ -4,6 +4,7 @@ import { blob, epochSeconds, keyIdParam } from '../schemas.js';
 
 export const getParametersForImport = defineOperation({
   name: 'GetParametersForImport',
+  audit: { kind: 'change', readOnly: true, request: ['KeyId', 'WrappingAlgorithm', 'WrappingKeySpec'] },
   input: z.object({
     KeyId: keyIdParam,
     WrappingAlgorithm: z.enum(['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256']),
@@ -17,6 +18,7 @@ export const getParametersForImport = defineOperation({
 
 export const importKeyMaterial = defineOperation({
   name: 'ImportKeyMaterial',
+  audit: { kind: 'change', request: ['KeyId', 'ValidTo', 'ExpirationModel'] },
   input: z.object({
     KeyId: keyIdParam,
     ImportToken: blob(1, 6144),
@@ -38,6 +40,7 @@ export const importKeyMaterial = defineOperation({
 
 export const deleteImportedKeyMaterial = defineOperation({
   name: 'DeleteImportedKeyMaterial',
+  audit: { kind: 'change', request: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam }),
   async handle({ imports }, ctx, input) {
     await imports.deleteImportedKeyMaterial(ctx, input.KeyId);

@@ -17,6 +17,7 @@ import { deleteImportedKeyMaterial, getParametersForImport, importKeyMaterial } 
 import { disableKeyRotation, enableKeyRotation, getKeyRotationStatus, listKeyRotations, rotateKeyOnDemand } from './rotation-operations.js';
 import { listResourceTags, tagResource, untagResource } from './tag-operations.js';
 import { getKeyPolicy, listKeyPolicies, putKeyPolicy } from './key-policy-operations.js';
+import { getKeyLastUsage } from './get-key-last-usage.js';
 import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grant-operations.js';
 
 const all: Operation[] = [
@@ -32,6 +33,7 @@ const all: Operation[] = [
   generateDataKeyPair, generateDataKeyPairWithoutPlaintext,
   getKeyPolicy, putKeyPolicy, listKeyPolicies,
   createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant,
+  getKeyLastUsage,
 ] as Operation[];
 
 /** Every operation this service answers, by its X-Amz-Target name. */

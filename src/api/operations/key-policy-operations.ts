@@ -8,6 +8,7 @@ const policyDocument = z.string().min(1).max(131072);
 
 export const getKeyPolicy = defineOperation({
   name: 'GetKeyPolicy',
+  audit: { kind: 'read', request: ['KeyId', 'PolicyName'] },
   input: z.object({ KeyId: keyIdParam, PolicyName: policyName.optional() }),
   async handle({ keyPolicies }, ctx, input) {
     const name = input.PolicyName ?? POLICY_NAME;
@@ -17,6 +18,7 @@ export const getKeyPolicy = defineOperation({
 
 export const putKeyPolicy = defineOperation({
   name: 'PutKeyPolicy',
+  audit: { kind: 'change', request: ['KeyId', 'PolicyName', 'Policy', 'BypassPolicyLockoutSafetyCheck'] },
   // The document's own limit (32 KiB) is checked with the policy, as MalformedPolicyDocumentException.
   input: z.object({ KeyId: keyIdParam, PolicyName: policyName.optional(), Policy: policyDocument, BypassPolicyLockoutSafetyCheck: z.boolean().optional() }),
   async handle({ keyPolicies }, ctx, input) {
@@ -27,6 +29,7 @@ export const putKeyPolicy = defineOperation({
 
 export const listKeyPolicies = defineOperation({
   name: 'ListKeyPolicies',
+  audit: { kind: 'read', request: ['KeyId', 'Limit', 'Marker'] },
   input: z.object({ KeyId: keyIdParam, Limit: z.number().int().min(1).max(1000).optional(), Marker: z.string().min(1).max(320).optional() }),
   async handle({ keyPolicies }, ctx, input) {
     return { PolicyNames: await keyPolicies.listKeyPolicies(ctx, input.KeyId), Truncated: false };

@@ -6,6 +6,7 @@ import { epochSeconds, keyIdParam } from '../schemas.js';
 
 export const enableKey = defineOperation({
   name: 'EnableKey',
+  audit: { kind: 'change', request: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam }),
   async handle({ keyAdmin }, ctx, input) {
     await keyAdmin.enableKey(ctx, input.KeyId);
@@ -15,6 +16,7 @@ export const enableKey = defineOperation({
 
 export const disableKey = defineOperation({
   name: 'DisableKey',
+  audit: { kind: 'change', request: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam }),
   async handle({ keyAdmin }, ctx, input) {
     await keyAdmin.disableKey(ctx, input.KeyId);
@@ -24,6 +26,7 @@ export const disableKey = defineOperation({
 
 export const updateKeyDescription = defineOperation({
   name: 'UpdateKeyDescription',
+  audit: { kind: 'change', request: ['KeyId', 'Description'] },
   input: z.object({ KeyId: keyIdParam, Description: z.string().max(8192) }),
   async handle({ keyAdmin }, ctx, input) {
     await keyAdmin.updateKeyDescription(ctx, input.KeyId, input.Description);
@@ -33,6 +36,7 @@ export const updateKeyDescription = defineOperation({
 
 export const scheduleKeyDeletion = defineOperation({
   name: 'ScheduleKeyDeletion',
+  audit: { kind: 'change', request: ['KeyId', 'PendingWindowInDays'], response: ['KeyId', 'KeyState', 'DeletionDate', 'PendingWindowInDays'] },
   input: z.object({ KeyId: keyIdParam, PendingWindowInDays: z.number().int().min(7).max(30).optional() }),
   async handle({ keyAdmin }, ctx, input) {
     const key = await keyAdmin.scheduleKeyDeletion(ctx, input.KeyId, input.PendingWindowInDays ?? 30);
@@ -47,6 +51,7 @@ export const scheduleKeyDeletion = defineOperation({
 
 export const cancelKeyDeletion = defineOperation({
   name: 'CancelKeyDeletion',
+  audit: { kind: 'change', request: ['KeyId'], response: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam }),
   async handle({ keyAdmin }, ctx, input) {
     const key = await keyAdmin.cancelKeyDeletion(ctx, input.KeyId);

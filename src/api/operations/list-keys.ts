@@ -4,6 +4,7 @@ import { decodeMarker, encodeMarker, marker } from '../schemas.js';
 
 export const listKeys = defineOperation({
   name: 'ListKeys',
+  audit: { kind: 'read', request: ['Limit', 'Marker'] },
   input: z.object({ Limit: z.number().int().min(1).max(1000).optional(), Marker: marker }),
   async handle({ keyAdmin }, ctx, input) {
     const page = await keyAdmin.listKeys(ctx, decodeMarker(input.Marker), input.Limit ?? 100);

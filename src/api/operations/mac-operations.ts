@@ -6,6 +6,7 @@ const macAlgorithm = z.enum(['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HM
 
 export const generateMac = defineOperation({
   name: 'GenerateMac',
+  audit: { kind: 'crypto', request: ['KeyId', 'MacAlgorithm'] },
   input: z.object({ KeyId: keyIdParam, Message: blob(1, 4096), MacAlgorithm: macAlgorithm, GrantTokens: grantTokens, DryRun: dryRun }),
   async handle({ macs }, ctx, input) {
     const { key, mac } = await macs.generateMac(ctx, { keyId: input.KeyId, message: input.Message, macAlgorithm: input.MacAlgorithm, dryRun: input.DryRun });
@@ -15,6 +16,7 @@ export const generateMac = defineOperation({
 
 export const verifyMac = defineOperation({
   name: 'VerifyMac',
+  audit: { kind: 'crypto', request: ['KeyId', 'MacAlgorithm'] },
   input: z.object({ KeyId: keyIdParam, Message: blob(1, 4096), Mac: blob(1, 6144), MacAlgorithm: macAlgorithm, GrantTokens: grantTokens, DryRun: dryRun }),
   async handle({ macs }, ctx, input) {
     const key = await macs.verifyMac(ctx, { keyId: input.KeyId, message: input.Message, mac: input.Mac, macAlgorithm: input.MacAlgorithm, dryRun: input.DryRun });

@@ -4,6 +4,7 @@ import { blob, dryRun, encryptionAlgorithm, encryptionContext, grantTokens, keyI
 
 export const reEncrypt = defineOperation({
   name: 'ReEncrypt',
+  audit: { kind: 'crypto', request: ['SourceKeyId', 'SourceEncryptionContext', 'SourceEncryptionAlgorithm', 'DestinationKeyId', 'DestinationEncryptionContext', 'DestinationEncryptionAlgorithm'] },
   input: z.object({
     CiphertextBlob: blob(1, 6144),
     SourceEncryptionContext: encryptionContext,

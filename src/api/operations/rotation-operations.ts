@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { InvalidMarkerException } from '../../domain/errors.js';
+import { keyMaterialId } from '../../domain/key.js';
 import { defineOperation } from '../operation.js';
 import { decodeMarker, encodeMarker, epochSeconds, keyIdParam, marker } from '../schemas.js';
 
 export const enableKeyRotation = defineOperation({
   name: 'EnableKeyRotation',
+  audit: { kind: 'change', request: ['KeyId', 'RotationPeriodInDays'] },
   input: z.object({ KeyId: keyIdParam, RotationPeriodInDays: z.number().int().min(90).max(2560).optional() }),
   async handle({ rotation }, ctx, input) {
     await rotation.enableKeyRotation(ctx, input.KeyId, input.RotationPeriodInDays);
@@ -14,6 +16,7 @@ export const enableKeyRotation = defineOperation({
 
 export const disableKeyRotation = defineOperation({
   name: 'DisableKeyRotation',
+  audit: { kind: 'change', request: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam }),
   async handle({ rotation }, ctx, input) {
     await rotation.disableKeyRotation(ctx, input.KeyId);
@@ -23,6 +26,7 @@ export const disableKeyRotation = defineOperation({
 
 export const getKeyRotationStatus = defineOperation({
   name: 'GetKeyRotationStatus',
+  audit: { kind: 'read', request: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam }),
   async handle({ rotation }, ctx, input) {
     const { key, status } = await rotation.getKeyRotationStatus(ctx, input.KeyId);
@@ -38,6 +42,7 @@ export const getKeyRotationStatus = defineOperation({
 
 export const rotateKeyOnDemand = defineOperation({
   name: 'RotateKeyOnDemand',
+  audit: { kind: 'change', request: ['KeyId'], response: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam }),
   async handle({ rotation }, ctx, input) {
     const key = await rotation.rotateKeyOnDemand(ctx, input.KeyId);
@@ -47,6 +52,7 @@ export const rotateKeyOnDemand = defineOperation({
 
 export const listKeyRotations = defineOperation({
   name: 'ListKeyRotations',
+  audit: { kind: 'read', request: ['KeyId', 'Limit', 'Marker'] },
   input: z.object({ KeyId: keyIdParam, Limit: z.number().int().min(1).max(1000).optional(), Marker: marker }),
   async handle({ rotation }, ctx, input) {
     const after = decodeMarker(input.Marker);
@@ -56,7 +62,7 @@ export const listKeyRotations = defineOperation({
     return {
       Rotations: page.items.map((r) => ({
         KeyId: key.keyId,
-        KeyMaterialId: keyMaterialId(r.keyId, r.version),
+        KeyMaterialId: keyMaterialId(r),
         RotationDate: epochSeconds(r.rotationDate),
         RotationType: r.rotationType,
       })),
@@ -65,8 +71,3 @@ export const listKeyRotations = defineOperation({
     };
   },
 });
-
-/** A stable 64-hex-digit id for one version's key material, as AWS shows KeyMaterialId. */
-function keyMaterialId(keyId: string, version: number): string {
-  return `${keyId.replace(/-/g, '')}${version.toString(16).padStart(32, '0')}`;
-}

@@ -13,6 +13,7 @@ const message = blob(1, 4096);
 
 export const sign = defineOperation({
   name: 'Sign',
+  audit: { kind: 'crypto', request: ['KeyId', 'MessageType', 'SigningAlgorithm'] },
   input: z.object({ KeyId: keyIdParam, Message: message, MessageType: messageType, GrantTokens: grantTokens, SigningAlgorithm: signingAlgorithm, DryRun: dryRun }),
   async handle({ signer }, ctx, input) {
     const { key, signature } = await signer.sign(ctx, {
@@ -28,6 +29,7 @@ export const sign = defineOperation({
 
 export const verify = defineOperation({
   name: 'Verify',
+  audit: { kind: 'crypto', request: ['KeyId', 'MessageType', 'SigningAlgorithm'] },
   input: z.object({
     KeyId: keyIdParam,
     Message: message,
@@ -52,6 +54,7 @@ export const verify = defineOperation({
 
 export const getPublicKey = defineOperation({
   name: 'GetPublicKey',
+  audit: { kind: 'read', request: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam, GrantTokens: grantTokens }),
   async handle({ signer }, ctx, input) {
     const { key, publicKey } = await signer.publicKey(ctx, input.KeyId);

@@ -4,6 +4,7 @@ import { decodeMarker, encodeMarker, keyIdParam, marker, tagList } from '../sche
 
 export const tagResource = defineOperation({
   name: 'TagResource',
+  audit: { kind: 'change', request: ['KeyId', 'Tags'] },
   input: z.object({ KeyId: keyIdParam, Tags: tagList }),
   async handle({ tags }, ctx, input) {
     await tags.tagResource(ctx, input.KeyId, input.Tags);
@@ -13,6 +14,7 @@ export const tagResource = defineOperation({
 
 export const untagResource = defineOperation({
   name: 'UntagResource',
+  audit: { kind: 'change', request: ['KeyId', 'TagKeys'] },
   input: z.object({ KeyId: keyIdParam, TagKeys: z.array(z.string().min(1).max(128)).max(50) }),
   async handle({ tags }, ctx, input) {
     await tags.untagResource(ctx, input.KeyId, input.TagKeys);
@@ -22,6 +24,7 @@ export const untagResource = defineOperation({
 
 export const listResourceTags = defineOperation({
   name: 'ListResourceTags',
+  audit: { kind: 'read', request: ['KeyId', 'Limit', 'Marker'] },
   input: z.object({ KeyId: keyIdParam, Limit: z.number().int().min(1).max(50).optional(), Marker: marker }),
   async handle({ tags }, ctx, input) {
     const all = await tags.listResourceTags(ctx, input.KeyId);

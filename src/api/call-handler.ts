@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Logger } from 'pino';
+import { CallRecord } from '../audit/call-record.js';
+import { ADMIN_EVENT_SOURCE, KMS_EVENT_SOURCE, pickMembers, type TlsDetails } from '../audit/event.js';
+import { KMSInternalException, KmsError, SerializationException, UnknownOperationException } from '../domain/errors.js';
+import type { AuditRecorder } from '../services/audit-recorder.js';
+import type { CallContext } from '../services/context.js';
+import type { Clock, CredentialDirectory, Principal } from '../services/ports.js';
+import { ADMIN_OPERATIONS, ADMIN_TARGET_PREFIX } from './admin/admin-operations.js';
+import type { AuditSpec, Operation, Output, Services } from './operation.js';
+import { OPERATIONS } from './operations/index.js';
+import { asKmsError, encodeError, encodeOutput, JSON_CONTENT_TYPE, TARGET_PREFIX, validationError } from './protocol.js';
+import { claimedAccessKeyId, verifySigV4 } from './sigv4.js';
+
+/** One request as it arrived, whatever carried it. */
+export interface RawCall {
+  readonly method: string;
+  /** Path and query string. */
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  /** Set when the transport could not read the body (too large, broken): the call is refused with it. */
+  readonly bodyError?: KmsError;
+  readonly sourceIp: string | undefined;
+  readonly tls: TlsDetails | undefined;
+}
+
+export interface CallAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface CallHandlerDeps {
+  readonly services: Services;
+  readonly credentials: CredentialDirectory;
+  readonly audit: AuditRecorder;
+  readonly region: string;
+  /** The service's default account: where events of unauthenticated callers go. */
+  readonly accountId: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
+
+const UNAVAILABLE = 'The audit trail cannot be written at the moment, so the request was not performed. It can be retried.';
+
+/**
+ * The AWS JSON 1.1 protocol without its transport: authenticate, parse,
+ * authorize and dispatch, then record the call's audit event and answer only
+ * once the event is written (on disk, for state changes). Every call gets one
+ * event, refused ones too. No domain decision is taken here.
+ */
+export class CallHandler {
+  constructor(private readonly deps: CallHandlerDeps) {}
+
+  async handle(call: RawCall): Promise<CallAnswer> {
+    const { deps } = this;
+    const requestId = randomUUID();
+    const startedAt = process.hrtime.bigint();
+    const at = new Date();
+    const record = new CallRecord();
+    const target = singleValue(call.headers['x-amz-target']);
+    const operation = operationFor(target);
+    const body = parseBody(call.body);
+    let principal: Principal | undefined;
+    let output: Output | undefined;
+    let error: KmsError | undefined;
+    try {
+      if (call.bodyError) throw call.bodyError;
+      principal = await this.authenticate(call);
+      if (!operation) throw new UnknownOperationException(target ? `Unknown operation ${target}` : 'Missing X-Amz-Target header');
+      if (body instanceof KmsError) throw body;
+      const parsed = operation.input.safeParse(body);
+      if (!parsed.success) throw validationError(parsed.error, body);
+      // Fail closed: nothing is done that the trail could not record.
+      if (!deps.audit.writable) throw new KMSInternalException(UNAVAILABLE);
+      const ctx: CallContext = {
+        requestId,
+        principal,
+        scope: { region: deps.region, accountId: principal.accountId },
+        request: { sourceIp: call.sourceIp, secureTransport: call.tls !== undefined, grantTokens: (parsed.data as { GrantTokens?: string[] }).GrantTokens ?? [] },
+        record,
+      };
+      output = await operation.handle(deps.services, ctx, parsed.data);
+    } catch (e) {
+      error = asKmsError(e);
+      if (!(e instanceof KmsError)) deps.logger.error({ requestId, err: e }, 'unexpected error');
+    }
+
+    const spec: AuditSpec | undefined = operation?.audit;
+    try {
+      await deps.audit.apiCall({
+        requestId,
+        eventSource: target?.startsWith(ADMIN_TARGET_PREFIX) ? ADMIN_EVENT_SOURCE : KMS_EVENT_SOURCE,
+        eventName: operation?.name ?? eventNameOf(target),
+        at,
+        region: deps.region,
+        recipientAccountId: principal?.accountId ?? deps.accountId,
+        principal,
+        claimedAccessKeyId: safeClaimedAccessKeyId(call.headers),
+        sourceIp: call.sourceIp,
+        userAgent: singleValue(call.headers['user-agent']),
+        tls: call.tls,
+        requestParameters: spec && !(body instanceof KmsError) ? pickMembers(body, spec.request) : null,
+        responseElements: spec && output ? responseElements(spec, output, record) : null,
+        readOnly: spec?.readOnly ?? spec?.kind !== 'change',
+        durable: spec?.kind === 'change' && (!error || error.httpStatus >= 500),
+        cryptographic: spec?.kind === 'crypto',
+        record,
+        error: error && { code: error.awsName, message: error.message },
+      });
+    } catch (e) {
+      // The answer waits for its event: without one, the caller is told the call failed.
+      deps.logger.error({ requestId, err: e }, 'audit event not written; the call is answered with an error');
+      if (!error) error = new KMSInternalException(UNAVAILABLE);
+    }
+
+    const status = error ? error.httpStatus : 200;
+    const line = {
+      requestId,
+      op: operation?.name ?? target,
+      keyId: record.resources.find((r) => r.keyId !== undefined)?.arn,
+      principal: principal?.arn,
+      status,
+      outcome: error ? error.awsName : 'ok',
+      latencyMs: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3,
+    };
+    if (error && error.httpStatus >= 500) deps.logger.error({ ...line, message: error.message, detail: error.detail }, 'request failed');
+    else deps.logger.debug(line, 'request');
+
+    const headers: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-RequestId': requestId };
+    if (error) return { status, headers: { ...headers, 'x-amzn-ErrorType': error.awsName }, body: encodeError(error) };
+    return { status, headers, body: encodeOutput(output!) };
+  }
+
+  /** Authentication comes before anything else, as in AWS: an unsigned request learns nothing. */
+  private async authenticate(call: RawCall): Promise<Principal> {
+    const claimed = claimedAccessKeyId(call.headers);
+    const credential = claimed === undefined ? undefined : await this.deps.credentials.lookup(claimed);
+    const q = call.url.indexOf('?');
+    verifySigV4(
+      { method: call.method, path: q < 0 ? call.url : call.url.slice(0, q), query: q < 0 ? '' : call.url.slice(q + 1), headers: call.headers, body: call.body },
+      {
+        region: this.deps.region,
+        service: 'kms',
+        now: this.deps.clock.now(),
+        secretFor: (id) => (id === claimed ? credential?.secretAccessKey : undefined),
+      },
+    );
+    return credential!.principal;
+  }
+}
+
+/**
+ * What CloudTrail logs of an answer: the listed members, and for a state change
+ * the key's ARN as responseElements.keyId (AWS adds it since December 2022).
+ */
+function responseElements(spec: AuditSpec, output: Output, record: CallRecord): Record<string, unknown> | null {
+  const picked = typeof spec.response === 'function' ? spec.response(output) : pickMembers(output, spec.response ?? []);
+  if (spec.kind !== 'change' || picked?.keyMetadata !== undefined || picked?.keyId !== undefined) return picked;
+  const key = record.resources.find((r) => r.keyId !== undefined);
+  return key ? { ...picked, keyId: key.arn } : picked;
+}
+
+function operationFor(target: string | undefined): Operation | undefined {
+  if (target?.startsWith(TARGET_PREFIX)) return OPERATIONS.get(target.slice(TARGET_PREFIX.length));
+  if (target?.startsWith(ADMIN_TARGET_PREFIX)) return ADMIN_OPERATIONS.get(target.slice(ADMIN_TARGET_PREFIX.length));
+  return undefined;
+}
+
+/** The name a refused call with an unknown target is recorded under (bounded: the caller chose it). */
+function eventNameOf(target: string | undefined): string {
+  if (!target) return 'UnknownOperation';
+  const name = target.slice(target.indexOf('.') + 1);
+  return name.slice(0, 128) || 'UnknownOperation';
+}
+
+function singleValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function safeClaimedAccessKeyId(headers: IncomingHttpHeaders): string | undefined {
+  try {
+    return claimedAccessKeyId(headers);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseBody(body: Buffer): Record<string, unknown> | KmsError {
+  if (body.length === 0) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    return new SerializationException('Start of structure or map found where not expected, or the body is not valid JSON.');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return new SerializationException('The request body must be a JSON object.');
+  return value as Record<string, unknown>;
+}

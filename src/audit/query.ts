@@ -1,0 +1,133 @@
+import { parseRecord, splitLines } from './trail-format.js';
+import type { TrailFile } from './verify.js';
+
+export type Outcome = 'allowed' | 'denied' | 'error';
+
+export interface QueryFilter {
+  readonly from?: Date;
+  readonly to?: Date;
+  /** A key id, key ARN, alias name or alias ARN (an alias matches the key it named at the time of each event). */
+  readonly key?: string;
+  /** A principal ARN, user name or access key id. */
+  readonly principal?: string;
+  readonly operation?: string;
+  readonly outcome?: Outcome;
+  readonly requestId?: string;
+}
+
+export interface FoundEvent {
+  readonly seq: number;
+  readonly event: Record<string, unknown>;
+}
+
+/** Refusals of who the caller is or what it may do; any other error code is an error. */
+const DENIALS: ReadonlySet<string> = new Set([
+  'AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'IncompleteSignatureException', 'MissingAuthenticationTokenException',
+]);
+
+export function outcomeOf(event: Record<string, unknown>): Outcome {
+  const code = event.errorCode;
+  if (typeof code !== 'string') return 'allowed';
+  return DENIALS.has(code) ? 'denied' : 'error';
+}
+
+const KEY_ID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ALIAS = /^(?:arn:aws:kms:[^:]*:(\d{12}):)?(alias\/.+)$/;
+
+/**
+ * The events of a trail that match every given filter, oldest first. Aliases are
+ * followed through the trail's own CreateAlias, UpdateAlias and DeleteAlias
+ * events, so an alias names the key it pointed to when each event happened.
+ */
+export function queryTrail(files: readonly TrailFile[], filter: QueryFilter): FoundEvent[] {
+  const aliases = new Map<string, string>(); // account/alias name -> key id
+  const wantedAlias = filter.key ? ALIAS.exec(filter.key) : null;
+  const found: FoundEvent[] = [];
+  for (const file of files) {
+    for (const line of splitLines(file.content).lines) {
+      const record = parseRecord(line.text);
+      if (record?.kind !== 'event') continue;
+      const event = record.event;
+      const aliasTarget = wantedAlias ? targetOf(aliases, wantedAlias[2]!, wantedAlias[1]) : undefined;
+      if (matches(event, filter, aliasTarget)) found.push({ seq: record.seq, event });
+      followAliases(aliases, event);
+    }
+  }
+  return found;
+}
+
+function targetOf(aliases: Map<string, string>, aliasName: string, accountId: string | undefined): string[] {
+  return [...aliases].filter(([k]) => (accountId ? k === `${accountId}/${aliasName}` : k.endsWith(`/${aliasName}`))).map(([, v]) => v);
+}
+
+function matches(event: Record<string, unknown>, f: QueryFilter, aliasTargets: string[] | undefined): boolean {
+  const time = Date.parse(String(event.eventTime));
+  if (f.from && time < f.from.getTime()) return false;
+  if (f.to && time > f.to.getTime()) return false;
+  if (f.operation && String(event.eventName).toLowerCase() !== f.operation.toLowerCase()) return false;
+  if (f.outcome && outcomeOf(event) !== f.outcome) return false;
+  if (f.requestId && event.requestID !== f.requestId) return false;
+  if (f.principal) {
+    const who = (event.userIdentity ?? {}) as Record<string, unknown>;
+    if (![who.arn, who.userName, who.accessKeyId].includes(f.principal)) return false;
+  }
+  if (f.key) {
+    const keyIds = keysOf(event);
+    const params = Object.values((event.requestParameters ?? {}) as Record<string, unknown>);
+    if (aliasTargets) return aliasTargets.some((k) => keyIds.includes(k)) || params.some((v) => v === f.key || (typeof v === 'string' && v.endsWith(`:${f.key}`)));
+    const wanted = KEY_ID.exec(f.key)?.[0];
+    return wanted !== undefined && keyIds.includes(wanted);
+  }
+  return true;
+}
+
+function keysOf(event: Record<string, unknown>): string[] {
+  const resources = Array.isArray(event.resources) ? (event.resources as Array<{ ARN?: unknown }>) : [];
+  return resources.flatMap((r) => {
+    const m = typeof r.ARN === 'string' && r.ARN.includes(':key/') ? KEY_ID.exec(r.ARN) : null;
+    return m ? [m[0]] : [];
+  });
+}
+
+function followAliases(aliases: Map<string, string>, event: Record<string, unknown>): void {
+  if (event.errorCode !== undefined) return;
+  const account = String(event.recipientAccountId);
+  const params = (event.requestParameters ?? {}) as Record<string, unknown>;
+  const name = typeof params.aliasName === 'string' ? params.aliasName : undefined;
+  switch (event.eventName) {
+    case 'CreateAlias':
+    case 'UpdateAlias': {
+      const target = typeof params.targetKeyId === 'string' ? KEY_ID.exec(params.targetKeyId)?.[0] : undefined;
+      // The target may have been given as another alias' ARN or name; the resources name the key itself.
+      const key = target ?? keysOf(event)[0];
+      if (name && key) aliases.set(`${account}/${name}`, key);
+      break;
+    }
+    case 'DeleteAlias':
+      if (name) aliases.delete(`${account}/${name}`);
+      break;
+    case 'DeleteKey':
+      for (const key of keysOf(event)) for (const [k, v] of aliases) if (v === key) aliases.delete(k);
+      break;
+  }
+}
+
+/** A readable table: time, operation, caller, keys, outcome, request id. */
+export function formatTable(events: readonly FoundEvent[]): string {
+  const rows = events.map(({ event }) => {
+    const who = (event.userIdentity ?? {}) as Record<string, unknown>;
+    const caller = String(who.arn ?? who.invokedBy ?? who.accessKeyId ?? '-');
+    const outcome = outcomeOf(event);
+    return [
+      String(event.eventTime),
+      String(event.eventName),
+      caller,
+      keysOf(event).join(',') || '-',
+      outcome === 'allowed' ? 'allowed' : `${outcome}: ${String(event.errorCode)}`,
+      String(event.requestID ?? '-'),
+    ];
+  });
+  const header = ['TIME', 'OPERATION', 'CALLER', 'KEYS', 'OUTCOME', 'REQUEST ID'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}

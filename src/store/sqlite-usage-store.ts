@@ -1,0 +1,42 @@
+import type Database from 'better-sqlite3';
+import type { KeyLastUse, KeyUsageStore } from '../services/access-ports.js';
+
+interface UsageRow {
+  operation: string;
+  used_at: number;
+  event_id: string;
+  request_id: string;
+}
+
+export class SqliteKeyUsageStore implements KeyUsageStore {
+  private readonly stmt;
+  private readonly record: (usages: ReadonlyMap<string, KeyLastUse>) => void;
+
+  constructor(db: Database.Database) {
+    this.stmt = {
+      upsert: db.prepare(`INSERT INTO key_last_usage (key_id, operation, used_at, event_id, request_id) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at,
+          event_id = excluded.event_id, request_id = excluded.request_id
+        WHERE excluded.used_at >= key_last_usage.used_at`),
+      get: db.prepare('SELECT operation, used_at, event_id, request_id FROM key_last_usage WHERE key_id = ?'),
+      setting: db.prepare('SELECT value FROM service_settings WHERE name = ?'),
+    };
+    this.record = db.transaction((usages: ReadonlyMap<string, KeyLastUse>) => {
+      for (const [keyId, u] of usages) this.stmt.upsert.run(keyId, u.operation, u.timestamp.getTime(), u.eventId, u.requestId);
+    });
+  }
+
+  async recordUsage(usages: ReadonlyMap<string, KeyLastUse>): Promise<void> {
+    this.record(usages);
+  }
+
+  async lastUsage(keyId: string): Promise<KeyLastUse | undefined> {
+    const r = this.stmt.get.get(keyId) as UsageRow | undefined;
+    return r && { operation: r.operation, timestamp: new Date(r.used_at), eventId: r.event_id, requestId: r.request_id };
+  }
+
+  async trackingStart(): Promise<Date> {
+    const r = this.stmt.setting.get('key_usage_tracking_started_at') as { value: string };
+    return new Date(Number(r.value));
+  }
+}

@@ -3,6 +3,7 @@ import { resolveAdminCredential } from '../config/admin-credential.js';
 import { ConfigError, loadConfig, serviceUrl, type Config } from '../config/config.js';
 import { iamArn } from '../domain/principal-arn.js';
 import { AdminCallError, callAdmin } from './admin-client.js';
+import { AUDIT_USAGE, AuditUsageError, queryCommand, verifyCommand } from './audit-commands.js';
 
 const USAGE = `hsm-kms admin: principals, access keys and identity policies of a running hsm-kms.
 
@@ -21,6 +22,10 @@ Usage: npm run admin -- <command> [arguments] [--account ID] [--format json|env]
   put-policy ARN NAME DOCUMENT        attach an identity policy (DOCUMENT: JSON, or file://path)
   list-policies ARN
   delete-policy ARN NAME
+${AUDIT_USAGE}
+
+The audit commands other than public-key read the trail's files (--trail, default
+<data dir>/audit) and need no running service.
 
 It signs with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY when set, otherwise with the
 bootstrap administrator's credential (KMS_ADMIN_* or <data dir>/credentials).
@@ -92,6 +97,8 @@ async function request(p: Parsed, config: Config): Promise<[string, Record<strin
     }
     case 'list-policies':
       return ['ListPrincipalPolicies', { PrincipalArn: need(a, 1, 'list-policies ARN')[0] }];
+    case 'audit':
+      return ['GetAuditPublicKey', {}];
     case 'delete-policy': {
       const [arn, name] = need(a, 2, 'delete-policy ARN NAME');
       return ['DeletePrincipalPolicy', { PrincipalArn: arn, PolicyName: name }];
@@ -103,7 +110,9 @@ async function request(p: Parsed, config: Config): Promise<[string, Record<strin
 
 function print(output: Record<string, unknown>, format: string | undefined): void {
   const key = output.AccessKey as { AccessKeyId: string; SecretAccessKey: string } | undefined;
-  if (format === 'env' && key) {
+  if (typeof output.PublicKey === 'string' && format !== 'json') {
+    process.stdout.write(output.PublicKey); // audit public-key: the PEM itself, ready for a file
+  } else if (format === 'env' && key) {
     process.stdout.write(`export AWS_ACCESS_KEY_ID=${key.AccessKeyId}\nexport AWS_SECRET_ACCESS_KEY=${key.SecretAccessKey}\n`);
   } else {
     process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
@@ -118,6 +127,13 @@ async function main(): Promise<number> {
   }
   // The CLI is a composition root of its own: it reads the environment once, here.
   const config = await loadConfig(process.env);
+  if (parsed.command === 'audit' && parsed.args[0] !== 'public-key') {
+    const trail = parsed.flags.get('trail') ?? config.audit.dir!;
+    const out = (line: string) => void process.stdout.write(`${line}\n`);
+    if (parsed.args[0] === 'verify') return verifyCommand(trail, parsed.flags, out);
+    if (parsed.args[0] === 'query') return queryCommand(trail, parsed.flags, out);
+    throw new UsageError(USAGE);
+  }
   const [operation, input] = await request(parsed, config);
   const env = process.env;
   const credential =
@@ -133,8 +149,8 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof UsageError || e instanceof ConfigError || e instanceof AdminCallError) process.stderr.write(`${e.message}\n`);
+    if (e instanceof UsageError || e instanceof ConfigError || e instanceof AdminCallError || e instanceof AuditUsageError) process.stderr.write(`${e.message}\n`);
     else process.stderr.write(`hsm-kms admin: ${(e as Error).message}\n`);
-    process.exit(e instanceof UsageError ? 2 : 1);
+    process.exit(e instanceof UsageError || e instanceof AuditUsageError ? 2 : 1);
   },
 );

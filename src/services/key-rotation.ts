@@ -136,11 +136,14 @@ export class KeyRotator {
     await this.store.commitKeyVersion(keyId, version, next);
     this.keys.forgetKey(keyId);
     this.logger.info({ keyId, version, rotationType: type }, 'key rotated');
-    await this.events.serviceEvent('RotateKey', key, {
-      rotationType: type,
-      keyOrigin: key.origin,
-      previousKeyMaterialId: keyMaterialId({ keyId, version: key.currentVersion }),
-      currentKeyMaterialId: keyMaterialId({ keyId, version }),
-    });
+    // An on-demand rotation is its caller's RotateKeyOnDemand event; an automatic one is the service's own.
+    if (type === 'AUTOMATIC') {
+      await this.events.serviceEvent('RotateKey', key, {
+        rotationType: type,
+        keyOrigin: key.origin,
+        previousKeyMaterialId: keyMaterialId({ keyId, version: key.currentVersion }),
+        currentKeyMaterialId: keyMaterialId({ keyId, version }),
+      });
+    }
   }
 }

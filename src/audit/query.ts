@@ -48,8 +48,8 @@ export function queryTrail(files: readonly TrailFile[], filter: QueryFilter): Fo
       const record = parseRecord(line.text);
       if (record?.kind !== 'event') continue;
       const event = record.event;
-      const aliasTarget = wantedAlias ? targetOf(aliases, wantedAlias[2]!, wantedAlias[1]) : undefined;
-      if (matches(event, filter, aliasTarget)) found.push({ seq: record.seq, event });
+      const alias = wantedAlias ? { name: wantedAlias[2]!, targets: targetOf(aliases, wantedAlias[2]!, wantedAlias[1]) } : undefined;
+      if (matches(event, filter, alias)) found.push({ seq: record.seq, event });
       followAliases(aliases, event);
     }
   }
@@ -60,7 +60,7 @@ function targetOf(aliases: Map<string, string>, aliasName: string, accountId: st
   return [...aliases].filter(([k]) => (accountId ? k === `${accountId}/${aliasName}` : k.endsWith(`/${aliasName}`))).map(([, v]) => v);
 }
 
-function matches(event: Record<string, unknown>, f: QueryFilter, aliasTargets: string[] | undefined): boolean {
+function matches(event: Record<string, unknown>, f: QueryFilter, alias: { name: string; targets: string[] } | undefined): boolean {
   const time = Date.parse(String(event.eventTime));
   if (f.from && time < f.from.getTime()) return false;
   if (f.to && time > f.to.getTime()) return false;
@@ -74,7 +74,7 @@ function matches(event: Record<string, unknown>, f: QueryFilter, aliasTargets: s
   if (f.key) {
     const keyIds = keysOf(event);
     const params = Object.values((event.requestParameters ?? {}) as Record<string, unknown>);
-    if (aliasTargets) return aliasTargets.some((k) => keyIds.includes(k)) || params.some((v) => v === f.key || (typeof v === 'string' && v.endsWith(`:${f.key}`)));
+    if (alias) return alias.targets.some((k) => keyIds.includes(k)) || params.some((v) => v === alias.name || (typeof v === 'string' && v.endsWith(`:${alias.name}`)));
     const wanted = KEY_ID.exec(f.key)?.[0];
     return wanted !== undefined && keyIds.includes(wanted);
   }

@@ -7,9 +7,14 @@
  * The service runs as its own process (as in production) on a throwaway token and
  * database; the load comes from this process over loopback with keep-alive.
  * Requests are signed once and replayed: SigV4 verification still runs on each,
- * and the service writes its usual log line per request (drained by this process).
+ * and the service records each call in its audit trail, as in production.
+ *
+ * It ends with what auditing costs: Encrypt against a second service with
+ * KMS_AUDIT=off, alternating with the audited one, throughput, p99 and the
+ * server's CPU time per request side by side.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -41,8 +46,39 @@ function hasWrk(): boolean {
 const wrk = hasWrk();
 
 /** wrk (a C load generator, Debian package wrk) leaves the node process's core to the service. */
-async function loadWithWrk(name: string, request: Awaited<ReturnType<typeof signed>>, dir: string, quiet: boolean): Promise<void> {
-  const script = path.join(dir, `${name.replace(/\W+/g, '-')}.lua`);
+interface LoadResult {
+  readonly rate: number;
+  readonly p50: string;
+  readonly p99: string;
+  readonly errors: number;
+  /** The service process's CPU time per request, in microseconds (user + system, from /proc). */
+  readonly cpuUs: number | undefined;
+}
+
+function report(name: string, r: LoadResult): void {
+  const cpu = r.cpuUs === undefined ? '' : `   server CPU ${r.cpuUs.toFixed(0)} µs/req`;
+  console.log(`${name.padEnd(24)} ${r.rate.toFixed(0).padStart(7)} req/s   p50 ${r.p50}   p99 ${r.p99}   errors ${r.errors}${cpu}`);
+}
+
+/** CPU time (user + system) the process has used so far, in milliseconds; undefined where /proc is missing. */
+function processCpuMs(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+async function loadWithWrk(request: Awaited<ReturnType<typeof signed>>, dir: string): Promise<Omit<LoadResult, 'cpuUs'> & { count: number }> {
+  const script = path.join(dir, 'request.lua');
   const lines = ['wrk.method = "POST"', `wrk.body = [==[${request.body}]==]`];
   for (const [k, v] of Object.entries(request.headers)) if (k.toLowerCase() !== 'host') lines.push(`wrk.headers["${k}"] = [==[${v}]==]`);
   await writeFile(script, lines.join('\n'));
@@ -51,12 +87,20 @@ async function loadWithWrk(name: string, request: Awaited<ReturnType<typeof sign
   const p50 = /^\s+50%\s+(\S+)/m.exec(out)?.[1];
   const p99 = /^\s+99%\s+(\S+)/m.exec(out)?.[1];
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? '0';
-  if (!quiet) console.log(`${name.padEnd(24)} ${Number(rate).toFixed(0).padStart(7)} req/s   p50 ${p50}   p99 ${p99}   errors ${non2xx}`);
+  const count = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  return { rate: Number(rate), p50: p50 ?? '-', p99: p99 ?? '-', errors: Number(non2xx), count };
 }
 
-/** Replays the signed request for the set time and prints its rate (unless quiet, as for a warm-up). */
-async function load(name: string, request: Awaited<ReturnType<typeof signed>>, dir: string, quiet = false): Promise<void> {
-  if (wrk) return loadWithWrk(name, request, dir, quiet);
+/** Replays the signed request for the set time against the service process and measures it. */
+async function load(request: Awaited<ReturnType<typeof signed>>, dir: string, pid: number | undefined): Promise<LoadResult> {
+  const cpuBefore = processCpuMs(pid);
+  const { count, ...result } = wrk ? await loadWithWrk(request, dir) : await loadWithNode(request);
+  const cpuAfter = processCpuMs(pid);
+  const cpuUs = cpuBefore === undefined || cpuAfter === undefined || count === 0 ? undefined : ((cpuAfter - cpuBefore) * 1000) / count;
+  return { ...result, cpuUs };
+}
+
+async function loadWithNode(request: Awaited<ReturnType<typeof signed>>): Promise<Omit<LoadResult, 'cpuUs'> & { count: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let errors = 0;
@@ -85,8 +129,8 @@ async function load(name: string, request: Awaited<ReturnType<typeof signed>>, d
   const elapsed = (performance.now() - started) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!.toFixed(2);
-  if (!quiet) console.log(`${name.padEnd(24)} ${(latencies.length / elapsed).toFixed(0).padStart(7)} req/s   p50 ${q(0.5)} ms   p99 ${q(0.99)} ms   errors ${errors}`);
+  const q = (p: number) => `${latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!.toFixed(2)}ms`;
+  return { rate: latencies.length / elapsed, p50: q(0.5), p99: q(0.99), errors, count: latencies.length };
 }
 
 /** The keys every run measures: a symmetric key, an ECC P-256 and an RSA-2048 signing key. */
@@ -138,24 +182,60 @@ async function rawTokenRate(): Promise<void> {
 
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-bench-'));
 const child = spawnService(dataDir, credentials);
+const encrypt32 = { Plaintext: Buffer.alloc(32, 1).toString('base64'), EncryptionContext: { a: 'b' } };
 try {
   const endpoint = await child.url;
+  const pid = child.child.pid;
   const client = new KMSClient({ endpoint, region: 'us-east-1', credentials });
   const { keyId, signingKeyId, rsaKeyId } = await createBenchKeys(client);
   const blob = (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.alloc(32, 1), EncryptionContext: { a: 'b' } }))).CiphertextBlob!;
   client.destroy();
-  console.log(`hsm-kms over HTTP: ${concurrency} connections, ${seconds} s each, load from ${wrk ? 'wrk' : 'node:http (install wrk for a lighter load generator)'}, ${os.cpus().length} cores shared by server and load`);
+  console.log(`hsm-kms over HTTP: ${concurrency} connections, ${seconds} s each, load from ${wrk ? 'wrk' : 'node:http (install wrk for a lighter load generator)'}, ${os.cpus().length} cores shared by server and load; audit trail on`);
   // Warm-up (JIT, connection set-up, caches), not reported.
-  const warm = await signed(endpoint, 'Encrypt', { KeyId: keyId, Plaintext: Buffer.alloc(32, 1).toString('base64'), EncryptionContext: { a: 'b' } });
-  await load('warm-up', warm, dataDir, true);
-  await load('Encrypt (32 B)', await signed(endpoint, 'Encrypt', { KeyId: keyId, Plaintext: Buffer.alloc(32, 1).toString('base64'), EncryptionContext: { a: 'b' } }), dataDir);
-  await load('Decrypt (32 B)', await signed(endpoint, 'Decrypt', { CiphertextBlob: Buffer.from(blob).toString('base64'), EncryptionContext: { a: 'b' } }), dataDir);
-  await load('GenerateDataKey AES_256', await signed(endpoint, 'GenerateDataKey', { KeyId: keyId, KeySpec: 'AES_256' }), dataDir);
-  await load('Sign ECC_NIST_P256', await signed(endpoint, 'Sign', { KeyId: signingKeyId, Message: Buffer.alloc(32, 7).toString('base64'), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' }), dataDir);
-  await load('Sign RSA_2048 PKCS1', await signed(endpoint, 'Sign', { KeyId: rsaKeyId, Message: Buffer.alloc(32, 7).toString('base64'), MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' }), dataDir);
-  await load('GenerateRandom (32 B)', await signed(endpoint, 'GenerateRandom', { NumberOfBytes: 32 }), dataDir);
+  await load(await signed(endpoint, 'Encrypt', { KeyId: keyId, ...encrypt32 }), dataDir, pid);
+  const run = async (name: string, target: string, body: object) => report(name, await load(await signed(endpoint, target, body), dataDir, pid));
+  await run('Encrypt (32 B)', 'Encrypt', { KeyId: keyId, ...encrypt32 });
+  await run('Encrypt (1 KiB)', 'Encrypt', { KeyId: keyId, Plaintext: Buffer.alloc(1024, 1).toString('base64') });
+  await run('Decrypt (32 B)', 'Decrypt', { CiphertextBlob: Buffer.from(blob).toString('base64'), EncryptionContext: { a: 'b' } });
+  await run('GenerateDataKey AES_256', 'GenerateDataKey', { KeyId: keyId, KeySpec: 'AES_256' });
+  await run('Sign ECC_NIST_P256', 'Sign', { KeyId: signingKeyId, Message: Buffer.alloc(32, 7).toString('base64'), MessageType: 'DIGEST', SigningAlgorithm: 'ECDSA_SHA_256' });
+  await run('Sign RSA_2048 PKCS1', 'Sign', { KeyId: rsaKeyId, Message: Buffer.alloc(32, 7).toString('base64'), MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' });
+  await run('GenerateRandom (32 B)', 'GenerateRandom', { NumberOfBytes: 32 });
+  await run('DescribeKey', 'DescribeKey', { KeyId: keyId });
+  await auditCost(endpoint, pid, keyId);
 } finally {
   await child.stop();
   await rm(dataDir, { recursive: true, force: true });
 }
 await rawTokenRate();
+
+/**
+ * Encrypt with and without the audit trail, in the same run: a second service
+ * with KMS_AUDIT=off, the two measured in turn (three rounds each, so that the
+ * machine's drift hits both alike); the best round of each is compared.
+ */
+async function auditCost(auditedEndpoint: string, auditedPid: number | undefined, auditedKeyId: string): Promise<void> {
+  const offDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-bench-noaudit-'));
+  const off = spawnService(offDir, credentials, { KMS_AUDIT: 'off' });
+  try {
+    const offEndpoint = await off.url;
+    const offClient = new KMSClient({ endpoint: offEndpoint, region: 'us-east-1', credentials });
+    const offKeyId = (await createKey(offClient)).KeyId!;
+    offClient.destroy();
+    const on = await signed(auditedEndpoint, 'Encrypt', { KeyId: auditedKeyId, ...encrypt32 });
+    const without = await signed(offEndpoint, 'Encrypt', { KeyId: offKeyId, ...encrypt32 });
+    await load(without, offDir, off.child.pid); // warm-up
+    const rounds: Array<[LoadResult, LoadResult]> = [];
+    for (let i = 0; i < 3; i++) rounds.push([await load(on, offDir, auditedPid), await load(without, offDir, off.child.pid)]);
+    const best = (i: 0 | 1) => rounds.map((r) => r[i]).reduce((a, b) => (b.rate > a.rate ? b : a));
+    console.log(`\nWhat auditing costs (Encrypt 32 B, best of 3 alternating rounds):`);
+    report('audit on', best(0));
+    report('audit off (KMS_AUDIT=off)', best(1));
+    const cost = (1 - best(0).rate / best(1).rate) * 100;
+    console.log(`throughput cost of auditing: ${cost.toFixed(1)}% (target: at most 15%)`);
+    for (const [i, [a, b]] of rounds.entries()) console.log(`  round ${i + 1}: on ${a.rate.toFixed(0)} req/s p99 ${a.p99}, off ${b.rate.toFixed(0)} req/s p99 ${b.p99}`);
+  } finally {
+    await off.stop();
+    await rm(offDir, { recursive: true, force: true });
+  }
+}

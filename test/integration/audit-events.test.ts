@@ -56,6 +56,7 @@ import { OPERATIONS } from '../../src/api/operations/index.js';
 import { defaultKeyPolicy } from '../../src/domain/default-policy.js';
 import { auditEvents, trailBytes } from '../support/audit.js';
 import { DAY_MS, TestClock } from '../support/clock.js';
+import { keyFixture } from '../support/keys.js';
 import { kmsClientConfig, testAdmin, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, useTestService } from '../support/service.js';
 
 const clock = new TestClock();
@@ -323,11 +324,19 @@ describe('the audit trail', () => {
     }
   });
 
-  it('records background rotation and destruction as service events', async () => {
+  it('records background rotation, destruction, expiry and crash recovery as service events', async () => {
     const keyId = await newKey();
     await send(new EnableKeyRotationCommand({ KeyId: keyId, RotationPeriodInDays: 90 }));
     const doomed = await newKey();
     await send(new ScheduleKeyDeletionCommand({ KeyId: doomed, PendingWindowInDays: 7 }));
+    const expiring = await newKey({ Origin: 'EXTERNAL' });
+    const params = await send(new GetParametersForImportCommand({ KeyId: expiring, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
+    const wrapped = publicEncrypt({ key: createPublicKey({ key: Buffer.from(params.PublicKey!), format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, randomBytes(32));
+    await send(new ImportKeyMaterialCommand({ KeyId: expiring, ImportToken: params.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(clock.now().getTime() + DAY_MS) }));
+    // What a crash in the middle of CreateKey leaves: a row that never became visible, and its token object.
+    const halfMade = '11111111-2222-4333-8444-555555555555';
+    await kms.service.store.insertProvisioningKey({ key: keyFixture(halfMade, { creationDate: clock.now() }), tags: [] });
+    await kms.service.token.createSymmetricKey({ keyId: halfMade, version: 1 });
     clock.advance(91 * DAY_MS);
     const before = (await auditEvents(kms.service.audit.dir)).length;
     await kms.service.runScheduledJobs();
@@ -341,6 +350,11 @@ describe('the audit trail', () => {
     });
     const destroyed = added.find((e) => e.eventName === 'DeleteKey');
     expect(destroyed).toMatchObject({ eventType: 'AwsServiceEvent', resources: [{ ARN: arn(doomed), accountId: '111122223333', type: 'AWS::KMS::Key' }], serviceEventDetails: { keyId: doomed } });
+    const expired = added.find((e) => e.eventName === 'DeleteExpiredKeyMaterial');
+    expect(expired).toMatchObject({ eventType: 'AwsServiceEvent', resources: [{ ARN: arn(expiring) }], serviceEventDetails: { keyId: expiring, keyMaterialId: `${expiring.replace(/-/g, '')}${'1'.padStart(32, '0')}` } });
+    const recovered = added.find((e) => e.eventName === 'RecoverInterruptedKeyCreation');
+    expect(recovered).toMatchObject({ eventType: 'AwsServiceEvent', resources: [{ ARN: arn(halfMade) }], serviceEventDetails: { keyId: halfMade, keyMaterialDestroyed: true } });
+    expect(await kms.service.token.hasKey({ keyId: halfMade, version: 1 })).toBe(false);
   });
 
   it('holds no plaintext, data key, private key, import material, MAC, signature or secret, in the trail or in the log', async () => {

@@ -20,6 +20,7 @@ export interface SpawnedService {
 export function spawnService(
   dataDir: string,
   admin: { accessKeyId: string; secretAccessKey: string } = { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
+  env: Record<string, string> = {},
 ): SpawnedService {
   // node itself, not the tsx wrapper: a signal must hit the process that holds the token.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -30,6 +31,7 @@ export function spawnService(
       KMS_PORT: '0',
       KMS_ADMIN_ACCESS_KEY_ID: admin.accessKeyId,
       KMS_ADMIN_SECRET_ACCESS_KEY: admin.secretAccessKey,
+      ...env,
     },
     // The service logs to stderr (stdout stays free); the log is read here, which also drains it.
     stdio: ['ignore', 'inherit', 'pipe'],

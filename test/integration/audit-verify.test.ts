@@ -167,6 +167,25 @@ describe('audit verify', () => {
     expect(result.findings.find((f) => f.kind === 'digest-missing')?.where).toContain(files[1]!.name);
   });
 
+  it('seals the trail at every digest interval, also when nothing happened (a heartbeat)', async () => {
+    const kms = await startTestService({ config: { audit: { digestIntervalMs: 150 } } });
+    scratch.push(kms.dataDir);
+    const keyId = (await kms.client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    await new Promise((r) => setTimeout(r, 700));
+    await kms.client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('between heartbeats') }));
+    await new Promise((r) => setTimeout(r, 400));
+    const live = await readTrailFiles(kms.service.audit.dir);
+    await kms.stop();
+    const key = createPublicKey(kms.service.audit.publicKey);
+    const result = verifyTrail(live, key, sha256Hex(key.export({ format: 'der', type: 'spki' })));
+    expect(result.findings).toEqual([]);
+    expect(result.digests).toBeGreaterThanOrEqual(4);
+    const digests = live.flatMap((f) => lineTexts(f)).map((l) => JSON.parse(l) as { digest?: { count: number; reason: string } }).flatMap((r) => (r.digest ? [r.digest] : []));
+    expect(digests.every((d) => d.reason === 'interval')).toBe(true);
+    expect(digests.some((d) => d.count === 0)).toBe(true);
+    expect(digests.some((d) => d.count > 0)).toBe(true);
+  });
+
   it('runs from the admin CLI with only a copy of the files and the public key: exit 0 when verified, 1 naming the record when not', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-audit-copy-'));
     scratch.push(dir);

@@ -14,10 +14,10 @@ import { CallRecord } from '../src/audit/call-record.js';
 import { defaultKeyPolicy } from '../src/domain/default-policy.js';
 import type { KmsKey } from '../src/domain/key.js';
 import { Policy } from '../src/domain/policy/policy.js';
-import { Authorizer, type KeyAccess } from '../src/services/authorizer.js';
+import { Authorizer, type KeyAccess } from '../src/services/access/authorizer.js';
 import type { CallContext } from '../src/services/context.js';
-import { GrantDirectory } from '../src/services/grant-directory.js';
-import { KeyDirectory } from '../src/services/key-directory.js';
+import { GrantDirectory } from '../src/services/access/grant-directory.js';
+import { KeyDirectory } from '../src/services/keys/key-directory.js';
 import { SqliteStore } from '../src/store/sqlite-store.js';
 import { keyFixture } from '../test/support/keys.js';
 

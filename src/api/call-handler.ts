@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { CallRecord } from '../audit/call-record.js';
 import { ADMIN_EVENT_SOURCE, KMS_EVENT_SOURCE, pickMembers, type TlsDetails } from '../audit/event.js';
 import { KMSInternalException, KmsError, SerializationException, UnknownOperationException } from '../domain/errors.js';
-import type { AuditRecorder } from '../services/audit-recorder.js';
+import type { AuditRecorder } from '../services/audit/audit-recorder.js';
 import type { CallContext } from '../services/context.js';
 import type { Clock, CredentialDirectory, Principal } from '../services/ports.js';
 import { ADMIN_OPERATIONS, ADMIN_TARGET_PREFIX } from './admin/admin-operations.js';

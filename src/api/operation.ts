@@ -1,16 +1,16 @@
 import type { z } from 'zod';
 import type { CallContext } from '../services/context.js';
-import type { AliasService } from '../services/alias-service.js';
-import type { CryptoService } from '../services/crypto-service.js';
-import type { KeyAdmin } from '../services/key-admin.js';
-import type { KeyImporter } from '../services/key-import.js';
-import type { KeyRotator } from '../services/key-rotation.js';
-import type { MacService } from '../services/mac-service.js';
-import type { SignService } from '../services/sign-service.js';
-import type { TagService } from '../services/tags.js';
-import type { GrantService } from '../services/grant-service.js';
-import type { KeyPolicies } from '../services/key-policies.js';
-import type { PrincipalAdmin } from '../services/principal-admin.js';
+import type { AliasService } from '../services/keys/alias-service.js';
+import type { CryptoService } from '../services/crypto/crypto-service.js';
+import type { KeyAdmin } from '../services/keys/key-admin.js';
+import type { KeyImporter } from '../services/keys/key-import.js';
+import type { KeyRotator } from '../services/keys/key-rotation.js';
+import type { MacService } from '../services/crypto/mac-service.js';
+import type { SignService } from '../services/crypto/sign-service.js';
+import type { TagService } from '../services/keys/tags.js';
+import type { GrantService } from '../services/access/grant-service.js';
+import type { KeyPolicies } from '../services/keys/key-policies.js';
+import type { PrincipalAdmin } from '../services/access/principal-admin.js';
 
 /** The use cases an operation may call: the API layer reaches nothing else. */
 export interface Services {

@@ -1,7 +1,7 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 import type { MacAlgorithm, RsaKeySpec, SigningScheme } from '../domain/key-spec.js';
 import type { Policy } from '../domain/policy/policy.js';
-import type { GrantStore, KeyUsageStore, PrincipalStore } from './access-ports.js';
+import type { GrantStore, KeyUsageStore, PrincipalStore } from './access/access-ports.js';
 
 export type SigningKeyPairParams =
   | { readonly kind: 'EC'; readonly ecParams: Buffer }

@@ -9,7 +9,7 @@ import type {
   PrincipalStore,
   StoredAccessKey,
   StoredPrincipal,
-} from '../services/access-ports.js';
+} from '../services/access/access-ports.js';
 import type { Page } from '../services/ports.js';
 import { page } from './paging.js';
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { KeyLastUse, KeyUsageStore } from '../services/access-ports.js';
+import type { KeyLastUse, KeyUsageStore } from '../services/access/access-ports.js';
 
 interface UsageRow {
   operation: string;

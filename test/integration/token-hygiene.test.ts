@@ -5,7 +5,7 @@ import type * as P11 from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSoftHsmModule } from '../../src/hsm/embedded-softhsm.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
-import { AUDIT_SIGNING_KEY } from '../../src/services/audit-signing-key.js';
+import { AUDIT_SIGNING_KEY } from '../../src/services/audit/audit-signing-key.js';
 import { useTestService } from '../support/service.js';
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KMSInternalException } from '../../src/domain/errors.js';
-import { IvSequence } from '../../src/services/iv-sequence.js';
+import { IvSequence } from '../../src/services/crypto/iv-sequence.js';
 
 function allocator(start = 1) {
   let next = start;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { StoredAccessKey, StoredPrincipal } from '../../services/access-ports.js';
+import type { StoredAccessKey, StoredPrincipal } from '../../services/access/access-ports.js';
 import { defineOperation, type Operation, type Output } from '../operation.js';
 import { epochSeconds } from '../schemas.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UnsupportedOperationException } from '../../domain/errors.js';
-import type { CryptoService } from '../../services/crypto-service.js';
+import type { CryptoService } from '../../services/crypto/crypto-service.js';
 import type { CallContext } from '../../services/context.js';
 import { defineOperation } from '../operation.js';
 import { dryRun, encryptionContext, grantTokens, keyIdParam } from '../schemas.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineOperation } from '../operation.js';
-import { POLICY_NAME } from '../../services/key-policies.js';
+import { POLICY_NAME } from '../../services/keys/key-policies.js';
 import { keyIdParam } from '../schemas.js';
 
 const policyName = z.string().min(1).max(128).regex(/^[\w]+$/, 'Member must satisfy regular expression pattern: [\\w]+');

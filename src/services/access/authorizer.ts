@@ -1,16 +1,16 @@
-import type { ReferenceRules } from '../domain/arn.js';
-import type { EncryptionContext } from '../domain/encryption-context.js';
-import { AccessDeniedException, KMSInternalException, MalformedPolicyDocumentException } from '../domain/errors.js';
-import { decodeGrantToken, grantPermits, type Grant } from '../domain/grant.js';
-import type { KmsKey, Tag } from '../domain/key.js';
-import type { ConditionValues } from '../domain/policy/conditions.js';
-import { combineVerdicts, decide, denialMessage, type PolicyDecision } from '../domain/policy/decision.js';
-import { Policy, type PolicyVerdict } from '../domain/policy/policy.js';
-import { requestAliasOf, requestConditions } from '../domain/policy/request-conditions.js';
-import type { CallContext } from './context.js';
+import type { ReferenceRules } from '../../domain/arn.js';
+import type { EncryptionContext } from '../../domain/encryption-context.js';
+import { AccessDeniedException, KMSInternalException, MalformedPolicyDocumentException } from '../../domain/errors.js';
+import { decodeGrantToken, grantPermits, type Grant } from '../../domain/grant.js';
+import type { KmsKey, Tag } from '../../domain/key.js';
+import type { ConditionValues } from '../../domain/policy/conditions.js';
+import { combineVerdicts, decide, denialMessage, type PolicyDecision } from '../../domain/policy/decision.js';
+import { Policy, type PolicyVerdict } from '../../domain/policy/policy.js';
+import { requestAliasOf, requestConditions } from '../../domain/policy/request-conditions.js';
+import type { CallContext } from '../context.js';
 import type { GrantDirectory } from './grant-directory.js';
-import type { KeyDirectory } from './key-directory.js';
-import type { Clock } from './ports.js';
+import type { KeyDirectory } from '../keys/key-directory.js';
+import type { Clock } from '../ports.js';
 
 /** The KMS operations AWS lets a principal of another account call on a key (each operation's "Cross-account use: Yes"). */
 const CROSS_ACCOUNT_ACTIONS: ReadonlySet<string> = new Set([

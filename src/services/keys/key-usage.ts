@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { KmsKey } from '../domain/key.js';
-import type { KeyLastUse, KeyUsageStore } from './access-ports.js';
+import type { KmsKey } from '../../domain/key.js';
+import type { KeyLastUse, KeyUsageStore } from '../access/access-ports.js';
 
 const DAY_MS = 86_400_000;
 

@@ -1,8 +1,8 @@
-import { Policy } from '../domain/policy/policy.js';
-import { rootArn } from '../domain/principal-arn.js';
+import { Policy } from '../../domain/policy/policy.js';
+import { rootArn } from '../../domain/principal-arn.js';
 import type { PrincipalStore } from './access-ports.js';
 import type { CredentialSealer } from './credential-sealer.js';
-import type { Clock, Credential, CredentialDirectory } from './ports.js';
+import type { Clock, Credential, CredentialDirectory } from '../ports.js';
 
 interface Cached {
   readonly credential: Credential;

@@ -1,11 +1,11 @@
-import { NotFoundException, MalformedPolicyDocumentException } from '../domain/errors.js';
-import type { KmsKey } from '../domain/key.js';
-import { Policy } from '../domain/policy/policy.js';
-import type { PrincipalStore } from './access-ports.js';
-import type { Authorizer } from './authorizer.js';
-import type { CallContext } from './context.js';
+import { NotFoundException, MalformedPolicyDocumentException } from '../../domain/errors.js';
+import type { KmsKey } from '../../domain/key.js';
+import { Policy } from '../../domain/policy/policy.js';
+import type { PrincipalStore } from '../access/access-ports.js';
+import type { Authorizer } from '../access/authorizer.js';
+import type { CallContext } from '../context.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { MetadataStore } from './ports.js';
+import type { MetadataStore } from '../ports.js';
 
 /** KMS keys have one key policy, and AWS names it "default". */
 export const POLICY_NAME = 'default';

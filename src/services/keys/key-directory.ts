@@ -1,8 +1,8 @@
-import { aliasArn, keyArn, parseKeyReference, type ReferenceRules } from '../domain/arn.js';
-import { NotFoundException } from '../domain/errors.js';
-import type { KmsKey, Tag } from '../domain/key.js';
-import type { CallContext } from './context.js';
-import type { Clock, MetadataStore } from './ports.js';
+import { aliasArn, keyArn, parseKeyReference, type ReferenceRules } from '../../domain/arn.js';
+import { NotFoundException } from '../../domain/errors.js';
+import type { KmsKey, Tag } from '../../domain/key.js';
+import type { CallContext } from '../context.js';
+import type { Clock, MetadataStore } from '../ports.js';
 
 interface Cached<T> {
   readonly value: T;

@@ -1,5 +1,5 @@
-import { KMSInternalException } from '../domain/errors.js';
-import { IV_LENGTH } from '../domain/ciphertext-blob.js';
+import { KMSInternalException } from '../../domain/errors.js';
+import { IV_LENGTH } from '../../domain/ciphertext-blob.js';
 
 const MAX_FIXED_FIELD = 0xffff_ffff;
 export const DEFAULT_INVOCATION_LIMIT = 2n ** 64n;

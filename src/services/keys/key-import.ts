@@ -6,15 +6,15 @@ import {
   InvalidImportTokenException,
   UnsupportedOperationException,
   ValidationException,
-} from '../domain/errors.js';
-import { KeyState, keyMaterialId, type ExpirationModel, type KmsKey } from '../domain/key.js';
-import type { ServiceEvents } from './audit-recorder.js';
-import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
-import { RSA_SPECS } from '../domain/key-spec.js';
-import type { CallContext } from './context.js';
-import type { Authorizer } from './authorizer.js';
+} from '../../domain/errors.js';
+import { KeyState, keyMaterialId, type ExpirationModel, type KmsKey } from '../../domain/key.js';
+import type { ServiceEvents } from '../audit/audit-recorder.js';
+import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
+import { RSA_SPECS } from '../../domain/key-spec.js';
+import type { CallContext } from '../context.js';
+import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { Clock, KeyVault, MetadataStore, WrappingAlgorithm, WrappingKeySpec } from './ports.js';
+import type { Clock, KeyVault, MetadataStore, WrappingAlgorithm, WrappingKeySpec } from '../ports.js';
 
 export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
 /** Imported material is never rotated: it is always version 1. */

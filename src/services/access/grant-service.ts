@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AccessDeniedException, dryRunSucceeded, InvalidArnException, NotFoundException, ValidationException } from '../domain/errors.js';
+import { AccessDeniedException, dryRunSucceeded, InvalidArnException, NotFoundException, ValidationException } from '../../domain/errors.js';
 import {
   checkGrantRequest,
   constraintsAtLeastAsStrict,
@@ -8,15 +8,15 @@ import {
   type Grant,
   type GrantConstraints,
   type GrantOperation,
-} from '../domain/grant.js';
-import type { KmsKey } from '../domain/key.js';
-import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
-import { parsePrincipalArn, rootArn } from '../domain/principal-arn.js';
+} from '../../domain/grant.js';
+import type { KmsKey } from '../../domain/key.js';
+import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
+import { parsePrincipalArn, rootArn } from '../../domain/principal-arn.js';
 import type { GrantStore } from './access-ports.js';
 import type { Authorizer } from './authorizer.js';
-import type { CallContext } from './context.js';
+import type { CallContext } from '../context.js';
 import type { GrantDirectory } from './grant-directory.js';
-import type { Clock, Page } from './ports.js';
+import type { Clock, Page } from '../ports.js';
 
 /** AWS's quota of grants per KMS key. */
 export const MAX_GRANTS_PER_KEY = 50_000;

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { dryRunSucceeded, InvalidKeyUsageException, KMSInvalidSignatureException, UnsupportedOperationException, ValidationException } from '../domain/errors.js';
-import { derToRaw, rawToDer } from '../domain/ecdsa-signature.js';
-import type { KmsKey } from '../domain/key.js';
-import { ED25519, ECC_SPECS, isEccSpec, isRsaSpec, signingScheme, type SigningScheme } from '../domain/key-spec.js';
-import { assertUsableForCrypto } from '../domain/key-state-rules.js';
-import type { CallContext } from './context.js';
-import type { Authorizer } from './authorizer.js';
-import type { KeyVault } from './ports.js';
+import { dryRunSucceeded, InvalidKeyUsageException, KMSInvalidSignatureException, UnsupportedOperationException, ValidationException } from '../../domain/errors.js';
+import { derToRaw, rawToDer } from '../../domain/ecdsa-signature.js';
+import type { KmsKey } from '../../domain/key.js';
+import { ED25519, ECC_SPECS, isEccSpec, isRsaSpec, signingScheme, type SigningScheme } from '../../domain/key-spec.js';
+import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
+import type { CallContext } from '../context.js';
+import type { Authorizer } from '../access/authorizer.js';
+import type { KeyVault } from '../ports.js';
 
 export interface SignRequest {
   readonly keyId: string;

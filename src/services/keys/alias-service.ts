@@ -1,11 +1,11 @@
-import { InvalidAliasNameException, NotFoundException } from '../domain/errors.js';
-import type { Alias, KmsKey } from '../domain/key.js';
-import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
-import { aliasArn } from '../domain/arn.js';
-import type { CallContext } from './context.js';
-import type { Authorizer } from './authorizer.js';
+import { InvalidAliasNameException, NotFoundException } from '../../domain/errors.js';
+import type { Alias, KmsKey } from '../../domain/key.js';
+import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
+import { aliasArn } from '../../domain/arn.js';
+import type { CallContext } from '../context.js';
+import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { Clock, MetadataStore, Page } from './ports.js';
+import type { Clock, MetadataStore, Page } from '../ports.js';
 
 export const RESERVED_ALIAS_PREFIX = 'alias/aws/';
 

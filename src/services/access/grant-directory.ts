@@ -1,6 +1,6 @@
-import { decodeGrantToken, type Grant } from '../domain/grant.js';
+import { decodeGrantToken, type Grant } from '../../domain/grant.js';
 import type { GrantStore } from './access-ports.js';
-import type { Clock } from './ports.js';
+import type { Clock } from '../ports.js';
 
 /**
  * The grants of each key, cached like key metadata: a grant made or retired on

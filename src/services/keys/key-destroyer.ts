@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import { keyMaterialId, type KmsKey } from '../domain/key.js';
-import type { ServiceEvents } from './audit-recorder.js';
+import { keyMaterialId, type KmsKey } from '../../domain/key.js';
+import type { ServiceEvents } from '../audit/audit-recorder.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { Clock, KeyVault, MetadataStore } from './ports.js';
+import type { Clock, KeyVault, MetadataStore } from '../ports.js';
 
 export interface DestructionRun {
   readonly destroyed: string[];

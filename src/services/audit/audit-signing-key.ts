@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { DigestSigner } from '../audit/ports.js';
-import { sha256Hex } from '../audit/trail-format.js';
-import { rawToDer } from '../domain/ecdsa-signature.js';
-import type { KeyMaterialRef } from '../domain/key.js';
-import { ECC_SPECS, signingScheme } from '../domain/key-spec.js';
-import type { KeyVault } from './ports.js';
+import type { DigestSigner } from '../../audit/ports.js';
+import { sha256Hex } from '../../audit/trail-format.js';
+import { rawToDer } from '../../domain/ecdsa-signature.js';
+import type { KeyMaterialRef } from '../../domain/key.js';
+import { ECC_SPECS, signingScheme } from '../../domain/key-spec.js';
+import type { KeyVault } from '../ports.js';
 
 /**
  * The token key pair that signs the audit trail's digests (ECDSA P-256). Like the

@@ -1,12 +1,12 @@
-import { generateAccessKeyId, generateSecretAccessKey } from '../domain/access-key.js';
-import { AccessDeniedException, NotFoundException, ValidationException } from '../domain/errors.js';
-import { Policy } from '../domain/policy/policy.js';
-import { isRoot, parsePrincipalArn, rootArn } from '../domain/principal-arn.js';
+import { generateAccessKeyId, generateSecretAccessKey } from '../../domain/access-key.js';
+import { AccessDeniedException, NotFoundException, ValidationException } from '../../domain/errors.js';
+import { Policy } from '../../domain/policy/policy.js';
+import { isRoot, parsePrincipalArn, rootArn } from '../../domain/principal-arn.js';
 import type { AccessKeyStatus, IdentityPolicyDocument, PrincipalStore, StoredAccessKey, StoredPrincipal } from './access-ports.js';
-import type { CallContext } from './context.js';
+import type { CallContext } from '../context.js';
 import type { CredentialSealer } from './credential-sealer.js';
 import type { PrincipalDirectory } from './principal-directory.js';
-import type { Clock } from './ports.js';
+import type { Clock } from '../ports.js';
 
 /** At most this many access keys per principal, as IAM allows. */
 export const MAX_ACCESS_KEYS = 2;

@@ -1,6 +1,6 @@
-import type { KeyMaterialRef } from '../domain/key.js';
-import type { IvSequence } from './iv-sequence.js';
-import type { KeyVault } from './ports.js';
+import type { KeyMaterialRef } from '../../domain/key.js';
+import type { IvSequence } from '../crypto/iv-sequence.js';
+import type { KeyVault } from '../ports.js';
 
 /**
  * The token key that seals access-key secrets. Its id is outside what CreateKey

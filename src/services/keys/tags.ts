@@ -1,11 +1,11 @@
-import { TagException } from '../domain/errors.js';
-import type { Tag } from '../domain/key.js';
-import { assertNotPendingDeletion } from '../domain/key-state-rules.js';
-import type { CallContext } from './context.js';
-import type { Authorizer } from './authorizer.js';
+import { TagException } from '../../domain/errors.js';
+import type { Tag } from '../../domain/key.js';
+import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
+import type { CallContext } from '../context.js';
+import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
-import { requestTagConditions } from '../domain/policy/request-conditions.js';
-import type { MetadataStore } from './ports.js';
+import { requestTagConditions } from '../../domain/policy/request-conditions.js';
+import type { MetadataStore } from '../ports.js';
 
 export const MAX_TAGS_PER_KEY = 50;
 

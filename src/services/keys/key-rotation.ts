@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { ConflictException, LimitExceededException, UnsupportedOperationException } from '../domain/errors.js';
-import { keyMaterialId, type KmsKey } from '../domain/key.js';
-import { assertUsableForCrypto } from '../domain/key-state-rules.js';
-import type { CallContext } from './context.js';
-import type { Authorizer } from './authorizer.js';
+import { ConflictException, LimitExceededException, UnsupportedOperationException } from '../../domain/errors.js';
+import { keyMaterialId, type KmsKey } from '../../domain/key.js';
+import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
+import type { CallContext } from '../context.js';
+import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { ServiceEvents } from './audit-recorder.js';
-import type { Clock, KeyRotation, KeyVault, MetadataStore, Page, RotationStatus, RotationType } from './ports.js';
+import type { ServiceEvents } from '../audit/audit-recorder.js';
+import type { Clock, KeyRotation, KeyVault, MetadataStore, Page, RotationStatus, RotationType } from '../ports.js';
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
 export const MAX_ON_DEMAND_ROTATIONS = 25;

@@ -1,11 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
-import { dryRunSucceeded, InvalidKeyUsageException, KMSInvalidMacException } from '../domain/errors.js';
-import type { KmsKey } from '../domain/key.js';
-import { HMAC_SPECS, isHmacSpec, type MacAlgorithm } from '../domain/key-spec.js';
-import { assertUsableForCrypto } from '../domain/key-state-rules.js';
-import type { CallContext } from './context.js';
-import type { Authorizer } from './authorizer.js';
-import type { KeyVault } from './ports.js';
+import { dryRunSucceeded, InvalidKeyUsageException, KMSInvalidMacException } from '../../domain/errors.js';
+import type { KmsKey } from '../../domain/key.js';
+import { HMAC_SPECS, isHmacSpec, type MacAlgorithm } from '../../domain/key-spec.js';
+import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
+import type { CallContext } from '../context.js';
+import type { Authorizer } from '../access/authorizer.js';
+import type { KeyVault } from '../ports.js';
 
 export interface MacRequest {
   readonly keyId: string;

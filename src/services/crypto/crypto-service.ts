@@ -1,17 +1,17 @@
 import { generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import { encodeHeader, parseBlob } from '../domain/ciphertext-blob.js';
-import { encodeEncryptionContext, type EncryptionContext } from '../domain/encryption-context.js';
-import { DryRunOperationException, dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../domain/errors.js';
-import type { KmsKey } from '../domain/key.js';
-import { assertUsableForCrypto } from '../domain/key-state-rules.js';
-import type { CallContext } from './context.js';
+import { encodeHeader, parseBlob } from '../../domain/ciphertext-blob.js';
+import { encodeEncryptionContext, type EncryptionContext } from '../../domain/encryption-context.js';
+import { DryRunOperationException, dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../../domain/errors.js';
+import type { KmsKey } from '../../domain/key.js';
+import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
+import type { CallContext } from '../context.js';
 import type { IvSequence } from './iv-sequence.js';
-import type { Authorizer } from './authorizer.js';
-import type { KeyDirectory } from './key-directory.js';
-import type { KeyVault } from './ports.js';
+import type { Authorizer } from '../access/authorizer.js';
+import type { KeyDirectory } from '../keys/key-directory.js';
+import type { KeyVault } from '../ports.js';
 import type { RsaEncryption } from './rsa-encryption.js';
-import { ECC_SPECS, isRsaSpec, RSA_SPECS, type EccKeySpec, type RsaKeySpec } from '../domain/key-spec.js';
+import { ECC_SPECS, isRsaSpec, RSA_SPECS, type EccKeySpec, type RsaKeySpec } from '../../domain/key-spec.js';
 
 export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
 

@@ -1,9 +1,9 @@
 import { constants, createPublicKey, publicEncrypt } from 'node:crypto';
-import type { EncryptionContext } from '../domain/encryption-context.js';
-import { dryRunSucceeded, InvalidCiphertextException, InvalidKeyUsageException, ValidationException } from '../domain/errors.js';
-import type { KmsKey } from '../domain/key.js';
-import { isRsaSpec, RSA_SPECS } from '../domain/key-spec.js';
-import type { KeyVault } from './ports.js';
+import type { EncryptionContext } from '../../domain/encryption-context.js';
+import { dryRunSucceeded, InvalidCiphertextException, InvalidKeyUsageException, ValidationException } from '../../domain/errors.js';
+import type { KmsKey } from '../../domain/key.js';
+import { isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
+import type { KeyVault } from '../ports.js';
 
 type OaepAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
 const HASH_BYTES: Record<OaepAlgorithm, number> = { RSAES_OAEP_SHA_1: 20, RSAES_OAEP_SHA_256: 32 };

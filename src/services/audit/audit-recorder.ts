@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CallRecord } from '../audit/call-record.js';
+import type { CallRecord } from '../../audit/call-record.js';
 import {
   auditResources,
   EVENT_VERSION,
@@ -9,11 +9,11 @@ import {
   userIdentity,
   type AuditEvent,
   type TlsDetails,
-} from '../audit/event.js';
-import type { AuditSink } from '../audit/ports.js';
-import type { KmsKey } from '../domain/key.js';
-import type { KeyUsageTracker } from './key-usage.js';
-import type { Clock, Principal } from './ports.js';
+} from '../../audit/event.js';
+import type { AuditSink } from '../../audit/ports.js';
+import type { KmsKey } from '../../domain/key.js';
+import type { KeyUsageTracker } from '../keys/key-usage.js';
+import type { Clock, Principal } from '../ports.js';
 
 /** Everything the protocol edge knows about one answered call. */
 export interface ApiCallFacts {

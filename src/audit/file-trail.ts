@@ -76,6 +76,13 @@ interface TrailState {
 /** Thrown (and mapped to KMSInternalException) when the trail cannot take an event. */
 export class AuditUnavailableError extends Error {}
 
+/** Written, but not known to be on disk. */
+class SyncFailure extends Error {
+  constructor(override readonly cause: unknown) {
+    super('fsync failed');
+  }
+}
+
 /**
  * The audit trail as append-only JSON-lines files under one folder, hash-chained
  * and sealed by signed digests (see trail-format.ts). Writes are grouped: every
@@ -192,7 +199,8 @@ export class FileAuditTrail implements AuditSink {
         try {
           await this.writeEvents(batch);
         } catch (e) {
-          this.failed(e, batch);
+          this.failed(e, e instanceof SyncFailure ? [] : batch);
+          if (e instanceof SyncFailure) for (const item of batch) (item.durable ? item.waiter.reject : item.waiter.resolve)(new AuditUnavailableError('the audit trail could not be synced to disk'));
           return;
         }
         for (const item of batch) item.waiter.resolve();
@@ -210,8 +218,9 @@ export class FileAuditTrail implements AuditSink {
    * happen), and writing is tried again shortly, at the same position.
    */
   private failed(e: unknown, batch: Array<Extract<Item, { kind: 'event' }>>): void {
-    if (this.failure === undefined) this.options.logger.error({ err: e }, 'the audit trail cannot be written; calls are refused until it can');
-    this.failure = e;
+    const cause = e instanceof SyncFailure ? e.cause : e;
+    if (this.failure === undefined) this.options.logger.error({ err: cause }, 'the audit trail cannot be written; calls are refused until it can');
+    this.failure = cause;
     for (const item of batch) item.waiter.reject(new AuditUnavailableError('the audit trail is not writable'));
     this.queue.unshift(...batch.map((item) => ({ ...item, late: true, waiter: NO_WAITER })));
     this.retryTimer = setTimeout(() => {
@@ -234,10 +243,9 @@ export class FileAuditTrail implements AuditSink {
   }
 
   /** Writes one record built from the next sequence number and the previous hash. */
-  private async writeLine(build: (seq: number, prev: string) => string, durable: boolean): Promise<string> {
+  private async writeLine(build: (seq: number, prev: string) => string, durable: boolean): Promise<void> {
     const line = build(this.seq + 1, this.lastHash);
     await this.writeOut([line], durable, this.seq + 1, recordHash(line));
-    return line;
   }
 
   private async writeOut(lines: readonly string[], durable: boolean, seq: number, lastHash: string): Promise<void> {
@@ -256,7 +264,9 @@ export class FileAuditTrail implements AuditSink {
     this.seq = seq;
     this.lastHash = lastHash;
     this.fileUncovered = true;
-    if (durable) await file.handle.datasync();
+    // The lines are in the file now: a failed sync must not queue them again.
+    if (durable) await file.handle.datasync().catch((e: unknown) => Promise.reject(new SyncFailure(e)));
+    if (this.failure !== undefined) this.options.logger.warn('the audit trail is writable again; calls are served');
     this.failure = undefined;
   }
 

@@ -68,8 +68,8 @@ function matches(event: Record<string, unknown>, f: QueryFilter, alias: { name: 
   if (f.outcome && outcomeOf(event) !== f.outcome) return false;
   if (f.requestId && event.requestID !== f.requestId) return false;
   if (f.principal) {
-    const who = (event.userIdentity ?? {}) as Record<string, unknown>;
-    if (![who.arn, who.userName, who.accessKeyId].includes(f.principal)) return false;
+    const who = (event.userIdentity ?? {}) as Record<string, unknown> | null;
+    if (![who?.arn, who?.userName, who?.accessKeyId].includes(f.principal)) return false;
   }
   if (f.key) {
     const keyIds = keysOf(event);
@@ -82,9 +82,9 @@ function matches(event: Record<string, unknown>, f: QueryFilter, alias: { name: 
 }
 
 function keysOf(event: Record<string, unknown>): string[] {
-  const resources = Array.isArray(event.resources) ? (event.resources as Array<{ ARN?: unknown }>) : [];
+  const resources = Array.isArray(event.resources) ? (event.resources as Array<{ ARN?: unknown } | null>) : [];
   return resources.flatMap((r) => {
-    const m = typeof r.ARN === 'string' && r.ARN.includes(':key/') ? KEY_ID.exec(r.ARN) : null;
+    const m = typeof r?.ARN === 'string' && r.ARN.includes(':key/') ? KEY_ID.exec(r.ARN) : null;
     return m ? [m[0]] : [];
   });
 }

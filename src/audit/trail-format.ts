@@ -116,17 +116,36 @@ export function parseRecord(line: string): ParsedRecord | undefined {
   const seq = r.seq as number;
   const prev = r.prev;
   if (isObject(r.event)) return { kind: 'event', seq, prev, late: r.late === true, event: r.event };
-  if (isObject(r.open)) return { kind: 'open', seq, prev, open: r.open as unknown as OpenBody };
-  if (isObject(r.digest) && typeof r.signature === 'string') {
+  if (isObject(r.open) && isOpenBody(r.open)) return { kind: 'open', seq, prev, open: r.open };
+  if (isObject(r.digest) && isDigestBody(r.digest) && typeof r.signature === 'string') {
     const at = line.lastIndexOf(SIGNATURE_MEMBER);
     if (at < 0) return undefined;
-    return { kind: 'digest', seq, prev, digest: r.digest as unknown as DigestBody, signature: r.signature, unsigned: `${line.slice(0, at)}}` };
+    return { kind: 'digest', seq, prev, digest: r.digest, signature: r.signature, unsigned: `${line.slice(0, at)}}` };
   }
   return undefined;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+// The verifier reads files an attacker may have written: every member it uses is checked for its type.
+function isOpenBody(v: Record<string, unknown>): v is Record<string, unknown> & OpenBody {
+  const c = v.cutOff as Record<string, unknown> | undefined;
+  return isString(v.trailId) && isString(v.at) && (c === undefined || (isObject(c) && isString(c.file) && isCount(c.offset) && isCount(c.bytes) && isString(c.sha256)));
+}
+
+function isDigestBody(v: Record<string, unknown>): v is Record<string, unknown> & DigestBody {
+  const p = v.previousDigest as Record<string, unknown> | null;
+  return (
+    isString(v.trailId) && isString(v.reason) && (v.firstSeq === null || isCount(v.firstSeq)) && (v.lastSeq === null || isCount(v.lastSeq)) && isCount(v.count) &&
+    isString(v.lastRecordHash) && isString(v.startTime) && isString(v.endTime) && isString(v.publicKeyFingerprint) && isString(v.signatureAlgorithm) &&
+    Array.isArray(v.files) && v.files.every((f: unknown) => isObject(f) && isString(f.name) && isCount(f.bytes) && isString(f.sha256)) &&
+    (p === null || (isObject(p) && isCount(p.seq) && isString(p.hash) && isString(p.signature)))
+  );
 }
 
 /** One whole line of a trail file and where it lies. */

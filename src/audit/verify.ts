@@ -195,7 +195,7 @@ function checkDigests(entries: readonly Entry[], files: readonly TrailFile[], pu
     if (d.count !== covered.length || d.firstSeq !== firstSeq || d.lastSeq !== (covered.length > 0 ? r.seq - 1 : null)) {
       add('digest-altered', where(e), `this digest covers seq ${d.firstSeq}..${d.lastSeq} (${d.count} records), but ${covered.length} records lie between it and the digest before it`);
     }
-    for (const f of d.files ?? []) {
+    for (const f of d.files) {
       const bytes = content.get(f.name);
       if (!bytes) add('file-mismatch', where(e), `${f.name}, which this digest vouches for, is missing`);
       else if (bytes.length < f.bytes) add('file-mismatch', where(e), `${f.name} is shorter (${bytes.length} bytes) than this digest vouches for (${f.bytes}): cut short or replaced by an older copy`);

@@ -6,7 +6,8 @@ import { createPublicKey } from 'node:crypto';
 import { CallHandler } from './api/call-handler.js';
 import { buildHttpApp } from './api/http-server.js';
 import type { Services } from './api/operation.js';
-import { FileAuditTrail } from './audit/file-trail.js';
+import { OPERATIONS } from './api/operations/index.js';
+import { FileAuditTrail, readEventsSince } from './audit/file-trail.js';
 import { DISABLED_AUDIT, type AuditSink } from './audit/ports.js';
 import { SIGNATURE_ALGORITHM } from './audit/trail-format.js';
 import { CREDENTIALS_PROFILE, resolveAdminCredential, type AdminCredential } from './config/admin-credential.js';
@@ -67,6 +68,9 @@ export interface RunningService {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** The operations whose success counts as a use of their keys (GetKeyLastUsage). */
+const CRYPTOGRAPHIC_OPERATIONS: ReadonlySet<string> = new Set([...OPERATIONS.values()].filter((op) => op.audit.kind === 'crypto').map((op) => op.name));
+
 async function tokenOptions(config: Config): Promise<TokenOptions> {
   const { pkcs11 } = config;
   if (pkcs11.module !== undefined && pkcs11.tokenLabel !== undefined) {
@@ -115,6 +119,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     sink = config.audit.mode === 'on' ? await FileAuditTrail.open(auditOptions, signer) : DISABLED_AUDIT;
     const usage = new KeyUsageTracker(store.usage, config.keyUsageFlushMs, logger);
     const audit = new AuditRecorder(sink, usage, clock);
+    if (sink instanceof FileAuditTrail && !sink.previousClosedCleanly) {
+      // A crash may have lost the last uses of keys written since the last batch: the trail has them.
+      const since = await usage.flushedAt();
+      const events = await readEventsSince(config.audit.dir!, since && new Date(since.getTime() - 5_000));
+      const replayed = audit.replayUsage(events, CRYPTOGRAPHIC_OPERATIONS);
+      if (replayed > 0) logger.info({ replayed }, 'key usage since the last batch taken again from the audit trail');
+    }
     const auditPublicKey = createPublicKey({ key: signer.publicKey, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
 
     const keys = new KeyDirectory(store, clock, ttl);
@@ -208,6 +219,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           server.closeIdleConnections();
           setTimeout(() => server.closeAllConnections(), 2_000).unref();
         });
+        // A call still running records its event (and its key's last use) before the trail closes.
+        await handler.settle(5_000);
         await usage.stop();
         // The trail's last digest is signed in the token: before the token closes.
         await openSink.close();

@@ -52,9 +52,27 @@ const UNAVAILABLE = 'The audit trail cannot be written at the moment, so the req
  * event, refused ones too. No domain decision is taken here.
  */
 export class CallHandler {
+  /** Calls being answered: a graceful stop lets them finish (and record their events) first. */
+  private readonly inFlight = new Set<Promise<CallAnswer>>();
+
   constructor(private readonly deps: CallHandlerDeps) {}
 
-  async handle(call: RawCall): Promise<CallAnswer> {
+  handle(call: RawCall): Promise<CallAnswer> {
+    const answer = this.answer(call);
+    this.inFlight.add(answer);
+    const done = () => void this.inFlight.delete(answer);
+    answer.then(done, done);
+    return answer;
+  }
+
+  /** Resolves once every call under way has been answered, or after timeoutMs. */
+  async settle(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  private async answer(call: RawCall): Promise<CallAnswer> {
     const { deps } = this;
     const requestId = randomUUID();
     const startedAt = process.hrtime.bigint();
@@ -67,14 +85,14 @@ export class CallHandler {
     let output: Output | undefined;
     let error: KmsError | undefined;
     try {
+      // Fail closed, first of all: nothing is done, and nothing is told (not even whether a credential exists), that the trail could not record.
+      if (!deps.audit.writable) throw new KMSInternalException(UNAVAILABLE);
       if (call.bodyError) throw call.bodyError;
       principal = await this.authenticate(call);
       if (!operation) throw new UnknownOperationException(target ? `Unknown operation ${target}` : 'Missing X-Amz-Target header');
       if (body instanceof KmsError) throw body;
       const parsed = operation.input.safeParse(body);
       if (!parsed.success) throw validationError(parsed.error, body);
-      // Fail closed: nothing is done that the trail could not record.
-      if (!deps.audit.writable) throw new KMSInternalException(UNAVAILABLE);
       const ctx: CallContext = {
         requestId,
         principal,
@@ -111,9 +129,9 @@ export class CallHandler {
         error: error && { code: error.awsName, message: error.message },
       });
     } catch (e) {
-      // The answer waits for its event: without one, the caller is told the call failed.
+      // The answer waits for its event: without one, the caller learns only that the call failed.
       deps.logger.error({ requestId, err: e }, 'audit event not written; the call is answered with an error');
-      if (!error) error = new KMSInternalException(UNAVAILABLE);
+      error = new KMSInternalException(UNAVAILABLE);
     }
 
     const status = error ? error.httpStatus : 200;

@@ -14,8 +14,8 @@ import {
   SIGNATURE_ALGORITHM,
   signedDigestLine,
   splitLines,
+  sortTrailFiles,
   trailFileName,
-  trailFileSeq,
   unsignedDigestLine,
   type CutOff,
   type DigestBody,
@@ -39,9 +39,8 @@ export interface FileTrailOptions {
 type Waiter = { resolve: () => void; reject: (e: unknown) => void };
 const NO_WAITER: Waiter = { resolve: () => undefined, reject: () => undefined };
 
-type Item =
-  | { kind: 'event'; json: string; durable: boolean; late: boolean; waiter: Waiter }
-  | { kind: 'seal'; reason: DigestBody['reason']; waiter: Waiter };
+type EventItem = { kind: 'event'; json: string; durable: boolean; late: boolean; waiter: Waiter };
+type Item = EventItem | { kind: 'seal'; reason: DigestBody['reason']; waiter: Waiter };
 
 interface OpenFile {
   readonly name: string;
@@ -94,6 +93,8 @@ class SyncFailure extends Error {
 export class FileAuditTrail implements AuditSink {
   private readonly queue: Item[] = [];
   private draining = false;
+  /** The drain under way, if any (close waits for it). */
+  private running: Promise<void> | undefined;
   private file: OpenFile | undefined;
   private seq: number;
   private lastHash: string;
@@ -106,6 +107,7 @@ export class FileAuditTrail implements AuditSink {
   private retryTimer: NodeJS.Timeout | undefined;
   private digestTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly closedCleanly: boolean;
 
   private constructor(
     private readonly options: FileTrailOptions,
@@ -114,6 +116,7 @@ export class FileAuditTrail implements AuditSink {
     private readonly trailId: string,
     state: TrailState,
   ) {
+    this.closedCleanly = state.closedCleanly;
     this.seq = state.seq;
     this.lastHash = state.lastHash;
     this.lastDigest = state.lastDigest;
@@ -133,13 +136,18 @@ export class FileAuditTrail implements AuditSink {
     const trail = new FileAuditTrail(options, signer, now, state.trailId, state);
     const at = now().toISOString();
     trail.sinceTime ??= at;
-    await trail.writeLine((seq, prev) => openLine(seq, prev, { trailId: state.trailId, at, reason: 'start', previousClosed: state.closedCleanly, ...(state.cutOff ? { cutOff: state.cutOff } : {}) }), true);
+    await trail.writeLine((seq, prev) => openLine(seq, prev, { trailId: state.trailId, at, reason: 'start', previousClosed: state.closedCleanly, ...(state.cutOff ? { cutOff: state.cutOff } : {}) }));
     if (state.cutOff) options.logger.warn({ cutOff: state.cutOff }, 'the audit trail ended in a half-written record (a crash); a new file continues the chain');
     if (options.digestIntervalMs > 0) {
       trail.digestTimer = setInterval(() => void trail.seal('interval').catch(() => undefined), options.digestIntervalMs);
       trail.digestTimer.unref();
     }
     return trail;
+  }
+
+  /** Whether the trail's last record before this start was a shutdown digest (false after a crash). */
+  get previousClosedCleanly(): boolean {
+    return this.closedCleanly;
   }
 
   get writable(): boolean {
@@ -175,54 +183,84 @@ export class FileAuditTrail implements AuditSink {
     }
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     for (const item of this.queue.splice(0)) item.waiter.reject(new AuditUnavailableError('the audit trail is closed'));
-    await this.closeFile();
+    await this.running; // a write under way finishes before its file closes
+    await this.closeFile().catch((e: unknown) => this.options.logger.error({ err: e }, 'the audit trail file could not be closed'));
   }
 
   private kick(): void {
-    if (this.draining || this.retryTimer || this.queue.length === 0) return;
+    if (this.draining || this.retryTimer || this.closed || (this.queue.length === 0 && this.failure === undefined)) return;
     this.draining = true;
     // The next turn of the event loop: events appended meanwhile join this write.
-    setImmediate(() => void this.drain());
+    this.running = new Promise((resolve) => setImmediate(() => void this.drain().finally(resolve)));
   }
 
+  /**
+   * Writes what is queued, in order: events in groups (one write, and one fsync
+   * when any of them asked for it), digests one by one. While writing fails it
+   * keeps trying, and the trail counts as writable again only once an fsync has
+   * succeeded.
+   */
   private async drain(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
-        if (this.queue[0]!.kind === 'seal') {
-          const item = this.queue.shift() as Extract<Item, { kind: 'seal' }>;
-          await this.writeDigest(item.reason).then(item.waiter.resolve, item.waiter.reject);
+      for (;;) {
+        const head = this.queue[0];
+        if (!head) {
+          if (this.failure === undefined) return;
+          await this.syncFile(); // nothing to write: a probe of the disk
           continue;
         }
-        const batch: Array<Extract<Item, { kind: 'event' }>> = [];
-        while (batch.length < 4096 && this.queue[0]?.kind === 'event') batch.push(this.queue.shift() as Extract<Item, { kind: 'event' }>);
-        try {
-          await this.writeEvents(batch);
-        } catch (e) {
-          this.failed(e, e instanceof SyncFailure ? [] : batch);
-          if (e instanceof SyncFailure) for (const item of batch) (item.durable ? item.waiter.reject : item.waiter.resolve)(new AuditUnavailableError('the audit trail could not be synced to disk'));
-          return;
+        if (head.kind === 'seal') {
+          this.queue.shift();
+          await this.writeDigest(head.reason).then(head.waiter.resolve, (e: unknown) => {
+            head.waiter.reject(e);
+            throw e;
+          });
+          continue;
         }
+        const batch: EventItem[] = [];
+        while (batch.length < 4096 && this.queue[0]?.kind === 'event') batch.push(this.queue.shift() as EventItem);
+        await this.writeEvents(batch).catch((e: unknown) => {
+          this.refuse(batch, e);
+          throw e;
+        });
         for (const item of batch) item.waiter.resolve();
-        if (this.rotationDue()) await this.writeDigest('rotation').then(() => this.closeFile(), () => undefined);
+        if (this.rotationDue()) {
+          await this.writeDigest('rotation');
+          await this.closeFile();
+        }
       }
+    } catch (e) {
+      this.failed(e);
     } finally {
       this.draining = false;
-      if (this.queue.length > 0 && !this.retryTimer && !this.closed) this.kick();
+      this.kick();
     }
   }
 
   /**
-   * A write failed (disk full, read-only, I/O error): the callers get an error, the
-   * events go back to the head of the queue marked late (what they record did
-   * happen), and writing is tried again shortly, at the same position.
+   * The callers of a group that failed get an error. Lines that never reached the
+   * file go back to the head of the queue, marked late (what they record did
+   * happen), to be written once the disk takes them; lines that did reach it but
+   * could not be synced stay as they are.
    */
-  private failed(e: unknown, batch: Array<Extract<Item, { kind: 'event' }>>): void {
+  private refuse(batch: readonly EventItem[], e: unknown): void {
+    const error = new AuditUnavailableError('the audit trail is not writable');
+    if (e instanceof SyncFailure) {
+      for (const item of batch) (item.durable ? item.waiter.reject : item.waiter.resolve)(error);
+      return;
+    }
+    for (const item of batch) item.waiter.reject(error);
+    this.queue.unshift(...batch.map((item) => ({ ...item, late: true, waiter: NO_WAITER })));
+  }
+
+  /** Writing failed (disk full, read-only, I/O error): calls are refused, and writing is tried again shortly. */
+  private failed(e: unknown): void {
     const cause = e instanceof SyncFailure ? e.cause : e;
     if (this.failure === undefined) this.options.logger.error({ err: cause }, 'the audit trail cannot be written; calls are refused until it can');
     this.failure = cause;
-    for (const item of batch) item.waiter.reject(new AuditUnavailableError('the audit trail is not writable'));
-    this.queue.unshift(...batch.map((item) => ({ ...item, late: true, waiter: NO_WAITER })));
+    if (this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.kick();
@@ -230,7 +268,7 @@ export class FileAuditTrail implements AuditSink {
     this.retryTimer.unref();
   }
 
-  private async writeEvents(batch: ReadonlyArray<Extract<Item, { kind: 'event' }>>): Promise<void> {
+  private async writeEvents(batch: readonly EventItem[]): Promise<void> {
     let seq = this.seq;
     let prev = this.lastHash;
     const lines: string[] = [];
@@ -239,16 +277,20 @@ export class FileAuditTrail implements AuditSink {
       prev = recordHash(line);
       lines.push(line);
     }
-    await this.writeOut(lines, batch.some((item) => item.durable), seq, prev);
+    await this.writeOut(lines, seq, prev);
+    // After a failure, only a successful fsync shows the disk is back.
+    if (this.failure !== undefined || batch.some((item) => item.durable)) await this.syncFile();
   }
 
-  /** Writes one record built from the next sequence number and the previous hash. */
-  private async writeLine(build: (seq: number, prev: string) => string, durable: boolean): Promise<void> {
+  /** Writes one record built from the next sequence number and the previous hash, and syncs it. */
+  private async writeLine(build: (seq: number, prev: string) => string): Promise<void> {
     const line = build(this.seq + 1, this.lastHash);
-    await this.writeOut([line], durable, this.seq + 1, recordHash(line));
+    await this.writeOut([line], this.seq + 1, recordHash(line));
+    await this.syncFile();
   }
 
-  private async writeOut(lines: readonly string[], durable: boolean, seq: number, lastHash: string): Promise<void> {
+  /** Appends whole lines at the file's end and moves the chain on; throws, with nothing moved, if they could not all be written. */
+  private async writeOut(lines: readonly string[], seq: number, lastHash: string): Promise<void> {
     const file = await this.openFile();
     const data = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
     let written = 0;
@@ -264,8 +306,15 @@ export class FileAuditTrail implements AuditSink {
     this.seq = seq;
     this.lastHash = lastHash;
     this.fileUncovered = true;
-    // The lines are in the file now: a failed sync must not queue them again.
-    if (durable) await file.handle.datasync().catch((e: unknown) => Promise.reject(new SyncFailure(e)));
+  }
+
+  private async syncFile(): Promise<void> {
+    const file = await this.openFile();
+    try {
+      await file.handle.datasync();
+    } catch (e) {
+      throw new SyncFailure(e);
+    }
     if (this.failure !== undefined) this.options.logger.warn('the audit trail is writable again; calls are served');
     this.failure = undefined;
   }
@@ -293,11 +342,13 @@ export class FileAuditTrail implements AuditSink {
     const unsigned = unsignedDigestLine(seq, this.lastHash, digest);
     const signature = await this.signer.sign(Buffer.from(unsigned, 'utf8'));
     const line = signedDigestLine(unsigned, signature);
-    await this.writeOut([line], true, seq, recordHash(line));
+    await this.writeOut([line], seq, recordHash(line));
+    // The digest is in the file: the next one names it, even if the sync below fails.
     this.lastDigest = { seq, hash: this.lastHash, signature: signature.toString('base64'), endTime };
     this.uncoveredFiles = [];
     this.fileUncovered = false;
     this.sinceTime = endTime;
+    await this.syncFile();
   }
 
   private rotationDue(): boolean {
@@ -307,19 +358,22 @@ export class FileAuditTrail implements AuditSink {
 
   private async openFile(): Promise<OpenFile> {
     if (this.file) return this.file;
-    const name = trailFileName(this.seq + 1);
-    const full = path.join(this.options.dir, name);
-    let handle: FileHandle;
-    try {
-      handle = await open(full, 'wx', 0o600);
-    } catch (e) {
-      // A file a crash left empty right after creating it is taken over; any other is never overwritten.
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || (await stat(full)).size !== 0) throw e;
-      handle = await open(full, 'r+');
+    for (let generation = 0; ; generation++) {
+      const name = trailFileName(this.seq + 1, generation);
+      const full = path.join(this.options.dir, name);
+      let handle: FileHandle;
+      try {
+        handle = await open(full, 'wx', 0o600);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || generation >= 999) throw e;
+        // A file a crash left empty right after creating it is taken over; one holding anything is never touched.
+        if ((await stat(full)).size !== 0) continue;
+        handle = await open(full, 'r+');
+      }
+      await syncDirectory(this.options.dir);
+      this.file = { name, handle, bytes: 0, hash: createHash('sha256'), openedAt: this.now().getTime() };
+      return this.file;
     }
-    await syncDirectory(this.options.dir);
-    this.file = { name, handle, bytes: 0, hash: createHash('sha256'), openedAt: this.now().getTime() };
-    return this.file;
   }
 
   private async closeFile(): Promise<void> {
@@ -345,10 +399,29 @@ async function syncDirectory(dir: string): Promise<void> {
   }
 }
 
+/**
+ * The events written since a moment, oldest first: the newest files are read
+ * backwards and reading stops at the first event older than that.
+ */
+export async function readEventsSince(dir: string, since: Date | undefined): Promise<Array<Record<string, unknown>>> {
+  const found: Array<Record<string, unknown>> = [];
+  const names = await listTrailFiles(dir);
+  for (let i = names.length - 1; i >= 0; i--) {
+    const { lines } = splitLines(await readFile(path.join(dir, names[i]!)));
+    for (let j = lines.length - 1; j >= 0; j--) {
+      const record = parseRecord(lines[j]!.text);
+      if (record?.kind !== 'event') continue;
+      const time = record.event.eventTime;
+      if (since && typeof time === 'string' && Date.parse(time) < since.getTime()) return found.reverse();
+      found.push(record.event);
+    }
+  }
+  return found.reverse();
+}
+
 /** The trail's files in chain order. */
 export async function listTrailFiles(dir: string): Promise<string[]> {
-  const names = (await readdir(dir)).filter((n) => trailFileSeq(n) !== undefined);
-  return names.sort((a, b) => trailFileSeq(a)! - trailFileSeq(b)!);
+  return sortTrailFiles(await readdir(dir));
 }
 
 /**

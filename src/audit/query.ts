@@ -25,6 +25,11 @@ const DENIALS: ReadonlySet<string> = new Set([
   'AccessDeniedException', 'UnrecognizedClientException', 'InvalidSignatureException', 'IncompleteSignatureException', 'MissingAuthenticationTokenException',
 ]);
 
+/** A member read from a file as text, whatever its JSON type (the files may have been tampered with). */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value);
+}
+
 export function outcomeOf(event: Record<string, unknown>): Outcome {
   const code = event.errorCode;
   if (typeof code !== 'string') return 'allowed';
@@ -61,10 +66,11 @@ function targetOf(aliases: Map<string, string>, aliasName: string, accountId: st
 }
 
 function matches(event: Record<string, unknown>, f: QueryFilter, alias: { name: string; targets: string[] } | undefined): boolean {
-  const time = Date.parse(String(event.eventTime));
+  const time = Date.parse(text(event.eventTime));
+  if ((f.from || f.to) && Number.isNaN(time)) return false;
   if (f.from && time < f.from.getTime()) return false;
   if (f.to && time > f.to.getTime()) return false;
-  if (f.operation && String(event.eventName).toLowerCase() !== f.operation.toLowerCase()) return false;
+  if (f.operation && text(event.eventName).toLowerCase() !== f.operation.toLowerCase()) return false;
   if (f.outcome && outcomeOf(event) !== f.outcome) return false;
   if (f.requestId && event.requestID !== f.requestId) return false;
   if (f.principal) {
@@ -91,7 +97,7 @@ function keysOf(event: Record<string, unknown>): string[] {
 
 function followAliases(aliases: Map<string, string>, event: Record<string, unknown>): void {
   if (event.errorCode !== undefined) return;
-  const account = String(event.recipientAccountId);
+  const account = text(event.recipientAccountId);
   const params = (event.requestParameters ?? {}) as Record<string, unknown>;
   const name = typeof params.aliasName === 'string' ? params.aliasName : undefined;
   switch (event.eventName) {
@@ -116,15 +122,15 @@ function followAliases(aliases: Map<string, string>, event: Record<string, unkno
 export function formatTable(events: readonly FoundEvent[]): string {
   const rows = events.map(({ event }) => {
     const who = (event.userIdentity ?? {}) as Record<string, unknown>;
-    const caller = String(who.arn ?? who.invokedBy ?? who.accessKeyId ?? '-');
+    const caller = text(who.arn ?? who.invokedBy ?? who.accessKeyId ?? '-');
     const outcome = outcomeOf(event);
     return [
-      String(event.eventTime),
-      String(event.eventName),
+      text(event.eventTime),
+      text(event.eventName),
       caller,
       keysOf(event).join(',') || '-',
-      outcome === 'allowed' ? 'allowed' : `${outcome}: ${String(event.errorCode)}`,
-      String(event.requestID ?? '-'),
+      outcome === 'allowed' ? 'allowed' : `${outcome}: ${text(event.errorCode)}`,
+      text(event.requestID ?? '-'),
     ];
   });
   const header = ['TIME', 'OPERATION', 'CALLER', 'KEYS', 'OUTCOME', 'REQUEST ID'];

@@ -16,16 +16,30 @@ import { createHash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 export const SIGNATURE_ALGORITHM = 'SHA256withECDSA';
-const FILE_NAME = /^trail-(\d{12})\.jsonl$/;
+const FILE_NAME = /^trail-(\d{12})(?:-(\d{1,6}))?\.jsonl$/;
 
-export function trailFileName(firstSeq: number): string {
-  return `trail-${String(firstSeq).padStart(12, '0')}.jsonl`;
+/**
+ * A trail file's name: the sequence number of its first record, and a generation
+ * when a file of that name already exists (a crash cut off its first record, and
+ * it is kept as it is).
+ */
+export function trailFileName(firstSeq: number, generation = 0): string {
+  return `trail-${String(firstSeq).padStart(12, '0')}${generation > 0 ? `-${generation}` : ''}.jsonl`;
 }
 
-/** The first sequence number a trail file's name promises, or undefined for any other file. */
-export function trailFileSeq(name: string): number | undefined {
+/** Where a trail file goes in the chain, by its name; undefined for any other file. */
+function trailFileOrder(name: string): [number, number] | undefined {
   const m = FILE_NAME.exec(name);
-  return m ? Number(m[1]) : undefined;
+  return m ? [Number(m[1]), Number(m[2] ?? 0)] : undefined;
+}
+
+/** The trail's files among a folder's names, in chain order. */
+export function sortTrailFiles(names: readonly string[]): string[] {
+  const ordered = names.flatMap((name) => {
+    const order = trailFileOrder(name);
+    return order ? [{ name, order }] : [];
+  });
+  return ordered.sort((a, b) => a.order[0] - b.order[0] || a.order[1] - b.order[1]).map((f) => f.name);
 }
 
 export function sha256Hex(data: string | Buffer): string {

@@ -112,54 +112,83 @@ export function verifyTrail(files: readonly TrailFile[], publicKey: KeyObject, f
 
 type Add = (kind: Finding['kind'], at: string, message: string, tampering?: boolean) => void;
 
-/** Sequence numbers and hash links, naming the record each break is about. */
+/**
+ * Sequence numbers and hash links, naming the record each break is about. Links
+ * are looked at before numbers: a record the next one skips over was inserted, a
+ * record that chains correctly but carries the wrong number had its number edited.
+ */
 function checkChain(entries: readonly Entry[], add: Add): void {
   let prev: Entry | undefined;
-  let prevFlagged = false;
+  /** The sequence number the next record must have (an edited number does not move it). */
+  let expectedSeq = 1;
+  /** The next record's link is not checked: the record before it was already found edited. */
+  let skipLink = false;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const r = e.record;
     if (!r) {
       add('altered', where(e), 'this line is not a well-formed record: it was edited');
       prev = e;
-      prevFlagged = true;
+      expectedSeq++;
+      skipLink = true;
       continue;
     }
-    const expectedSeq = prev ? (prev.record?.seq ?? 0) + 1 : 1;
     const expectedPrev = prev ? prev.hash : GENESIS_HASH;
-    if (r.seq === expectedSeq) {
-      if (r.prev !== expectedPrev && !prevFlagged) {
-        if (prev) add('altered', where(prev), `this record was edited: the next record (${where(e)}) chains to a different hash`);
-        else add('removed', where(e), 'the trail does not begin at its first record: the records before this one were removed');
-      }
+    const linked = skipLink || r.prev === expectedPrev;
+    const numbered = r.seq === expectedSeq;
+    const next = entries[i + 1];
+    skipLink = false;
+    if (linked && numbered) {
       prev = e;
-      prevFlagged = false;
+      expectedSeq++;
       continue;
     }
-    const next = entries[i + 1];
     if (r.seq === expectedSeq + 1 && next?.record?.seq === expectedSeq && next.record.prev === expectedPrev && r.prev === next.hash) {
       add('reordered', where(e), `records seq ${expectedSeq} and ${r.seq} are in the wrong order`);
       prev = e;
-      prevFlagged = false;
+      expectedSeq += 2;
       i++;
       continue;
     }
-    if (r.seq > expectedSeq) {
+    if (next?.record && next.record.prev === expectedPrev && (!prev || next.record.seq === expectedSeq)) {
+      add('inserted', where(e), `this record was inserted: the record after it (${where(next)}) chains to the one before it`);
+      continue;
+    }
+    const before = prev?.record;
+    if (before && r.seq === before.seq && r.prev === before.prev && (!next?.record || next.record.prev === e.hash)) {
+      // Two records claim one place and the chain goes on from this one: the other was inserted, forged to chain correctly.
+      add('inserted', where(prev!), `this record was inserted: it takes the place of ${where(e)}, to which the rest of the trail chains`);
+      prev = e;
+      expectedSeq = r.seq + 1;
+      continue;
+    }
+    if (linked) {
+      add('altered', where(e), `this record's sequence number was edited: ${expectedSeq} was expected`);
+      prev = e;
+      expectedSeq++;
+      skipLink = true; // edited, so the next record's link to it is broken too
+      continue;
+    }
+    if (numbered) {
+      if (next?.record && next.record.prev !== e.hash) {
+        add('altered', where(e), 'this record was edited: it does not chain to the record before it, nor the next record to it');
+        skipLink = true;
+      } else if (prev) add('altered', where(prev), `this record was edited: the next record (${where(e)}) chains to a different hash`);
+      else add('removed', where(e), 'the trail does not begin at its first record: the records before this one were removed');
+      prev = e;
+      expectedSeq++;
+      continue;
+    }
+    const later = r.seq > expectedSeq ? entries.slice(i + 1).find((x) => x.record?.seq === expectedSeq) : undefined;
+    if (later) add('reordered', where(e), `this record (seq ${r.seq}) is out of place: seq ${expectedSeq} comes later, at ${where(later)}`);
+    else if (r.seq > expectedSeq) {
       const missing = r.seq - expectedSeq === 1 ? `seq ${expectedSeq} is` : `seq ${expectedSeq} to ${r.seq - 1} are`;
       const boundary = prev && prev.file !== e.file ? ` (at the start of ${e.file}: ${prev.file} may have been cut short or replaced by an older copy)` : '';
       add('removed', where(e), `record ${missing} missing before this one${boundary}`);
-      prev = e; // its own link, to a missing record, cannot be checked
-      prevFlagged = false;
-      continue;
-    }
-    // A sequence number already seen: one of the two claimants was inserted.
-    const genuineIsPrev = prev?.record?.seq === r.seq && next?.record?.prev === e.hash ? false : true;
-    if (genuineIsPrev) add('inserted', where(e), `a record with seq ${r.seq} was inserted here (seq ${expectedSeq} was expected)`);
-    else {
-      add('inserted', where(prev!), `a record with seq ${r.seq} was inserted here: the records after it chain to the one at ${where(e)}`);
-      prev = e;
-      prevFlagged = false;
-    }
+    } else add('inserted', where(e), `a record with seq ${r.seq} was inserted or moved here (seq ${expectedSeq} was expected)`);
+    // Carry on from this record, so that later, independent breaks are found too.
+    prev = e;
+    expectedSeq = r.seq + 1;
   }
 }
 

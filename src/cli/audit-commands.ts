@@ -46,6 +46,7 @@ export async function verifyCommand(trailDir: string, flags: Map<string, string>
   out(`Public key fingerprint ${fingerprint}`);
   out(result.sealedThrough ? `Sealed through ${result.sealedThrough.endTime} (digest seq ${result.sealedThrough.seq})` : 'No verified digest seals any part of the trail');
   for (const note of result.notes) out(`Note: ${note}`);
+  if (!flags.has('sealed-through')) out('Note: without --sealed-through, a tail cut off at a record boundary cannot be told from a copy taken earlier');
   const [first] = result.findings;
   if (!first) {
     out('VERIFIED: every record chains to the one before it and every digest is signed by this key.');

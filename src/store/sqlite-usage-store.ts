@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import type { KeyLastUse, KeyUsageStore } from '../services/access/access-ports.js';
 
+const FLUSHED_AT = 'key_usage_flushed_at';
+
 interface UsageRow {
   operation: string;
   used_at: number;
@@ -10,7 +12,7 @@ interface UsageRow {
 
 export class SqliteKeyUsageStore implements KeyUsageStore {
   private readonly stmt;
-  private readonly record: (usages: ReadonlyMap<string, KeyLastUse>) => void;
+  private readonly record: (usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date) => void;
 
   constructor(db: Database.Database) {
     this.stmt = {
@@ -20,14 +22,21 @@ export class SqliteKeyUsageStore implements KeyUsageStore {
         WHERE excluded.used_at >= key_last_usage.used_at`),
       get: db.prepare('SELECT operation, used_at, event_id, request_id FROM key_last_usage WHERE key_id = ?'),
       setting: db.prepare('SELECT value FROM service_settings WHERE name = ?'),
+      putSetting: db.prepare('INSERT INTO service_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     };
-    this.record = db.transaction((usages: ReadonlyMap<string, KeyLastUse>) => {
+    this.record = db.transaction((usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date) => {
       for (const [keyId, u] of usages) this.stmt.upsert.run(keyId, u.operation, u.timestamp.getTime(), u.eventId, u.requestId);
+      this.stmt.putSetting.run(FLUSHED_AT, String(flushedAt.getTime()));
     });
   }
 
-  async recordUsage(usages: ReadonlyMap<string, KeyLastUse>): Promise<void> {
-    this.record(usages);
+  async recordUsage(usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date): Promise<void> {
+    this.record(usages, flushedAt);
+  }
+
+  async flushedAt(): Promise<Date | undefined> {
+    const r = this.stmt.setting.get(FLUSHED_AT) as { value: string } | undefined;
+    return r && new Date(Number(r.value));
   }
 
   async lastUsage(keyId: string): Promise<KeyLastUse | undefined> {

@@ -9,13 +9,17 @@ import {
   SignCommand,
   VerifyCommand,
 } from '@aws-sdk/client-kms';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultKeyPolicy } from '../../src/domain/default-policy.js';
 import { auditEvents } from '../support/audit.js';
 import { DAY_MS, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
 import { createKey } from '../support/keys.js';
-import { startTestService, useTestService } from '../support/service.js';
+import { spawnService } from '../support/process.js';
+import { kmsClient, startTestService, useTestService } from '../support/service.js';
 
 const clock = new TestClock();
 const kms = useTestService({ clock, config: { schedulerIntervalMs: 0 } });
@@ -92,6 +96,31 @@ describe('GetKeyLastUsage', () => {
       }
     } finally {
       await restartable.cleanup();
+    }
+  });
+});
+
+describe('GetKeyLastUsage after a crash', () => {
+  it('takes the last uses that were not written to the database yet back from the audit trail', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-usage-kill-'));
+    try {
+      const spawned = spawnService(dataDir, undefined, { KMS_KEY_USAGE_FLUSH_MS: '600000' });
+      const client = kmsClient(await spawned.url);
+      const key = await createKey(client);
+      const used = await client.send(new EncryptCommand({ KeyId: key.KeyId, Plaintext: Buffer.from('just before the crash') }));
+      client.destroy();
+      await spawned.stop('SIGKILL');
+
+      const again = await startTestService({ dataDir });
+      try {
+        const out = await again.client.send(new GetKeyLastUsageCommand({ KeyId: key.KeyId }));
+        const event = (await auditEvents(again.service.audit.dir)).find((e) => e.requestID === used.$metadata.requestId)!;
+        expect(out.KeyLastUsage).toMatchObject({ Operation: 'Encrypt', KmsRequestId: used.$metadata.requestId, CloudTrailEventId: event.eventID });
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 });

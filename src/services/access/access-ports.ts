@@ -71,8 +71,10 @@ export interface KeyLastUse {
 }
 
 export interface KeyUsageStore {
-  /** Keeps, for each key, the later of the usage it holds and the one given; one transaction. */
-  recordUsage(usages: ReadonlyMap<string, KeyLastUse>): Promise<void>;
+  /** Keeps, for each key, the later of the usage it holds and the one given, and when this was; one transaction. */
+  recordUsage(usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date): Promise<void>;
+  /** When usage was last recorded: what a crash can have lost came after it. */
+  flushedAt(): Promise<Date | undefined>;
   lastUsage(keyId: string): Promise<KeyLastUse | undefined>;
   /** When this database began recording key usage. */
   trackingStart(): Promise<Date>;

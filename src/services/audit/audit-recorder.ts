@@ -105,6 +105,29 @@ export class AuditRecorder implements ServiceEvents {
     return eventID;
   }
 
+  /**
+   * After a crash: the last uses of keys that the store had not taken yet, from
+   * the trail's own events (successful calls of the given cryptographic operations).
+   */
+  replayUsage(events: ReadonlyArray<Record<string, unknown>>, cryptographic: ReadonlySet<string>): number {
+    let replayed = 0;
+    for (const e of events) {
+      const { eventName: operation, eventTime, eventID: eventId, requestID: requestId } = e;
+      if (e.eventType !== 'AwsApiCall' || e.errorCode !== undefined || typeof operation !== 'string' || !cryptographic.has(operation)) continue;
+      if (typeof eventTime !== 'string' || typeof eventId !== 'string' || typeof requestId !== 'string') continue;
+      const usage = { operation, timestamp: new Date(eventTime), eventId, requestId };
+      if (Number.isNaN(usage.timestamp.getTime())) continue;
+      for (const r of Array.isArray(e.resources) ? (e.resources as Array<{ ARN?: unknown }>) : []) {
+        const keyId = typeof r?.ARN === 'string' ? /:key\/([0-9a-f-]{36})$/.exec(r.ARN)?.[1] : undefined;
+        if (keyId) {
+          this.usage.record(keyId, usage);
+          replayed++;
+        }
+      }
+    }
+    return replayed;
+  }
+
   async serviceEvent(eventName: string, key: Pick<KmsKey, 'keyId' | 'arn' | 'accountId' | 'region'>, details: Record<string, unknown>): Promise<void> {
     const event: AuditEvent = {
       eventVersion: EVENT_VERSION,

@@ -8,8 +8,8 @@ const DAY_MS = 86_400_000;
  * The last successful cryptographic use of each key (GetKeyLastUsage and
  * kms:TrailingDaysWithoutKeyUsage). A request only updates a map in memory; the
  * map goes to the store in one transaction per interval and at shutdown, so no
- * request waits for a database write. After a crash, up to one interval of
- * usage is missing from the store (the audit trail still has every call).
+ * request waits for a database write. After a crash, what the store lacks is
+ * taken again from the audit trail's events since the last batch (replay).
  */
 export class KeyUsageTracker {
   private pending = new Map<string, KeyLastUse>();
@@ -52,6 +52,11 @@ export class KeyUsageTracker {
     return Math.max(0, Math.floor((now.getTime() - since.getTime()) / DAY_MS));
   }
 
+  /** When the store last took a batch: a crash can only have lost usage after it. */
+  flushedAt(): Promise<Date | undefined> {
+    return this.store.flushedAt();
+  }
+
   flush(): Promise<void> {
     this.flushing ??= this.write().finally(() => {
       this.flushing = undefined;
@@ -71,7 +76,8 @@ export class KeyUsageTracker {
     const batch = this.pending;
     this.pending = new Map();
     try {
-      await this.store.recordUsage(batch);
+      // Wall-clock time, as the audit events that a restart after a crash replays from it.
+      await this.store.recordUsage(batch, new Date());
     } catch (e) {
       for (const [keyId, usage] of batch) this.record(keyId, usage);
       this.logger.error({ err: e }, 'key usage could not be stored; will retry');

@@ -1,10 +1,10 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createPublicKey } from 'node:crypto';
 import { CallHandler } from './api/call-handler.js';
-import { buildHttpApp } from './api/http-server.js';
+import { httpRequestListener } from './api/http-server.js';
 import type { Services } from './api/operation.js';
 import { OPERATIONS } from './api/operations/index.js';
 import { FileAuditTrail, readEventsSince } from './audit/file-trail.js';
@@ -173,10 +173,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
     // Signatures are checked against the wall clock the callers sign with, even when tests move the domain clock.
     const handler = new CallHandler({ services, credentials, audit, region: config.region, accountId: config.accountId, clock: systemClock, logger });
-    const app = buildHttpApp({ handler });
-    const server: Server = await new Promise((resolve, reject) => {
-      const s = app.listen(config.port, config.host, () => resolve(s));
-      s.once('error', reject);
+    const server: Server = createServer(httpRequestListener({ handler }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     const port = (server.address() as AddressInfo).port;
     const url = serviceUrl(config.host, port);

@@ -10,7 +10,7 @@ import type { Clock, CredentialDirectory, Principal } from '../services/ports.js
 import { ADMIN_OPERATIONS, ADMIN_TARGET_PREFIX } from './admin/admin-operations.js';
 import type { AuditSpec, Operation, Output, Services } from './operation.js';
 import { OPERATIONS } from './operations/index.js';
-import { asKmsError, encodeError, encodeOutput, JSON_CONTENT_TYPE, TARGET_PREFIX, validationError } from './protocol.js';
+import { asKmsError, encodeError, encodeOutput, httpStatusOf, JSON_CONTENT_TYPE, TARGET_PREFIX, validationError } from './protocol.js';
 import { claimedAccessKeyId, verifySigV4 } from './sigv4.js';
 
 /** One request as it arrived, whatever carried it. */
@@ -123,7 +123,7 @@ export class CallHandler {
         requestParameters: spec && !(body instanceof KmsError) ? pickMembers(body, spec.request) : null,
         responseElements: spec && output ? responseElements(spec, output, record) : null,
         readOnly: spec?.readOnly ?? spec?.kind !== 'change',
-        durable: spec?.kind === 'change' && (!error || error.httpStatus >= 500),
+        durable: spec?.kind === 'change' && (!error || httpStatusOf(error) >= 500),
         cryptographic: spec?.kind === 'crypto',
         record,
         error: error && { code: error.awsName, message: error.message },
@@ -134,7 +134,7 @@ export class CallHandler {
       error = new KMSInternalException(UNAVAILABLE);
     }
 
-    const status = error ? error.httpStatus : 200;
+    const status = error ? httpStatusOf(error) : 200;
     const line = {
       requestId,
       op: operation?.name ?? target,
@@ -144,7 +144,7 @@ export class CallHandler {
       outcome: error ? error.awsName : 'ok',
       latencyMs: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3,
     };
-    if (error && error.httpStatus >= 500) deps.logger.error({ ...line, message: error.message, detail: error.detail }, 'request failed');
+    if (error && status >= 500) deps.logger.error({ ...line, message: error.message, detail: error.detail }, 'request failed');
     else deps.logger.debug(line, 'request');
 
     const headers: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-RequestId': requestId };

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import helmet from 'helmet';
 import type { TlsDetails } from '../audit/event.js';
 import { RequestEntityTooLargeException, SerializationException, UnknownOperationException, type KmsError } from '../domain/errors.js';
-import type { CallAnswer, CallHandler, RawCall } from './call-handler.js';
+import type { CallHandler } from './call-handler.js';
 
 export interface HttpDeps {
   readonly handler: CallHandler;
@@ -12,57 +13,97 @@ export interface HttpDeps {
   readonly maxBodyBytes?: number;
 }
 
-/**
- * The HTTP transport: express turns each request into a RawCall for the call
- * handler and writes its answer back. Every request except the health route is
- * an API call and gets its audit event there, those refused here too.
- */
-export function buildHttpApp(deps: HttpDeps): express.Express {
+/** The operator's routes: served by express with helmet, off the KMS hot path. */
+const OPERATOR_PATHS: ReadonlySet<string> = new Set(['/healthz']);
+const EMPTY = Buffer.alloc(0);
+
+function operatorApp(): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(helmet({ contentSecurityPolicy: false }));
-
   app.get('/healthz', (_req, res) => {
     res.setHeader('x-amzn-RequestId', randomUUID());
     res.json({ status: 'ok' });
   });
-
-  app.post('/', express.raw({ type: () => true, limit: deps.maxBodyBytes ?? 64 * 1024 }), (req, res) => {
-    answer(deps, req, res, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0));
-  });
-
-  app.use((req: Request, res: Response) => {
-    answer(deps, req, res, Buffer.alloc(0), new UnknownOperationException('Only POST / with an X-Amz-Target header is served.'));
-  });
-
-  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const type = (err as { type?: string }).type;
-    const refusal = type === 'entity.too.large' ? new RequestEntityTooLargeException('Request entity too large.') : new SerializationException('The request body could not be read.');
-    answer(deps, req, res, Buffer.alloc(0), refusal);
-  });
   return app;
 }
 
-function answer(deps: HttpDeps, req: Request, res: Response, body: Buffer, bodyError?: KmsError): void {
-  const call: RawCall = { method: req.method, url: req.originalUrl, headers: req.headers, body, bodyError, sourceIp: sourceIpOf(req), tls: tlsDetailsOf(req) };
-  deps.handler.handle(call).then(
-    (a: CallAnswer) => {
-      res.status(a.status).set(a.headers).send(a.body);
-    },
-    () => {
-      // The handler answers every failure itself (and logs it); this only keeps the socket from hanging.
-      res.status(500).end();
-    },
-  );
+/**
+ * The HTTP transport on node:http: KMS calls go straight to the call handler (no
+ * framework on the hot path), the operator's routes to express. Every request
+ * that is not an operator route is an API call and gets its audit event, those
+ * refused here (wrong method or path, body too large or unreadable) too.
+ */
+export function httpRequestListener(deps: HttpDeps): RequestListener {
+  const operator = operatorApp();
+  const limit = deps.maxBodyBytes ?? 64 * 1024;
+  return (req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (req.method === 'GET' && OPERATOR_PATHS.has(path)) {
+      operator(req, res);
+      return;
+    }
+    void serveCall(deps.handler, req, res, url, path === '/' && req.method === 'POST' ? limit : undefined);
+  };
 }
 
-function sourceIpOf(req: Request): string | undefined {
+/** `limit` undefined: the request is not a KMS call (wrong method or path), refused without reading its body. */
+async function serveCall(handler: CallHandler, req: IncomingMessage, res: ServerResponse, url: string, limit: number | undefined): Promise<void> {
+  let read: { body: Buffer; error?: KmsError };
+  if (limit === undefined) {
+    req.resume();
+    read = { body: EMPTY, error: new UnknownOperationException('Only POST / with an X-Amz-Target header is served.') };
+  } else read = await readBody(req, limit);
+  const answer = await handler.handle({
+    method: req.method ?? 'GET',
+    url,
+    headers: req.headers,
+    body: read.body,
+    bodyError: read.error,
+    sourceIp: sourceIpOf(req),
+    tls: tlsDetailsOf(req),
+  });
+  res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
+  res.end(answer.body);
+}
+
+/** The body, up to the limit; past it the rest is read and dropped (within reason) so the answer reaches the caller. */
+function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; error?: KmsError }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = Number(req.headers['content-length']) > limit;
+    let settled = false;
+    const settle = (result: { body: Buffer; error?: KmsError }) => {
+      if (settled) return;
+      settled = true;
+      resolve(result);
+    };
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) tooLarge = true;
+      if (!tooLarge) chunks.push(chunk);
+      else if (size > 16 * limit) req.destroy();
+    });
+    req.on('end', () => {
+      if (tooLarge) settle({ body: EMPTY, error: new RequestEntityTooLargeException('Request entity too large.') });
+      else settle({ body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
+    });
+    const broken = () => settle({ body: EMPTY, error: tooLarge ? new RequestEntityTooLargeException('Request entity too large.') : new SerializationException('The request body could not be read.') });
+    req.on('error', broken);
+    req.on('close', broken);
+  });
+}
+
+function sourceIpOf(req: IncomingMessage): string | undefined {
   const address = req.socket.remoteAddress;
   return address?.startsWith('::ffff:') ? address.slice(7) : address;
 }
 
-function tlsDetailsOf(req: Request): TlsDetails | undefined {
+function tlsDetailsOf(req: IncomingMessage): TlsDetails | undefined {
   const socket = req.socket as Partial<TLSSocket>;
   if (!socket.encrypted || !socket.getProtocol || !socket.getCipher) return undefined;
   return { tlsVersion: socket.getProtocol() ?? 'unknown', cipherSuite: socket.getCipher().standardName, clientProvidedHostHeader: req.headers.host ?? '' };

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { KMSInternalException, KmsError, ValidationException } from '../domain/errors.js';
+import { KMSInternalException, KmsError, ValidationException, type KmsErrorName } from '../domain/errors.js';
 
 export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
 export const TARGET_PREFIX = 'TrentService.';
@@ -39,4 +39,47 @@ export function asKmsError(e: unknown): KmsError {
 /** The error body the AWS SDKs parse: `__type` names the exception, `message` explains it. */
 export function encodeError(e: KmsError): string {
   return JSON.stringify({ __type: e.awsName, message: e.message });
+}
+
+/** The HTTP status AWS answers each error with in the JSON 1.1 protocol: one entry per error, checked by the compiler. */
+const HTTP_STATUS: Readonly<Record<KmsErrorName, number>> = {
+  ValidationException: 400,
+  SerializationException: 400,
+  UnknownOperationException: 400,
+  RequestEntityTooLargeException: 413,
+  MissingAuthenticationTokenException: 403,
+  IncompleteSignatureException: 400,
+  InvalidSignatureException: 400,
+  UnrecognizedClientException: 400,
+  AccessDeniedException: 400,
+  NotFoundException: 400,
+  AlreadyExistsException: 400,
+  DisabledException: 400,
+  KMSInvalidStateException: 400,
+  InvalidCiphertextException: 400,
+  IncorrectKeyException: 400,
+  InvalidKeyUsageException: 400,
+  InvalidAliasNameException: 400,
+  InvalidArnException: 400,
+  InvalidMarkerException: 400,
+  InvalidGrantTokenException: 400,
+  TagException: 400,
+  LimitExceededException: 400,
+  MalformedPolicyDocumentException: 400,
+  UnsupportedOperationException: 400,
+  ConflictException: 400,
+  ExpiredImportTokenException: 400,
+  InvalidImportTokenException: 400,
+  IncorrectKeyMaterialException: 400,
+  KMSInvalidSignatureException: 400,
+  KMSInvalidMacException: 400,
+  DryRunOperationException: 412,
+  // Server-side failures: the token or the store failed, never the caller; the SDKs retry them.
+  KMSInternalException: 500,
+  DependencyTimeoutException: 503,
+  KeyUnavailableException: 500,
+};
+
+export function httpStatusOf(e: KmsError): number {
+  return HTTP_STATUS[e.awsName];
 }

@@ -1,11 +1,49 @@
 /**
- * The closed set of errors this service answers with. Each carries the AWS
- * error name (`__type` on the wire) and the HTTP status AWS uses for it, so the
- * HTTP edge serialises every failure in one place without a lookup table.
+ * The closed set of errors this service answers with. Each carries its AWS error
+ * name (`__type` on the wire); how a protocol shows it (the HTTP status of AWS's
+ * JSON protocol, say) is that protocol's own exhaustive map over these names.
  */
+export const KMS_ERROR_NAMES = [
+  'ValidationException',
+  'SerializationException',
+  'UnknownOperationException',
+  'RequestEntityTooLargeException',
+  'MissingAuthenticationTokenException',
+  'IncompleteSignatureException',
+  'InvalidSignatureException',
+  'UnrecognizedClientException',
+  'AccessDeniedException',
+  'NotFoundException',
+  'AlreadyExistsException',
+  'DisabledException',
+  'KMSInvalidStateException',
+  'InvalidCiphertextException',
+  'IncorrectKeyException',
+  'InvalidKeyUsageException',
+  'InvalidAliasNameException',
+  'InvalidArnException',
+  'InvalidMarkerException',
+  'InvalidGrantTokenException',
+  'TagException',
+  'LimitExceededException',
+  'MalformedPolicyDocumentException',
+  'UnsupportedOperationException',
+  'ConflictException',
+  'ExpiredImportTokenException',
+  'InvalidImportTokenException',
+  'IncorrectKeyMaterialException',
+  'KMSInvalidSignatureException',
+  'KMSInvalidMacException',
+  'DryRunOperationException',
+  'KMSInternalException',
+  'DependencyTimeoutException',
+  'KeyUnavailableException',
+] as const;
+
+export type KmsErrorName = (typeof KMS_ERROR_NAMES)[number];
+
 export abstract class KmsError extends Error {
-  abstract readonly awsName: string;
-  readonly httpStatus: number = 400;
+  abstract readonly awsName: KmsErrorName;
   /** For the log only, never sent to the caller (e.g. the PKCS#11 return code behind a 500). */
   detail: string | undefined;
   constructor(message: string) {
@@ -14,10 +52,9 @@ export abstract class KmsError extends Error {
   }
 }
 
-function kmsError(awsName: string, httpStatus = 400) {
+function kmsError(awsName: KmsErrorName) {
   return class extends KmsError {
     readonly awsName = awsName;
-    override readonly httpStatus = httpStatus;
   };
 }
 
@@ -25,10 +62,10 @@ function kmsError(awsName: string, httpStatus = 400) {
 export class ValidationException extends kmsError('ValidationException') {}
 export class SerializationException extends kmsError('SerializationException') {}
 export class UnknownOperationException extends kmsError('UnknownOperationException') {}
-export class RequestEntityTooLargeException extends kmsError('RequestEntityTooLargeException', 413) {}
+export class RequestEntityTooLargeException extends kmsError('RequestEntityTooLargeException') {}
 
 // Authentication.
-export class MissingAuthenticationTokenException extends kmsError('MissingAuthenticationTokenException', 403) {}
+export class MissingAuthenticationTokenException extends kmsError('MissingAuthenticationTokenException') {}
 export class IncompleteSignatureException extends kmsError('IncompleteSignatureException') {}
 export class InvalidSignatureException extends kmsError('InvalidSignatureException') {}
 export class UnrecognizedClientException extends kmsError('UnrecognizedClientException') {}
@@ -56,7 +93,7 @@ export class InvalidImportTokenException extends kmsError('InvalidImportTokenExc
 export class IncorrectKeyMaterialException extends kmsError('IncorrectKeyMaterialException') {}
 export class KMSInvalidSignatureException extends kmsError('KMSInvalidSignatureException') {}
 export class KMSInvalidMacException extends kmsError('KMSInvalidMacException') {}
-export class DryRunOperationException extends kmsError('DryRunOperationException', 412) {}
+export class DryRunOperationException extends kmsError('DryRunOperationException') {}
 
 /** The answer to a DryRun request that would have succeeded. */
 export function dryRunSucceeded(): DryRunOperationException {
@@ -64,6 +101,6 @@ export function dryRunSucceeded(): DryRunOperationException {
 }
 
 // Server-side failures: the token or the store failed, never the caller.
-export class KMSInternalException extends kmsError('KMSInternalException', 500) {}
-export class DependencyTimeoutException extends kmsError('DependencyTimeoutException', 503) {}
-export class KeyUnavailableException extends kmsError('KeyUnavailableException', 500) {}
+export class KMSInternalException extends kmsError('KMSInternalException') {}
+export class DependencyTimeoutException extends kmsError('DependencyTimeoutException') {}
+export class KeyUnavailableException extends kmsError('KeyUnavailableException') {}

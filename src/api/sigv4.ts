@@ -90,10 +90,12 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options): VerifiedCal
     throw new IncompleteSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.");
   }
   // Headers that choose what the request does must be covered by the signature, or a
-  // captured request could be replayed as another operation (X-Amz-Target).
+  // captured request could be replayed as another operation (X-Amz-Target). Content-Type
+  // need not be, as in AWS: the AWS SDK for JavaScript v2 does not sign it, and only
+  // AWS's JSON 1.1 is spoken here whatever it says.
   for (const name of Object.keys(req.headers)) {
     const lower = name.toLowerCase();
-    if ((lower === 'content-type' || lower.startsWith('x-amz-')) && lower !== 'x-amz-content-sha256' && !auth.signedHeaders.includes(lower)) {
+    if (lower.startsWith('x-amz-') && lower !== 'x-amz-content-sha256' && !auth.signedHeaders.includes(lower)) {
       throw new IncompleteSignatureException(`'${lower}' must be a 'SignedHeader' in the AWS Authorization.`);
     }
   }

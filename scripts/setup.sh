@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything hsm-kms needs on a Debian/Ubuntu machine with Node.js 20+:
-# the SoftHSMv2 PKCS#11 module (Debian package softhsm2) and the npm packages.
+# the SoftHSMv2 PKCS#11 module (Debian package softhsm2), openssl, and the npm packages.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,20 +13,24 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-if ! scripts/find-softhsm.sh >/dev/null 2>&1; then
+# Debian packages: softhsm2 (the embedded token) and openssl (scripts/dev-cert.sh, the TLS tests).
+missing=()
+scripts/find-softhsm.sh >/dev/null 2>&1 || missing+=(softhsm2)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""
     if [ "$(id -u)" -ne 0 ]; then
       if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
-        say "SoftHSMv2 is missing and this user cannot install packages. As root run: apt-get update && apt-get install -y softhsm2"
+        say "${missing[*]} missing and this user cannot install packages. As root run: apt-get update && apt-get install -y ${missing[*]}"
         exit 1
       fi
     fi
-    say "installing SoftHSMv2 (apt-get install softhsm2)"
+    say "installing ${missing[*]} (apt-get install)"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq softhsm2 >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    say "SoftHSMv2 is missing and there is no apt-get here. Install SoftHSMv2 2.6 with your package manager (e.g. 'brew install softhsm', 'dnf install softhsm'), then run this again."
+    say "${missing[*]} missing and there is no apt-get here. Install SoftHSMv2 2.6 and OpenSSL with your package manager (e.g. 'brew install softhsm openssl'), then run this again."
     exit 1
   fi
 fi

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -11,7 +13,7 @@ import { FileAuditTrail, readEventsSince } from './audit/file-trail.js';
 import { DISABLED_AUDIT, type AuditSink } from './audit/ports.js';
 import { SIGNATURE_ALGORITHM } from './audit/trail-format.js';
 import { CREDENTIALS_PROFILE, resolveAdminCredential, type AdminCredential } from './config/admin-credential.js';
-import { redactConfig, serviceUrl, type Config } from './config/config.js';
+import { isLoopback, redactConfig, serviceUrl, type Config } from './config/config.js';
 import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
 import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
 import { AliasService } from './services/keys/alias-service.js';
@@ -173,7 +175,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
     // Signatures are checked against the wall clock the callers sign with, even when tests move the domain clock.
     const handler = new CallHandler({ services, credentials, audit, region: config.region, accountId: config.accountId, clock: systemClock, logger });
-    const server: Server = createServer(httpRequestListener({ handler }));
+    const listener = httpRequestListener({ handler });
+    const { certFile, keyFile } = config.tls;
+    // TLS 1.2 and 1.3 only; the certificate may be a chain.
+    const server: Server =
+      certFile !== undefined && keyFile !== undefined
+        ? createHttpsServer({ cert: await readFile(certFile), key: await readFile(keyFile), minVersion: 'TLSv1.2' }, listener)
+        : createServer(listener);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => {
@@ -182,7 +190,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       });
     });
     const port = (server.address() as AddressInfo).port;
-    const url = serviceUrl(config.host, port);
+    const url = serviceUrl(config, port);
     scheduler.start();
     usage.start();
     // The start banner: one structured line (the secret stays in the credentials file).
@@ -199,6 +207,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       },
       'hsm-kms listening',
     );
+    if (!isLoopback(config.host) && certFile === undefined) logger.warn({ host: config.host }, 'serving plain HTTP beyond loopback (KMS_ALLOW_PLAINTEXT_HTTP): secrets travel in clear; set KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE');
     if (config.audit.mode === 'off') logger.warn('auditing is off (KMS_AUDIT=off): no call is recorded; use this only to measure what auditing costs');
 
     const openStoreRef = store;

@@ -140,7 +140,7 @@ async function main(): Promise<number> {
     env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
       ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
       : await resolveAdminCredential(config);
-  const endpoint = parsed.flags.get('endpoint') ?? serviceUrl(config.host, config.port);
+  const endpoint = parsed.flags.get('endpoint') ?? serviceUrl(config, config.port);
   const output = await callAdmin({ endpoint, region: config.region, ...credential }, operation, input);
   print(output, parsed.flags.get('format'));
   return 0;

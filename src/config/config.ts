@@ -5,6 +5,13 @@ import { z } from 'zod';
 const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+/** true/false from a JSON file, or "true"/"false" from the environment. */
+const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/** Addresses that only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 /**
  * The whole configuration of one service instance. Parsed once at start-up from
@@ -53,6 +60,10 @@ export const ConfigSchema = z
       .default({ mode: 'on', digestIntervalMs: 3_600_000, maxFileBytes: 64 * 1024 * 1024, maxFileAgeMs: 86_400_000 }),
     /** How often the last use of each key is written to the database (GetKeyLastUsage). */
     keyUsageFlushMs: z.coerce.number().int().min(0).max(3_600_000).default(1_000),
+    /** HTTPS from a PEM certificate (chain) and key; both or neither. */
+    tls: z.object({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).default({}),
+    /** Listening beyond loopback without TLS sends secrets in clear: it takes this explicit setting. */
+    allowPlaintextHttp: flag.default(false),
   })
   .superRefine((c, ctx) => {
     const p = c.pkcs11;
@@ -65,6 +76,16 @@ export const ConfigSchema = z
     }
     if (p.pin !== undefined && p.pinFile !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['pkcs11'], message: 'set KMS_PKCS11_PIN or KMS_PKCS11_PIN_FILE, not both' });
+    }
+    if ((c.tls.certFile === undefined) !== (c.tls.keyFile === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tls'], message: 'KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE go together; set both for HTTPS, or neither' });
+    }
+    if (!isLoopback(c.host) && c.tls.certFile === undefined && !c.allowPlaintextHttp) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['host'],
+        message: `listening on ${c.host} without TLS would send secrets (plaintexts, data keys, access keys) in clear: set KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE, or KMS_ALLOW_PLAINTEXT_HTTP=true to accept that`,
+      });
     }
   });
 
@@ -105,6 +126,8 @@ function fromEnvironment(env: Env) {
       maxFileAgeMs: env.KMS_AUDIT_MAX_FILE_AGE_MS,
     },
     keyUsageFlushMs: env.KMS_KEY_USAGE_FLUSH_MS,
+    tls: { certFile: env.KMS_TLS_CERT_FILE, keyFile: env.KMS_TLS_KEY_FILE },
+    allowPlaintextHttp: env.KMS_ALLOW_PLAINTEXT_HTTP,
   });
 }
 
@@ -162,9 +185,10 @@ export function parseConfig(input: unknown): Config {
   return { ...config, dataDir, audit: { ...config.audit, dir: path.resolve(config.audit.dir ?? path.join(dataDir, 'audit')) } };
 }
 
-/** The service's HTTP endpoint for a listening address (IPv6 in brackets). */
-export function serviceUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+/** The service's endpoint for a listening address (IPv6 in brackets); https when TLS is configured. */
+export function serviceUrl(config: Pick<Config, 'host' | 'tls'>, port: number): string {
+  const host = config.host;
+  return `${config.tls.certFile === undefined ? 'http' : 'https'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** The configuration with every secret replaced, safe to log. */

@@ -26,6 +26,15 @@ describe('configuration', () => {
       KMS_PKCS11_TOKEN_LABEL: 'prod',
       KMS_PKCS11_PIN_FILE: '/run/secrets/pin',
       KMS_DATABASE: '/var/lib/kms/db.sqlite',
+      KMS_TLS_CERT_FILE: '/etc/kms/cert.pem',
+      KMS_TLS_KEY_FILE: '/etc/kms/key.pem',
+      KMS_ALLOW_PLAINTEXT_HTTP: 'false',
+      KMS_AUDIT: 'on',
+      KMS_AUDIT_DIR: '/var/log/kms-audit',
+      KMS_AUDIT_DIGEST_INTERVAL_MS: '600000',
+      KMS_AUDIT_MAX_FILE_BYTES: '1048576',
+      KMS_AUDIT_MAX_FILE_AGE_MS: '3600000',
+      KMS_KEY_USAGE_FLUSH_MS: '2000',
     });
     expect(c).toMatchObject({
       host: '0.0.0.0',
@@ -36,6 +45,10 @@ describe('configuration', () => {
       admin: { accessKeyId: 'AKIAEXAMPLE00000000', secretAccessKey: 'secret-secret-secret' },
       pkcs11: { module: '/usr/lib/softhsm/libsofthsm2.so', tokenLabel: 'prod', pinFile: '/run/secrets/pin' },
       database: '/var/lib/kms/db.sqlite',
+      tls: { certFile: '/etc/kms/cert.pem', keyFile: '/etc/kms/key.pem' },
+      allowPlaintextHttp: false,
+      audit: { mode: 'on', dir: '/var/log/kms-audit', digestIntervalMs: 600_000, maxFileBytes: 1_048_576, maxFileAgeMs: 3_600_000 },
+      keyUsageFlushMs: 2000,
     });
   });
 

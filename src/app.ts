@@ -76,7 +76,15 @@ const CRYPTOGRAPHIC_OPERATIONS: ReadonlySet<string> = new Set([...OPERATIONS.val
 async function tokenOptions(config: Config): Promise<TokenOptions> {
   const { pkcs11 } = config;
   if (pkcs11.module !== undefined && pkcs11.tokenLabel !== undefined) {
-    return { modulePath: pkcs11.module, tokenLabel: pkcs11.tokenLabel, pin: pkcs11.pin, pinFile: pkcs11.pinFile, sessions: pkcs11.sessions };
+    return {
+      modulePath: pkcs11.module,
+      tokenLabel: pkcs11.tokenLabel,
+      pin: pkcs11.pin,
+      pinFile: pkcs11.pinFile,
+      sessions: pkcs11.sessions,
+      // A token of unknown speed (a network HSM, say) is called asynchronously unless told otherwise.
+      synchronousSmallOperations: pkcs11.synchronousSmallOperations ?? false,
+    };
   }
   const embedded = await prepareEmbeddedSoftHsm(config.dataDir);
   // SoftHSM finds its configuration only through this variable, read when the module initialises.
@@ -86,6 +94,7 @@ async function tokenOptions(config: Config): Promise<TokenOptions> {
     tokenLabel: embedded.tokenLabel,
     pin: embedded.userPin,
     sessions: pkcs11.sessions,
+    synchronousSmallOperations: pkcs11.synchronousSmallOperations ?? true,
     initializeWith: { soPin: embedded.soPin },
   };
 }

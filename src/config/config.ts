@@ -38,6 +38,8 @@ export const ConfigSchema = z
         pin: z.string().min(1).optional(),
         pinFile: z.string().min(1).optional(),
         sessions: positiveInt.max(256).default(8),
+        /** Small symmetric operations as synchronous calls (a token in process memory); default: on for the embedded SoftHSM only. */
+        synchronousSmallOperations: flag.optional(),
       })
       .default({ sessions: 8 }),
     /** SQLite file path; a postgres:// URL comes with the PostgreSQL store. */
@@ -114,6 +116,7 @@ function fromEnvironment(env: Env) {
       pin: env.KMS_PKCS11_PIN,
       pinFile: env.KMS_PKCS11_PIN_FILE,
       sessions: env.KMS_PKCS11_SESSIONS,
+      synchronousSmallOperations: env.KMS_PKCS11_SYNCHRONOUS,
     },
     database: env.KMS_DATABASE,
     metadataCacheTtlMs: env.KMS_METADATA_CACHE_TTL_MS,

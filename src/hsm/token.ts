@@ -41,6 +41,13 @@ export interface TokenOptions {
   readonly pin?: string;
   readonly pinFile?: string;
   readonly sessions: number;
+  /**
+   * Small symmetric operations (AES-GCM of at most a few KiB, HMAC) as synchronous
+   * calls: for a token in this process's memory (SoftHSM) they take less time than
+   * handing them to a thread costs. A network HSM keeps them asynchronous, so a slow
+   * answer never blocks the event loop.
+   */
+  readonly synchronousSmallOperations: boolean;
   /** Initialise a fresh token with this label and PINs when none exists (the embedded SoftHSM default). */
   readonly initializeWith?: { readonly soPin: string };
 }
@@ -194,7 +201,8 @@ export class Pkcs11Token implements KeyVault {
   mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
     return this.run('sign', ref, async (session) => {
       this.lib.C_SignInit(session, hmacMechanism(algorithm), this.requireHandle(session, ref));
-      return this.lib.C_SignAsync(session, message, Buffer.allocUnsafe(64));
+      const out = Buffer.allocUnsafe(64);
+      return this.options.synchronousSmallOperations ? this.lib.C_Sign(session, message, out) : this.lib.C_SignAsync(session, message, out);
     });
   }
 
@@ -289,14 +297,16 @@ export class Pkcs11Token implements KeyVault {
   encrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, plaintext: Buffer): Promise<Buffer> {
     return this.run('encrypt', ref, async (session) => {
       this.lib.C_EncryptInit(session, aesGcmMechanism(iv, aad), this.requireHandle(session, ref));
-      return this.lib.C_EncryptAsync(session, plaintext, Buffer.allocUnsafe(plaintext.length + 16));
+      const out = Buffer.allocUnsafe(plaintext.length + 16);
+      return this.options.synchronousSmallOperations ? this.lib.C_Encrypt(session, plaintext, out) : this.lib.C_EncryptAsync(session, plaintext, out);
     });
   }
 
   decrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, sealed: Buffer): Promise<Buffer> {
     return this.run('decrypt', ref, async (session) => {
       this.lib.C_DecryptInit(session, aesGcmMechanism(iv, aad), this.requireHandle(session, ref));
-      return this.lib.C_DecryptAsync(session, sealed, Buffer.allocUnsafe(sealed.length));
+      const out = Buffer.allocUnsafe(sealed.length);
+      return this.options.synchronousSmallOperations ? this.lib.C_Decrypt(session, sealed, out) : this.lib.C_DecryptAsync(session, sealed, out);
     });
   }
 

@@ -15,6 +15,7 @@ import { defaultKeyPolicy } from '../src/domain/default-policy.js';
 import type { KmsKey } from '../src/domain/key.js';
 import { Policy } from '../src/domain/policy/policy.js';
 import { Authorizer, type KeyAccess } from '../src/services/access/authorizer.js';
+import { RequestQuotas } from '../src/services/access/request-quotas.js';
 import type { CallContext } from '../src/services/context.js';
 import { GrantDirectory } from '../src/services/access/grant-directory.js';
 import { KeyDirectory } from '../src/services/keys/key-directory.js';
@@ -53,10 +54,11 @@ function key(policy: string): KmsKey {
 
 const store = new SqliteStore(':memory:');
 const clock = systemClock;
-const authorizer = new Authorizer(new KeyDirectory(store, clock, 60_000), new GrantDirectory(store.grants, clock, 60_000), clock);
+// Quotas off: this measures the authorization decision alone.
+const authorizer = new Authorizer(new KeyDirectory(store, clock, 60_000), new GrantDirectory(store.grants, clock, 60_000), new RequestQuotas(new Map(), clock), clock);
 const request = { sourceIp: '127.0.0.1', secureTransport: true, grantTokens: [] };
-const aliceCtx: CallContext = { principal: { accountId: account, arn: alice, accessKeyId: 'AKIA', identityPolicies: identity, operator: false }, scope, request, requestId: 'bench', record: new CallRecord() };
-const rootCtx: CallContext = { principal: { accountId: account, arn: `arn:aws:iam::${account}:root`, accessKeyId: 'AKIA', identityPolicies: [], operator: true }, scope, request, requestId: 'bench', record: new CallRecord() };
+const aliceCtx: CallContext = { principal: { accountId: account, arn: alice, accessKeyId: 'AKIA', identityPolicies: identity, operator: false }, scope, request, requestId: 'bench', record: new CallRecord(), quotasCharged: new Set() };
+const rootCtx: CallContext = { principal: { accountId: account, arn: `arn:aws:iam::${account}:root`, accessKeyId: 'AKIA', identityPolicies: [], operator: true }, scope, request, requestId: 'bench', record: new CallRecord(), quotasCharged: new Set() };
 const encrypt: KeyAccess = { action: 'Encrypt', encryptionContext: { tenant: 'acme', purpose: 'invoices' }, encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
 
 async function measure(label: string, ctx: CallContext, k: KmsKey, access: KeyAccess): Promise<void> {

@@ -31,6 +31,8 @@ import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
 import { TagService } from './services/keys/tags.js';
 import { Authorizer } from './services/access/authorizer.js';
+import { RequestQuotas } from './services/access/request-quotas.js';
+import { defaultRequestQuotas } from './domain/quotas.js';
 import { CredentialSealer } from './services/access/credential-sealer.js';
 import { GrantDirectory } from './services/access/grant-directory.js';
 import { GrantService } from './services/access/grant-service.js';
@@ -141,7 +143,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
 
     const keys = new KeyDirectory(store, clock, ttl);
     const grantDirectory = new GrantDirectory(store.grants, clock, ttl);
-    const access = new Authorizer(keys, grantDirectory, clock);
+    const limits = config.quotas === 'off' ? new Map<string, number>() : new Map([...defaultRequestQuotas(config.region), ...Object.entries(config.quotas)]);
+    const access = new Authorizer(keys, grantDirectory, new RequestQuotas(limits, systemClock), clock);
     const keyPolicies = new KeyPolicies(store, store.principals, keys, access);
     const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, usage, audit, clock);
     const rotation = new KeyRotator(store, token, keys, access, audit, clock, logger);

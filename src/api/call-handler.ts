@@ -99,6 +99,7 @@ export class CallHandler {
         scope: { region: deps.region, accountId: principal.accountId },
         request: { sourceIp: call.sourceIp, secureTransport: call.tls !== undefined, grantTokens: (parsed.data as { GrantTokens?: string[] }).GrantTokens ?? [] },
         record,
+        quotasCharged: new Set(),
       };
       output = await operation.handle(deps.services, ctx, parsed.data);
     } catch (e) {

@@ -74,6 +74,7 @@ const HTTP_STATUS: Readonly<Record<KmsErrorName, number>> = {
   KMSInvalidSignatureException: 400,
   KMSInvalidMacException: 400,
   DryRunOperationException: 412,
+  ThrottlingException: 400,
   // Server-side failures: the token or the store failed, never the caller; the SDKs retry them.
   KMSInternalException: 500,
   DependencyTimeoutException: 503,

@@ -1,12 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { defaultRequestQuotas } from '../domain/quotas.js';
 
 const accountId = z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id');
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 /** true/false from a JSON file, or "true"/"false" from the environment. */
 const flag = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+/** A JSON value, or the text itself when it is not JSON (the schema then says what is wrong). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 /** Addresses that only this machine can reach. */
 export function isLoopback(host: string): boolean {
@@ -66,6 +76,10 @@ export const ConfigSchema = z
     tls: z.object({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).default({}),
     /** Listening beyond loopback without TLS sends secrets in clear: it takes this explicit setting. */
     allowPlaintextHttp: flag.default(false),
+    /** Request quotas: AWS's defaults, `off`, or overrides by quota name (requests per second). */
+    quotas: z
+      .preprocess((v) => (typeof v === 'string' && v.trim().startsWith('{') ? parseJson(v) : v), z.union([z.literal('off'), z.record(z.string(), z.coerce.number().positive())]))
+      .default({}),
   })
   .superRefine((c, ctx) => {
     const p = c.pkcs11;
@@ -78,6 +92,12 @@ export const ConfigSchema = z
     }
     if (p.pin !== undefined && p.pinFile !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['pkcs11'], message: 'set KMS_PKCS11_PIN or KMS_PKCS11_PIN_FILE, not both' });
+    }
+    if (c.quotas !== 'off') {
+      const known = defaultRequestQuotas(c.region);
+      for (const name of Object.keys(c.quotas)) {
+        if (!known.has(name)) ctx.addIssue({ code: 'custom', path: ['quotas', name], message: `no request quota is named ${name}; the quotas are ${[...known.keys()].join(', ')}` });
+      }
     }
     if ((c.tls.certFile === undefined) !== (c.tls.keyFile === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE go together; set both for HTTPS, or neither' });
@@ -131,6 +151,7 @@ function fromEnvironment(env: Env) {
     keyUsageFlushMs: env.KMS_KEY_USAGE_FLUSH_MS,
     tls: { certFile: env.KMS_TLS_CERT_FILE, keyFile: env.KMS_TLS_KEY_FILE },
     allowPlaintextHttp: env.KMS_ALLOW_PLAINTEXT_HTTP,
+    quotas: env.KMS_QUOTAS,
   });
 }
 

@@ -35,6 +35,7 @@ export const KMS_ERROR_NAMES = [
   'KMSInvalidSignatureException',
   'KMSInvalidMacException',
   'DryRunOperationException',
+  'ThrottlingException',
   'KMSInternalException',
   'DependencyTimeoutException',
   'KeyUnavailableException',
@@ -94,6 +95,8 @@ export class IncorrectKeyMaterialException extends kmsError('IncorrectKeyMateria
 export class KMSInvalidSignatureException extends kmsError('KMSInvalidSignatureException') {}
 export class KMSInvalidMacException extends kmsError('KMSInvalidMacException') {}
 export class DryRunOperationException extends kmsError('DryRunOperationException') {}
+/** A request quota was exceeded; the SDKs back off and retry. */
+export class ThrottlingException extends kmsError('ThrottlingException') {}
 
 /** The answer to a DryRun request that would have succeeded. */
 export function dryRunSucceeded(): DryRunOperationException {

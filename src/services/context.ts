@@ -19,4 +19,6 @@ export interface CallContext {
   readonly request: RequestFacts;
   /** What the call touched and how it was authorized, for its audit event. */
   readonly record: CallRecord;
+  /** The request quotas this call was counted against (each once, whatever the number of checks). */
+  readonly quotasCharged: Set<string>;
 }

@@ -31,6 +31,7 @@ export function spawnService(
       KMS_PORT: '0',
       KMS_ADMIN_ACCESS_KEY_ID: admin.accessKeyId,
       KMS_ADMIN_SECRET_ACCESS_KEY: admin.secretAccessKey,
+      KMS_QUOTAS: 'off', // load tests and benchmarks measure the service, not AWS's quotas
       ...env,
     },
     // The service logs to stderr (stdout stays free); the log is read here, which also drains it.

@@ -60,6 +60,8 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     dataDir,
     port: 0,
     logLevel: 'silent',
+    // Tests create keys and call far faster than AWS's quotas allow; test/integration/quotas.test.ts turns them on.
+    quotas: 'off',
     admin: { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
     ...options.config,
   });

@@ -6,11 +6,13 @@ import type { KmsKey, Tag } from '../../domain/key.js';
 import type { ConditionValues } from '../../domain/policy/conditions.js';
 import { combineVerdicts, decide, denialMessage, type PolicyDecision } from '../../domain/policy/decision.js';
 import { Policy, type PolicyVerdict } from '../../domain/policy/policy.js';
+import { quotaOf } from '../../domain/quotas.js';
 import { requestAliasOf, requestConditions } from '../../domain/policy/request-conditions.js';
 import type { CallContext } from '../context.js';
 import type { GrantDirectory } from './grant-directory.js';
 import type { KeyDirectory } from '../keys/key-directory.js';
 import type { Clock } from '../ports.js';
+import type { RequestQuotas } from './request-quotas.js';
 
 /** The KMS operations AWS lets a principal of another account call on a key (each operation's "Cross-account use: Yes"). */
 const CROSS_ACCOUNT_ACTIONS: ReadonlySet<string> = new Set([
@@ -47,6 +49,7 @@ export class Authorizer {
   constructor(
     private readonly keys: KeyDirectory,
     private readonly grants: GrantDirectory,
+    private readonly quotas: RequestQuotas,
     private readonly clock: Clock,
   ) {}
 
@@ -69,6 +72,7 @@ export class Authorizer {
    */
   async authorize(ctx: CallContext, key: KmsKey, access: KeyAccess): Promise<void> {
     ctx.record.addKey(key);
+    this.quotas.charge(ctx.principal.accountId, quotaOf(access.action, key.keySpec, access.extra?.get('kms:datakeypairspec')?.[0]), ctx.quotasCharged);
     for (const token of ctx.request.grantTokens) decodeGrantToken(token); // a malformed token is refused even when unneeded
     const keyPolicy = this.keyPolicy(key);
     const decision = await this.decideWith(ctx, key, keyPolicy, access);
@@ -91,6 +95,7 @@ export class Authorizer {
    */
   async authorizeWithoutKey(ctx: CallContext, action: string, resource = '*', extra: ConditionValues = EMPTY): Promise<void> {
     if (resource !== '*') ctx.record.addResource(resource, ctx.scope.accountId);
+    this.quotas.charge(ctx.principal.accountId, quotaOf(action, undefined), ctx.quotasCharged);
     const policies = ctx.principal.identityPolicies;
     const conditions = policies.some((p) => p.conditionKeys.size > 0) ? this.conditions(ctx, undefined, { action, extra }) : EMPTY;
     const request = { action: `kms:${action}`, resource, principal: ctx.principal, conditions };

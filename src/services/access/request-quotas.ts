@@ -1,0 +1,31 @@
+import { ThrottlingException } from '../../domain/errors.js';
+import { TokenBucket } from '../../domain/quotas.js';
+import type { Clock } from '../ports.js';
+
+/**
+ * Per-account request quotas, as AWS KMS applies them: each quota counted on its
+ * own, for the account making the request (a cross-account call is charged to the
+ * caller). Counted by this instance: several instances each allow the full rate.
+ */
+export class RequestQuotas {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    /** Requests per second by quota name; a quota not listed is not enforced. */
+    private readonly limits: ReadonlyMap<string, number>,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Counts one request against the quota, or throws ThrottlingException (once per quota per call: `charged` remembers). */
+  charge(accountId: string, quota: string | undefined, charged: Set<string>): void {
+    if (quota === undefined || charged.has(quota)) return;
+    const rate = this.limits.get(quota);
+    if (rate === undefined) return;
+    charged.add(quota);
+    const id = `${accountId}/${quota}`;
+    const now = this.clock.now().getTime();
+    let bucket = this.buckets.get(id);
+    if (!bucket) this.buckets.set(id, (bucket = new TokenBucket(rate, now)));
+    if (!bucket.take(now)) throw new ThrottlingException('You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.');
+  }
+}

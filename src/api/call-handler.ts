@@ -11,7 +11,7 @@ import { ADMIN_OPERATIONS, ADMIN_TARGET_PREFIX } from './admin/admin-operations.
 import type { AuditSpec, Operation, Output, Services } from './operation.js';
 import { OPERATIONS } from './operations/index.js';
 import { asKmsError, encodeError, encodeOutput, httpStatusOf, JSON_CONTENT_TYPE, TARGET_PREFIX, validationError } from './protocol.js';
-import { claimedAccessKeyId, verifySigV4 } from './sigv4.js';
+import { readAuthorization, verifySigV4, type ParsedAuthorization } from './sigv4.js';
 
 /** One request as it arrived, whatever carried it. */
 export interface RawCall {
@@ -81,6 +81,14 @@ export class CallHandler {
     const target = singleValue(call.headers['x-amz-target']);
     const operation = operationFor(target);
     const body = parseBody(call.body);
+    // The Authorization header is parsed once: for the credential lookup, the signature check and the event.
+    let authorization: ParsedAuthorization | undefined;
+    let authorizationError: unknown;
+    try {
+      authorization = readAuthorization(call.headers);
+    } catch (e) {
+      authorizationError = e;
+    }
     let principal: Principal | undefined;
     let output: Output | undefined;
     let error: KmsError | undefined;
@@ -88,7 +96,8 @@ export class CallHandler {
       // Fail closed, first of all: nothing is done, and nothing is told (not even whether a credential exists), that the trail could not record.
       if (!deps.audit.writable) throw new KMSInternalException(UNAVAILABLE);
       if (call.bodyError) throw call.bodyError;
-      principal = await this.authenticate(call);
+      if (authorizationError !== undefined) throw authorizationError;
+      principal = await this.authenticate(call, authorization);
       if (!operation) throw new UnknownOperationException(target ? `Unknown operation ${target}` : 'Missing X-Amz-Target header');
       if (body instanceof KmsError) throw body;
       const parsed = operation.input.safeParse(body);
@@ -117,7 +126,7 @@ export class CallHandler {
         region: deps.region,
         recipientAccountId: principal?.accountId ?? deps.accountId,
         principal,
-        claimedAccessKeyId: safeClaimedAccessKeyId(call.headers),
+        claimedAccessKeyId: authorization?.accessKeyId,
         sourceIp: call.sourceIp,
         userAgent: singleValue(call.headers['user-agent']),
         tls: call.tls,
@@ -154,8 +163,8 @@ export class CallHandler {
   }
 
   /** Authentication comes before anything else, as in AWS: an unsigned request learns nothing. */
-  private async authenticate(call: RawCall): Promise<Principal> {
-    const claimed = claimedAccessKeyId(call.headers);
+  private async authenticate(call: RawCall, authorization: ParsedAuthorization | undefined): Promise<Principal> {
+    const claimed = authorization?.accessKeyId;
     const credential = claimed === undefined ? undefined : await this.deps.credentials.lookup(claimed);
     const q = call.url.indexOf('?');
     verifySigV4(
@@ -166,6 +175,7 @@ export class CallHandler {
         now: this.deps.clock.now(),
         secretFor: (id) => (id === claimed ? credential?.secretAccessKey : undefined),
       },
+      authorization,
     );
     return credential!.principal;
   }
@@ -199,13 +209,6 @@ function singleValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-function safeClaimedAccessKeyId(headers: IncomingHttpHeaders): string | undefined {
-  try {
-    return claimedAccessKeyId(headers);
-  } catch {
-    return undefined;
-  }
-}
 
 function parseBody(body: Buffer): Record<string, unknown> | KmsError {
   if (body.length === 0) return {};

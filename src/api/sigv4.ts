@@ -47,7 +47,7 @@ const SIGNATURE_RE = /^[0-9a-f]{64}$/;
 // RFC 7230 token, lower-case only (SigV4 requires lower-case signed header names).
 const HEADER_NAME_RE = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 
-interface ParsedAuthorization {
+export interface ParsedAuthorization {
   accessKeyId: string;
   scopeDate: string;
   scopeRegion: string;
@@ -57,24 +57,14 @@ interface ParsedAuthorization {
   signature: string;
 }
 
-/**
- * The access key id a request's Authorization header claims, read by the same
- * parser verifySigV4 uses, so its secret can be looked up (asynchronously) first.
- * Undefined for anything verifySigV4 would refuse before it needs a secret.
- */
-export function claimedAccessKeyId(headers: SignedRequest['headers']): string | undefined {
+/** The Authorization header, parsed (once per request: verifySigV4 takes the result); undefined when there is none. Throws for a malformed one. */
+export function readAuthorization(headers: SignedRequest['headers']): ParsedAuthorization | undefined {
   const authorization = singleHeader(headers, 'authorization');
-  if (authorization === undefined) return undefined;
-  try {
-    return parseAuthorization(authorization).accessKeyId;
-  } catch {
-    return undefined;
-  }
+  return authorization === undefined ? undefined : parseAuthorization(authorization);
 }
 
-export function verifySigV4(req: SignedRequest, opts: SigV4Options): VerifiedCaller {
-  const authorization = singleHeader(req.headers, 'authorization');
-  if (authorization === undefined) {
+export function verifySigV4(req: SignedRequest, opts: SigV4Options, auth: ParsedAuthorization | undefined = readAuthorization(req.headers)): VerifiedCaller {
+  if (auth === undefined) {
     // Query-string (presigned) authentication is deliberately not supported:
     // KMS calls are POSTs with a JSON body, and every SDK signs them with a header.
     if (/(?:^|&)X-Amz-Algorithm=/i.test(req.query)) {
@@ -85,7 +75,6 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options): VerifiedCal
     throw new MissingAuthenticationTokenException('Missing Authentication Token');
   }
 
-  const auth = parseAuthorization(authorization);
   if (!auth.signedHeaders.includes('host')) {
     throw new IncompleteSignatureException("'Host' must be a 'SignedHeader' in the AWS Authorization.");
   }

@@ -11,6 +11,7 @@ import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from '../keys/key-directory.js';
 import type { KeyVault } from '../ports.js';
 import type { RsaEncryption } from './rsa-encryption.js';
+import { SlowLane } from './slow-lane.js';
 import { ECC_SPECS, isRsaSpec, RSA_SPECS, type EccKeySpec, type RsaKeySpec } from '../../domain/key-spec.js';
 
 export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
@@ -100,6 +101,8 @@ export class CryptoService {
     private readonly vault: KeyVault,
     private readonly ivs: IvSequence,
     private readonly rsa: RsaEncryption,
+    /** Key-pair generation: bounded, so that it never takes every one of libuv's threads. */
+    private readonly slowLane: SlowLane = new SlowLane(2, 64),
   ) {}
 
   async encrypt(ctx: CallContext, req: EncryptRequest): Promise<Sealed> {
@@ -188,7 +191,7 @@ export class CryptoService {
   ): Promise<Sealed & { privateKey: Buffer; publicKey: Buffer }> {
     const key = await this.usableKey(ctx, { ...req, extra: new Map([['kms:datakeypairspec', [req.keyPairSpec]]]) }, action);
     if (req.dryRun) throw dryRunSucceeded();
-    const pair = await generatePair(req.keyPairSpec);
+    const pair = await this.slowLane.run(() => generatePair(req.keyPairSpec));
     const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'der' });
     const publicKey = pair.publicKey.export({ type: 'spki', format: 'der' });
     return { key, privateKey, publicKey, ciphertextBlob: await this.seal(ctx, key, privateKey, req.encryptionContext) };

@@ -7,6 +7,7 @@ import { detectCapabilities, type TokenCapabilities } from './capabilities.js';
 import { acquireModule, releaseModule } from './pkcs11-module.js';
 import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
 import { SessionPool } from './session-pool.js';
+import { KeyGenerationThread } from './keygen-thread.js';
 import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
 import { InvalidCiphertextException } from '../domain/errors.js';
 import { derElement } from '../domain/der.js';
@@ -63,6 +64,7 @@ export class Pkcs11Token implements KeyVault {
   private readonly handles = new Map<string, Buffer>();
   private readonly publicKeys = new Map<string, Buffer>();
   private readonly pool: SessionPool;
+  private readonly keygen: KeyGenerationThread;
   private loginSession: Buffer | undefined;
 
   private constructor(
@@ -73,6 +75,7 @@ export class Pkcs11Token implements KeyVault {
     readonly capabilities: TokenCapabilities,
   ) {
     this.pool = new SessionPool(options.sessions, () => lib.C_OpenSession(slot, RW_SESSION), (s) => lib.C_CloseSession(s));
+    this.keygen = new KeyGenerationThread(options.modulePath, slot);
     this.login();
     this.oaepSha256Unwrap = this.probeOaepSha256Unwrap();
     this.indexHandles();
@@ -251,15 +254,27 @@ export class Pkcs11Token implements KeyVault {
     });
   }
 
-  createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void> {
-    return this.run('generate', ref, (session) => {
-      const t = signingKeyPairTemplates(ref, params);
-      const mechanism = params.kind === 'EC' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : params.kind === 'EDWARDS' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
-      // Synchronous on purpose, as for every key generation (the async calls leak).
-      const pair = this.lib.C_GenerateKeyPair(session, { mechanism }, t.publicKey, t.privateKey);
-      this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), pair.privateKey);
-      this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PUBLIC_KEY), pair.publicKey);
-    });
+  async createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void> {
+    const mechanism = params.kind === 'EC' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : params.kind === 'EDWARDS' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
+    const pair = await this.generateKeyPair({ mechanism }, signingKeyPairTemplates(ref, params));
+    this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), pair.privateKey);
+    this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PUBLIC_KEY), pair.publicKey);
+  }
+
+  /**
+   * Key pairs are made on the key-generation thread, one at a time: an RSA-4096
+   * pair takes seconds, which must hold up neither the event loop nor a session of
+   * the pool. (Synchronous there, as every key generation here: pkcs11js's
+   * asynchronous generation leaks native memory.)
+   */
+  private async generateKeyPair(mechanism: P11.Mechanism, t: { publicKey: P11.Template; privateKey: P11.Template }): Promise<{ publicKey: Buffer; privateKey: Buffer }> {
+    try {
+      return await this.keygen.generateKeyPair(mechanism, t.publicKey, t.privateKey);
+    } catch (e) {
+      const c = classifyTokenError(e, 'generate');
+      if (c.relogin) this.login();
+      throw c.error;
+    }
   }
 
   /** The key pair's public half as DER SubjectPublicKeyInfo. */
@@ -358,13 +373,9 @@ export class Pkcs11Token implements KeyVault {
     return undefined;
   }
 
-  createImportWrappingKey(tokenId: string, modulusBits: number): Promise<Buffer> {
-    return this.run('generate', undefined, (session) => {
-      const t = importWrappingKeyPairTemplates(tokenId, modulusBits);
-      // Synchronous on purpose, as for every key generation (the async calls leak).
-      const pair = this.lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN }, t.publicKey, t.privateKey);
-      return this.publicKeyDer(session, pair.publicKey);
-    });
+  async createImportWrappingKey(tokenId: string, modulusBits: number): Promise<Buffer> {
+    const pair = await this.generateKeyPair({ mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN }, importWrappingKeyPairTemplates(tokenId, modulusBits));
+    return this.run('find', undefined, (session) => this.publicKeyDer(session, pair.publicKey));
   }
 
   destroyImportWrappingKey(tokenId: string): Promise<void> {
@@ -437,6 +448,7 @@ export class Pkcs11Token implements KeyVault {
   }
 
   async close(): Promise<void> {
+    await this.keygen.close();
     await this.pool.close();
     if (this.loginSession) {
       // No C_Logout: the login belongs to the whole application, which other tokens opened on

@@ -178,6 +178,7 @@ export class SqliteGrantStore implements GrantStore {
         VALUES (@grantId, @keyId, @keyArn, @name, @grantee, @retiring, @issuingAccount, @operations, @constraints, @creationDate)`),
       get: db.prepare('SELECT * FROM grants WHERE grant_id = ?'),
       ofKey: db.prepare('SELECT * FROM grants WHERE key_id = ? ORDER BY grant_id'),
+      ofGrantee: db.prepare('SELECT * FROM grants WHERE key_id = ? AND grantee_principal = ? ORDER BY grant_id'),
       list: db.prepare(`SELECT * FROM grants WHERE key_id = @keyId AND grant_id > @after
         AND (@grantId IS NULL OR grant_id = @grantId) AND (@grantee IS NULL OR grantee_principal = @grantee)
         ORDER BY grant_id LIMIT @limit`),
@@ -211,6 +212,10 @@ export class SqliteGrantStore implements GrantStore {
 
   async grantsOfKey(keyId: string): Promise<Grant[]> {
     return (this.stmt.ofKey.all(keyId) as GrantRow[]).map(toGrant);
+  }
+
+  async grantsOfGrantee(keyId: string, granteePrincipal: string): Promise<Grant[]> {
+    return (this.stmt.ofGrantee.all(keyId, granteePrincipal) as GrantRow[]).map(toGrant);
   }
 
   async listGrants(keyId: string, filter: { grantId?: string; granteePrincipal?: string }, after: string | undefined, limit: number): Promise<Page<Grant>> {

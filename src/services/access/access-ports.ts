@@ -54,8 +54,10 @@ export interface GrantStore {
   /** Throws LimitExceededException when the key already has maxGrants grants. */
   createGrant(grant: Grant, maxGrants: number): Promise<void>;
   getGrant(grantId: string): Promise<Grant | undefined>;
-  /** Every grant of the key (for the authorizer's cache). */
+  /** Every grant of the key. */
   grantsOfKey(keyId: string): Promise<Grant[]>;
+  /** The key's grants to one grantee (the authorizer's lookup: indexed, whatever the key's other grants). */
+  grantsOfGrantee(keyId: string, granteePrincipal: string): Promise<Grant[]>;
   listGrants(keyId: string, filter: { grantId?: string; granteePrincipal?: string }, after: string | undefined, limit: number): Promise<Page<Grant>>;
   listRetirableGrants(retiringPrincipal: string, after: string | undefined, limit: number): Promise<Page<Grant>>;
   deleteGrant(grantId: string): Promise<boolean>;

@@ -156,7 +156,7 @@ export class Authorizer {
       g.granteePrincipal === ctx.principal.arn &&
       grantPermits(g, access.action, access.encryptionContext) &&
       (access.grantFilter?.(g) ?? true);
-    const cached = (await this.grants.grantsOf(key.keyId)).find(permits);
+    const cached = (await this.grants.grantsFor(key.keyId, ctx.principal.arn)).find(permits);
     if (cached) return cached;
     // A grant made on another instance moments ago: its token lets it count at once.
     const tokens = ctx.request.grantTokens;

@@ -3,12 +3,13 @@ import type { GrantStore } from './access-ports.js';
 import type { Clock } from '../ports.js';
 
 /**
- * The grants of each key, cached like key metadata: a grant made or retired on
- * this instance counts at once; another instance's within the TTL, or at once
- * when its grant token is passed.
+ * The grants of each key to each grantee, cached like key metadata: a grant made
+ * or retired on this instance counts at once; another instance's within the TTL,
+ * or at once when its grant token is passed. Only a caller's own grants are ever
+ * loaded, so a key with thousands of grants costs a caller no more than its own.
  */
 export class GrantDirectory {
-  private readonly byKey = new Map<string, { grants: Grant[]; expires: number }>();
+  private readonly byKey = new Map<string, Map<string, { grants: Grant[]; expires: number }>>();
 
   constructor(
     private readonly store: GrantStore,
@@ -16,12 +17,14 @@ export class GrantDirectory {
     private readonly ttlMs: number,
   ) {}
 
-  async grantsOf(keyId: string): Promise<Grant[]> {
+  async grantsFor(keyId: string, granteePrincipal: string): Promise<Grant[]> {
     const now = this.clock.now().getTime();
-    const hit = this.byKey.get(keyId);
+    const hit = this.byKey.get(keyId)?.get(granteePrincipal);
     if (hit && hit.expires > now) return hit.grants;
-    const grants = await this.store.grantsOfKey(keyId);
-    this.byKey.set(keyId, { grants, expires: now + this.ttlMs });
+    const grants = await this.store.grantsOfGrantee(keyId, granteePrincipal);
+    let ofKey = this.byKey.get(keyId);
+    if (!ofKey) this.byKey.set(keyId, (ofKey = new Map()));
+    ofKey.set(granteePrincipal, { grants, expires: now + this.ttlMs });
     return grants;
   }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything hsm-kms needs on a Debian/Ubuntu machine with Node.js 20+:
-# the SoftHSMv2 PKCS#11 module (Debian package softhsm2), openssl, and the npm packages.
+# the SoftHSMv2 PKCS#11 module (Debian package softhsm2), openssl, the AWS CLI, and the npm packages.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "${missing[*]} missing and there is no apt-get here. Install SoftHSMv2 2.6 and OpenSSL with your package manager (e.g. 'brew install softhsm openssl'), then run this again."
     exit 1
   fi
+fi
+# The AWS CLI is wanted, not needed: without it the walk-through and one test (which then says why it skipped) go without.
+if ! command -v aws >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; }; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing the AWS CLI (apt-get install awscli)"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq awscli >/dev/null 2>&1 || say "the AWS CLI could not be installed; its test will be skipped"
 fi
 say "SoftHSMv2 module: $(scripts/find-softhsm.sh)"
 

@@ -146,7 +146,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const limits = config.quotas === 'off' ? new Map<string, number>() : new Map([...defaultRequestQuotas(config.region), ...Object.entries(config.quotas)]);
     const access = new Authorizer(keys, grantDirectory, new RequestQuotas(limits, systemClock), clock);
     const keyPolicies = new KeyPolicies(store, store.principals, keys, access);
-    const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, usage, audit, clock);
+    const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, usage, audit, clock, config.maxKeysPerAccount);
     const rotation = new KeyRotator(store, token, keys, access, audit, clock, logger);
     const imports = new KeyImporter(store, token, keys, access, audit, clock, logger);
     const services: Services = {

@@ -76,6 +76,8 @@ export const ConfigSchema = z
     tls: z.object({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).default({}),
     /** Listening beyond loopback without TLS sends secrets in clear: it takes this explicit setting. */
     allowPlaintextHttp: flag.default(false),
+    /** AWS's resource quota of KMS keys per account (and Region). */
+    maxKeysPerAccount: z.coerce.number().int().positive().default(100_000),
     /** Request quotas: AWS's defaults, `off`, or overrides by quota name (requests per second). */
     quotas: z
       .preprocess((v) => (typeof v === 'string' && v.trim().startsWith('{') ? parseJson(v) : v), z.union([z.literal('off'), z.record(z.string(), z.coerce.number().positive())]))
@@ -152,6 +154,7 @@ function fromEnvironment(env: Env) {
     tls: { certFile: env.KMS_TLS_CERT_FILE, keyFile: env.KMS_TLS_KEY_FILE },
     allowPlaintextHttp: env.KMS_ALLOW_PLAINTEXT_HTTP,
     quotas: env.KMS_QUOTAS,
+    maxKeysPerAccount: env.KMS_MAX_KEYS_PER_ACCOUNT,
   });
 }
 

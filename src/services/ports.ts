@@ -132,6 +132,8 @@ export interface MetadataStore {
 
   getKey(keyId: string): Promise<KmsKey | undefined>;
   listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>>;
+  /** How many keys the account has (being created or existing; destroyed ones not). */
+  countKeys(accountId: string): Promise<number>;
   /** Writes the key's description, state, deletion and import fields; never its policy (see updateKeyPolicy). */
   updateKey(key: KmsKey): Promise<void>;
   /** The policy alone, so that no concurrent state change can write an older policy back. False when the key is gone. */

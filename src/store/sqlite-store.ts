@@ -120,6 +120,7 @@ export class SqliteStore implements MetadataStore {
       provisioning: db.prepare('SELECT k.key_id, v.version, k.account_id, k.region FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1 AND k.creation_date < ?'),
       deleteKey: db.prepare('DELETE FROM keys WHERE key_id = ? AND provisioning = 1'),
       getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL'),
+      countKeys: db.prepare('SELECT COUNT(*) AS n FROM keys WHERE account_id = ? AND deleted_at IS NULL'),
       listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
       updateKey: db.prepare(`UPDATE keys SET description = @description, key_state = @key_state, deletion_date = @deletion_date,
         pending_window = @pending_window,
@@ -245,6 +246,10 @@ export class SqliteStore implements MetadataStore {
   async getKey(keyId: string): Promise<KmsKey | undefined> {
     const row = this.stmt.getKey.get(keyId) as KeyRow | undefined;
     return row && toKey(row);
+  }
+
+  async countKeys(accountId: string): Promise<number> {
+    return (this.stmt.countKeys.get(accountId) as { n: number }).n;
   }
 
   async listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>> {

@@ -71,3 +71,21 @@ describe('request quotas', () => {
     expect([slow.take(0), slow.take(9_000), slow.take(10_000)]).toEqual([true, false, true]);
   });
 });
+
+describe('the resource quota of keys per account', () => {
+  const limited = useTestService({ config: { maxKeysPerAccount: 3 } });
+
+  it('refuses a key past it with LimitExceededException, and counts each account apart', async () => {
+    const { AccessKey } = (await testAdmin(limited.endpoint)('CreateAccount', { AccountId: '333344445555' })) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+    for (let i = 0; i < 3; i++) await limited.client.send(new CreateKeyCommand({}));
+    const refused = await expectAwsError(limited.client.send(new CreateKeyCommand({})), 'LimitExceededException');
+    expect(refused.message).toBe('This account has 3 KMS keys in this Region, the most it may have.');
+    expect((await limited.service.store.listKeys('111122223333', undefined, 10)).items).toHaveLength(3);
+    const other = new KMSClient(kmsClientConfig(limited.endpoint, AccessKey.AccessKeyId, AccessKey.SecretAccessKey));
+    try {
+      await other.send(new CreateKeyCommand({}));
+    } finally {
+      other.destroy();
+    }
+  });
+});

@@ -44,6 +44,8 @@ export class KeyAdmin {
     private readonly usage: KeyUsageTracker,
     private readonly events: ServiceEvents,
     private readonly clock: Clock,
+    /** AWS's resource quota of KMS keys per account and Region. */
+    private readonly maxKeysPerAccount = 100_000,
   ) {}
 
   async createKey(ctx: CallContext, req: CreateKeyRequest): Promise<KmsKey> {
@@ -62,6 +64,10 @@ export class KeyAdmin {
       ...requestTagConditions(tags),
     ]);
     await this.access.authorizeWithoutKey(ctx, 'CreateKey', '*', extra);
+    // AWS's resource quota: each new key is a new object in the HSM, whose store is finite.
+    if ((await this.store.countKeys(ctx.scope.accountId)) >= this.maxKeysPerAccount) {
+      throw new LimitExceededException(`This account has ${this.maxKeysPerAccount} KMS keys in this Region, the most it may have.`);
+    }
     const policy = req.policy ?? defaultKeyPolicy(ctx.scope.accountId);
 
     const keyId = randomUUID();

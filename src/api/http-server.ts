@@ -46,7 +46,11 @@ export function httpRequestListener(deps: HttpDeps): RequestListener {
       operator(req, res);
       return;
     }
-    void serveCall(deps.handler, req, res, url, path === '/' && req.method === 'POST' ? limit : undefined);
+    serveCall(deps.handler, req, res, url, path === '/' && req.method === 'POST' ? limit : undefined).catch(() => {
+      // The handler answers (and logs) every failure itself; this only keeps the socket from hanging.
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
   };
 }
 

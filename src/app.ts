@@ -62,9 +62,7 @@ export interface RunningService {
   readonly ivs: IvSequence;
   readonly logger: Logger;
   /** The audit trail's folder and the PEM public key its digests verify with. */
-  readonly audit: { readonly dir: string; readonly publicKey: string; readonly sink: AuditSink };
-  /** Writes the last use of each key to the database now (tests; it happens every KMS_KEY_USAGE_FLUSH_MS). */
-  flushKeyUsage(): Promise<void>;
+  readonly audit: { readonly dir: string; readonly publicKey: string };
   /** Runs the background jobs now (tests move their clock instead of waiting days). */
   runScheduledJobs(): Promise<void>;
   stop(): Promise<void>;
@@ -232,8 +230,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       store: openStoreRef,
       ivs,
       logger,
-      audit: { dir: config.audit.dir!, publicKey: auditPublicKey, sink: openSink },
-      flushKeyUsage: () => usage.flush(),
+      audit: { dir: config.audit.dir!, publicKey: auditPublicKey },
       runScheduledJobs: () => scheduler.runAll(),
       async stop() {
         await scheduler.stop();

@@ -145,17 +145,21 @@ export class CallHandler {
     }
 
     const status = error ? httpStatusOf(error) : 200;
-    const line = {
-      requestId,
-      op: operation?.name ?? target,
-      keyId: record.resources.find((r) => r.keyId !== undefined)?.arn,
-      principal: principal?.arn,
-      status,
-      outcome: error ? error.awsName : 'ok',
-      latencyMs: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3,
-    };
-    if (error && status >= 500) deps.logger.error({ ...line, message: error.message, detail: error.detail }, 'request failed');
-    else deps.logger.debug(line, 'request');
+    const failed = error !== undefined && status >= 500;
+    // Built only when written: at the default level, a successful call logs nothing.
+    if (failed || deps.logger.isLevelEnabled('debug')) {
+      const line = {
+        requestId,
+        op: operation?.name ?? target,
+        keyId: record.resources.find((r) => r.keyId !== undefined)?.arn,
+        principal: principal?.arn,
+        status,
+        outcome: error ? error.awsName : 'ok',
+        latencyMs: Math.round(Number(process.hrtime.bigint() - startedAt) / 1e3) / 1e3,
+      };
+      if (failed) deps.logger.error({ ...line, message: error!.message, detail: error!.detail }, 'request failed');
+      else deps.logger.debug(line, 'request');
+    }
 
     const headers: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-RequestId': requestId };
     if (error) return { status, headers: { ...headers, 'x-amzn-ErrorType': error.awsName }, body: encodeError(error) };

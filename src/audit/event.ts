@@ -113,3 +113,12 @@ export function pickMembers(source: Record<string, unknown> | undefined, members
   }
   return Object.keys(out).length > 0 ? out : null;
 }
+
+/** The key ids an event's resources name (alias resources left out). */
+export function eventKeyIds(event: Record<string, unknown>): string[] {
+  const resources = Array.isArray(event.resources) ? (event.resources as Array<{ ARN?: unknown } | null>) : [];
+  return resources.flatMap((r) => {
+    const m = typeof r?.ARN === 'string' ? /:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(r.ARN) : null;
+    return m ? [m[1]!] : [];
+  });
+}

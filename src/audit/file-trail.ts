@@ -3,6 +3,7 @@ import { mkdir, open, readdir, readFile, stat, type FileHandle } from 'node:fs/p
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AuditEvent } from './event.js';
+import type { TrailFile } from './verify.js';
 import type { AuditSink, DigestSigner } from './ports.js';
 import {
   eventLine,
@@ -422,6 +423,12 @@ export async function readEventsSince(dir: string, since: Date | undefined): Pro
 /** The trail's files in chain order. */
 export async function listTrailFiles(dir: string): Promise<string[]> {
   return sortTrailFiles(await readdir(dir));
+}
+
+/** The trail's files and their bytes as they are now, in chain order (what verify and query read). */
+export async function readTrailFiles(dir: string): Promise<TrailFile[]> {
+  const names = await listTrailFiles(dir);
+  return Promise.all(names.map(async (name) => ({ name, content: await readFile(path.join(dir, name)) })));
 }
 
 /**

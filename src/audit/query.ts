@@ -1,3 +1,4 @@
+import { eventKeyIds } from './event.js';
 import { parseRecord, splitLines } from './trail-format.js';
 import type { TrailFile } from './verify.js';
 
@@ -78,7 +79,7 @@ function matches(event: Record<string, unknown>, f: QueryFilter, alias: { name: 
     if (![who?.arn, who?.userName, who?.accessKeyId].includes(f.principal)) return false;
   }
   if (f.key) {
-    const keyIds = keysOf(event);
+    const keyIds = eventKeyIds(event);
     const params = Object.values((event.requestParameters ?? {}) as Record<string, unknown>);
     if (alias) return alias.targets.some((k) => keyIds.includes(k)) || params.some((v) => v === alias.name || (typeof v === 'string' && v.endsWith(`:${alias.name}`)));
     const wanted = KEY_ID.exec(f.key)?.[0];
@@ -87,13 +88,6 @@ function matches(event: Record<string, unknown>, f: QueryFilter, alias: { name: 
   return true;
 }
 
-function keysOf(event: Record<string, unknown>): string[] {
-  const resources = Array.isArray(event.resources) ? (event.resources as Array<{ ARN?: unknown } | null>) : [];
-  return resources.flatMap((r) => {
-    const m = typeof r?.ARN === 'string' && r.ARN.includes(':key/') ? KEY_ID.exec(r.ARN) : null;
-    return m ? [m[0]] : [];
-  });
-}
 
 function followAliases(aliases: Map<string, string>, event: Record<string, unknown>): void {
   if (event.errorCode !== undefined) return;
@@ -105,7 +99,7 @@ function followAliases(aliases: Map<string, string>, event: Record<string, unkno
     case 'UpdateAlias': {
       const target = typeof params.targetKeyId === 'string' ? KEY_ID.exec(params.targetKeyId)?.[0] : undefined;
       // The target may have been given as another alias' ARN or name; the resources name the key itself.
-      const key = target ?? keysOf(event)[0];
+      const key = target ?? eventKeyIds(event)[0];
       if (name && key) aliases.set(`${account}/${name}`, key);
       break;
     }
@@ -113,7 +107,7 @@ function followAliases(aliases: Map<string, string>, event: Record<string, unkno
       if (name) aliases.delete(`${account}/${name}`);
       break;
     case 'DeleteKey':
-      for (const key of keysOf(event)) for (const [k, v] of aliases) if (v === key) aliases.delete(k);
+      for (const key of eventKeyIds(event)) for (const [k, v] of aliases) if (v === key) aliases.delete(k);
       break;
   }
 }
@@ -128,7 +122,7 @@ export function formatTable(events: readonly FoundEvent[]): string {
       text(event.eventTime),
       text(event.eventName),
       caller,
-      keysOf(event).join(',') || '-',
+      eventKeyIds(event).join(',') || '-',
       outcome === 'allowed' ? 'allowed' : `${outcome}: ${text(event.errorCode)}`,
       text(event.requestID ?? '-'),
     ];

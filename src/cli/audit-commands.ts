@@ -1,7 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { listTrailFiles } from '../audit/file-trail.js';
+import { readTrailFiles } from '../audit/file-trail.js';
 import { formatTable, queryTrail, type Outcome, type QueryFilter } from '../audit/query.js';
 import { sha256Hex } from '../audit/trail-format.js';
 import { verifyTrail, type TrailFile } from '../audit/verify.js';
@@ -16,11 +15,11 @@ export const AUDIT_USAGE = `  audit verify --public-key FILE [--trail DIR] [--se
   audit public-key                    the PEM public key the trail's digests verify with (from the running service)`;
 
 async function readTrail(dir: string): Promise<TrailFile[]> {
-  const names = await listTrailFiles(dir).catch((e: NodeJS.ErrnoException) => {
+  const files = await readTrailFiles(dir).catch((e: NodeJS.ErrnoException) => {
     throw new AuditUsageError(`cannot read the audit trail folder ${dir}: ${e.code ?? e.message}`);
   });
-  if (names.length === 0) throw new AuditUsageError(`no audit trail files (trail-*.jsonl) in ${dir}`);
-  return Promise.all(names.map(async (name) => ({ name, content: await readFile(path.join(dir, name)) })));
+  if (files.length === 0) throw new AuditUsageError(`no audit trail files (trail-*.jsonl) in ${dir}`);
+  return files;
 }
 
 function time(flags: Map<string, string>, name: string): Date | undefined {

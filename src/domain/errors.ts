@@ -98,6 +98,11 @@ export class DryRunOperationException extends kmsError('DryRunOperationException
 /** A request quota was exceeded; the SDKs back off and retry. */
 export class ThrottlingException extends kmsError('ThrottlingException') {}
 
+/** AWS's answer to a caller past a quota (or past the room of a bounded lane). */
+export function throttled(): ThrottlingException {
+  return new ThrottlingException('You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.');
+}
+
 /** The answer to a DryRun request that would have succeeded. */
 export function dryRunSucceeded(): DryRunOperationException {
   return new DryRunOperationException('The request would have succeeded, but the DryRun option is set.');

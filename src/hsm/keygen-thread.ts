@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type * as P11 from 'pkcs11js';
-import { ThrottlingException } from '../domain/errors.js';
+import { throttled } from '../domain/errors.js';
 import { pkcs11js } from './pkcs11js.js';
 
 interface Pending {
@@ -27,7 +27,7 @@ export class KeyGenerationThread {
 
   generateKeyPair(mechanism: P11.Mechanism, publicTemplate: P11.Template, privateTemplate: P11.Template): Promise<{ publicKey: Buffer; privateKey: Buffer }> {
     if (this.pending.size >= this.maxWaiting) {
-      return Promise.reject(new ThrottlingException('You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.'));
+      return Promise.reject(throttled());
     }
     const worker = this.start();
     const id = this.nextId++;

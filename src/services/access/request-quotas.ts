@@ -1,4 +1,4 @@
-import { ThrottlingException } from '../../domain/errors.js';
+import { throttled } from '../../domain/errors.js';
 import { TokenBucket } from '../../domain/quotas.js';
 import type { Clock } from '../ports.js';
 
@@ -26,6 +26,6 @@ export class RequestQuotas {
     const now = this.clock.now().getTime();
     let bucket = this.buckets.get(id);
     if (!bucket) this.buckets.set(id, (bucket = new TokenBucket(rate, now)));
-    if (!bucket.take(now)) throw new ThrottlingException('You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.');
+    if (!bucket.take(now)) throw throttled();
   }
 }

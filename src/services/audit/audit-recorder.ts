@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { CallRecord } from '../../audit/call-record.js';
 import {
   auditResources,
+  eventKeyIds,
   EVENT_VERSION,
   eventTime,
   KMS_EVENT_SOURCE,
@@ -66,7 +67,7 @@ export class AuditRecorder implements ServiceEvents {
     return this.sink.writable;
   }
 
-  async apiCall(f: ApiCallFacts): Promise<string> {
+  async apiCall(f: ApiCallFacts): Promise<void> {
     const eventID = randomUUID();
     const r = f.record;
     const data: Record<string, unknown> = {};
@@ -102,7 +103,6 @@ export class AuditRecorder implements ServiceEvents {
       const usage = { operation: f.eventName, timestamp: f.at, eventId: eventID, requestId: f.requestId };
       for (const keyId of r.keyIds) this.usage.record(keyId, usage);
     }
-    return eventID;
   }
 
   /**
@@ -117,12 +117,9 @@ export class AuditRecorder implements ServiceEvents {
       if (typeof eventTime !== 'string' || typeof eventId !== 'string' || typeof requestId !== 'string') continue;
       const usage = { operation, timestamp: new Date(eventTime), eventId, requestId };
       if (Number.isNaN(usage.timestamp.getTime())) continue;
-      for (const r of Array.isArray(e.resources) ? (e.resources as Array<{ ARN?: unknown }>) : []) {
-        const keyId = typeof r?.ARN === 'string' ? /:key\/([0-9a-f-]{36})$/.exec(r.ARN)?.[1] : undefined;
-        if (keyId) {
-          this.usage.record(keyId, usage);
-          replayed++;
-        }
+      for (const keyId of eventKeyIds(e)) {
+        this.usage.record(keyId, usage);
+        replayed++;
       }
     }
     return replayed;

@@ -1,4 +1,4 @@
-import { ThrottlingException } from '../../domain/errors.js';
+import { throttled } from '../../domain/errors.js';
 
 /**
  * A bounded lane for slow work that runs on libuv's threads (RSA key-pair
@@ -19,7 +19,7 @@ export class SlowLane {
 
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running >= this.concurrency) {
-      if (this.waiting.length >= this.maxWaiting) throw new ThrottlingException('You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.');
+      if (this.waiting.length >= this.maxWaiting) throw throttled();
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else this.running++;
     try {

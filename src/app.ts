@@ -43,9 +43,25 @@ import { SqliteStore } from './store/sqlite-store.js';
 import { AuditRecorder } from './services/audit/audit-recorder.js';
 import { openAuditSigner } from './services/audit/audit-signing-key.js';
 import { KeyUsageTracker } from './services/keys/key-usage.js';
+import { SINGLE_PROCESS, type ChangeFeed } from './services/changes.js';
+import type { TokenCapabilities } from './hsm/capabilities.js';
+import type { TokenChangeGate } from './hsm/change-gate.js';
+
+/**
+ * Which part of the service this process plays. One process alone does it all.
+ * With several workers (KMS_WORKERS), the primary does the start-up work once
+ * (token, migrations, recovery) and runs the background jobs, and each worker
+ * serves requests on the shared port, with its own token sessions and audit trail.
+ */
+export type ServiceRole =
+  | { readonly kind: 'standalone' }
+  | { readonly kind: 'primary'; readonly changes: ChangeFeed; readonly tokenGate: TokenChangeGate }
+  | { readonly kind: 'worker'; readonly index: number; readonly workers: number; readonly changes: ChangeFeed; readonly tokenGate: TokenChangeGate };
 
 export interface ServiceOptions {
   readonly config: Config;
+  /** Standalone unless told. */
+  readonly role?: ServiceRole;
   /** The clock of key lifecycles (deletion dates, destruction); tests move it forward. */
   readonly clock?: Clock;
   readonly logger?: Logger;
@@ -73,7 +89,7 @@ export const systemClock: Clock = { now: () => new Date() };
 /** The operations whose success counts as a use of their keys (GetKeyLastUsage). */
 const CRYPTOGRAPHIC_OPERATIONS: ReadonlySet<string> = new Set([...OPERATIONS.values()].filter((op) => op.audit.kind === 'crypto').map((op) => op.name));
 
-async function tokenOptions(config: Config): Promise<TokenOptions> {
+async function tokenOptions(config: Config, changeGate: TokenChangeGate | undefined): Promise<TokenOptions> {
   const { pkcs11 } = config;
   if (pkcs11.module !== undefined && pkcs11.tokenLabel !== undefined) {
     return {
@@ -84,6 +100,7 @@ async function tokenOptions(config: Config): Promise<TokenOptions> {
       sessions: pkcs11.sessions,
       // A token of unknown speed (a network HSM, say) is called asynchronously unless told otherwise.
       synchronousSmallOperations: pkcs11.synchronousSmallOperations ?? false,
+      changeGate,
     };
   }
   const embedded = await prepareEmbeddedSoftHsm(config.dataDir);
@@ -96,6 +113,7 @@ async function tokenOptions(config: Config): Promise<TokenOptions> {
     sessions: pkcs11.sessions,
     synchronousSmallOperations: pkcs11.synchronousSmallOperations ?? true,
     initializeWith: { soPin: embedded.soPin },
+    changeGate,
   };
 }
 
@@ -105,15 +123,78 @@ function openStore(config: Config): MetadataStore {
   return new SqliteStore(target);
 }
 
+/** A worker's audit trail: a chain of its own, in a folder of the trail's folder. */
+export function workerAuditDir(auditDir: string, index: number): string {
+  return path.join(auditDir, `worker-${index}`);
+}
+
+/** The request quotas this process enforces: a worker its share, since the primary spreads connections evenly. */
+function requestQuotaLimits(config: Config, role: ServiceRole): Map<string, number> {
+  if (config.quotas === 'off') return new Map();
+  const share = role.kind === 'worker' ? role.workers : 1;
+  return new Map([...defaultRequestQuotas(config.region), ...Object.entries(config.quotas)].map(([name, rate]) => [name, rate / share]));
+}
+
+/** The start banner: one structured line (the secret stays in the credentials file). */
+export function logStartBanner(
+  logger: Logger,
+  config: Config,
+  url: string,
+  facts: { readonly admin: AdminCredential; readonly capabilities: TokenCapabilities; readonly auditFingerprint: string; readonly workers: number },
+): void {
+  const { admin } = facts;
+  logger.info(
+    {
+      url,
+      region: config.region,
+      accountId: config.accountId,
+      workers: facts.workers,
+      mechanisms: facts.capabilities.mechanisms.size,
+      audit: config.audit.mode === 'on' ? { dir: config.audit.dir, publicKeyFingerprint: facts.auditFingerprint } : 'off',
+      ...(admin.credentialsFile
+        ? { credentialsFile: admin.credentialsFile, profile: CREDENTIALS_PROFILE, usage: `AWS_SHARED_CREDENTIALS_FILE=${admin.credentialsFile} AWS_PROFILE=${CREDENTIALS_PROFILE} AWS_DEFAULT_REGION=${config.region} aws kms create-key --endpoint-url ${url}` }
+        : {}),
+    },
+    'hsm-kms listening',
+  );
+  if (!isLoopback(config.host) && config.tls.certFile === undefined) logger.warn({ host: config.host }, 'serving plain HTTP beyond loopback (KMS_ALLOW_PLAINTEXT_HTTP): secrets travel in clear; set KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE');
+  if (config.audit.mode === 'off') logger.warn('auditing is off (KMS_AUDIT=off): no call is recorded; use this only to measure what auditing costs');
+}
+
+/** The primary of several workers: start-up work and background jobs, no listener. */
+export interface PrimaryService {
+  readonly admin: AdminCredential;
+  readonly capabilities: TokenCapabilities;
+  readonly auditFingerprint: string;
+  readonly logger: Logger;
+  stop(): Promise<void>;
+}
+
 /** The composition root: wires token, store, use cases and HTTP, and starts listening. */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const service = await composeService(options);
+  if (!('url' in service)) throw new Error('startService serves requests: the primary starts with startPrimary');
+  return service;
+}
+
+/** The primary of several workers: the start-up work done once, then the background jobs. */
+export async function startPrimary(options: ServiceOptions & { readonly role: Extract<ServiceRole, { kind: 'primary' }> }): Promise<PrimaryService> {
+  const service = await composeService(options);
+  if ('url' in service) throw new Error('startPrimary: the primary serves no requests');
+  return service;
+}
+
+async function composeService(options: ServiceOptions): Promise<RunningService | PrimaryService> {
   const { config } = options;
+  const role = options.role ?? { kind: 'standalone' };
+  const changes = role.kind === 'standalone' ? SINGLE_PROCESS : role.changes;
+  const auditDir = role.kind === 'worker' ? workerAuditDir(config.audit.dir!, role.index) : config.audit.dir!;
   const clock = options.clock ?? systemClock;
   // The operational log goes to stderr; the audit trail is the record of calls, in its own files.
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'hsm-kms' } }, pino.destination(2));
   logger.debug({ config: redactConfig(config) }, 'configuration');
 
-  const token = await Pkcs11Token.open(await tokenOptions(config));
+  const token = await Pkcs11Token.open(await tokenOptions(config, role.kind === 'standalone' ? undefined : role.tokenGate));
   let store: MetadataStore | undefined;
   let sink: AuditSink | undefined;
   try {
@@ -123,26 +204,26 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     const ivs = new IvSequence(() => store!.allocateIvInstance(), options.ivInvocationLimit);
     await ivs.next(); // takes this instance's fixed field now, so a broken store fails the start, not a request
     const sealer = new CredentialSealer(token, ivs);
-    const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId);
+    if (role.kind === 'primary') await sealer.prepare();
+    const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId, changes);
 
     const signer = await openAuditSigner(token);
-    const auditOptions = { ...config.audit, dir: config.audit.dir!, logger };
+    const auditOptions = { ...config.audit, dir: auditDir, logger };
     sink = config.audit.mode === 'on' ? await FileAuditTrail.open(auditOptions, signer) : DISABLED_AUDIT;
-    const usage = new KeyUsageTracker(store.usage, config.keyUsageFlushMs, logger);
+    const usage = new KeyUsageTracker(store.usage, config.keyUsageFlushMs, logger, role.kind === 'worker' ? path.basename(auditDir) : '');
     const audit = new AuditRecorder(sink, usage, clock);
     if (sink instanceof FileAuditTrail && !sink.previousClosedCleanly) {
       // A crash may have lost the last uses of keys written since the last batch: the trail has them.
       const since = await usage.flushedAt();
-      const events = await readEventsSince(config.audit.dir!, since && new Date(since.getTime() - 5_000));
+      const events = await readEventsSince(auditDir, since && new Date(since.getTime() - 5_000));
       const replayed = audit.replayUsage(events, CRYPTOGRAPHIC_OPERATIONS);
       if (replayed > 0) logger.info({ replayed }, 'key usage since the last batch taken again from the audit trail');
     }
     const auditPublicKey = createPublicKey({ key: signer.publicKey, format: 'der', type: 'spki' }).export({ format: 'pem', type: 'spki' }).toString();
 
-    const keys = new KeyDirectory(store, clock, ttl);
-    const grantDirectory = new GrantDirectory(store.grants, clock, ttl);
-    const limits = config.quotas === 'off' ? new Map<string, number>() : new Map([...defaultRequestQuotas(config.region), ...Object.entries(config.quotas)]);
-    const access = new Authorizer(keys, grantDirectory, new RequestQuotas(limits, systemClock), clock);
+    const keys = new KeyDirectory(store, clock, ttl, changes);
+    const grantDirectory = new GrantDirectory(store.grants, clock, ttl, changes);
+    const access = new Authorizer(keys, grantDirectory, new RequestQuotas(requestQuotaLimits(config, role), systemClock), clock);
     const keyPolicies = new KeyPolicies(store, store.principals, keys, access);
     const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, usage, audit, clock, config.maxKeysPerAccount);
     const rotation = new KeyRotator(store, token, keys, access, audit, clock, logger);
@@ -180,8 +261,30 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       config.schedulerIntervalMs,
       logger,
     );
+    // Background jobs run in one process: alone, or the primary of several workers.
+    const runsJobs = role.kind !== 'worker';
     // One run before serving: what a crash left half-done is finished or cleaned first.
-    await scheduler.runAll();
+    if (runsJobs) await scheduler.runAll();
+    const openStoreRef = store;
+    const openSink = sink;
+
+    if (role.kind === 'primary') {
+      scheduler.start();
+      usage.start();
+      return {
+        admin,
+        capabilities: token.capabilities,
+        auditFingerprint: signer.fingerprint,
+        logger,
+        async stop() {
+          await scheduler.stop();
+          await usage.stop();
+          await openSink.close();
+          await token.close();
+          await openStoreRef.close();
+        },
+      };
+    }
 
     // Signatures are checked against the wall clock the callers sign with, even when tests move the domain clock.
     const handler = new CallHandler({ services, credentials, audit, region: config.region, accountId: config.accountId, clock: systemClock, logger });
@@ -201,27 +304,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
     const port = (server.address() as AddressInfo).port;
     const url = serviceUrl(config, port);
-    scheduler.start();
+    if (runsJobs) scheduler.start();
     usage.start();
-    // The start banner: one structured line (the secret stays in the credentials file).
-    logger.info(
-      {
-        url,
-        region: config.region,
-        accountId: config.accountId,
-        mechanisms: token.capabilities.mechanisms.size,
-        audit: config.audit.mode === 'on' ? { dir: config.audit.dir, publicKeyFingerprint: signer.fingerprint } : 'off',
-        ...(admin.credentialsFile
-          ? { credentialsFile: admin.credentialsFile, profile: CREDENTIALS_PROFILE, usage: `AWS_SHARED_CREDENTIALS_FILE=${admin.credentialsFile} AWS_PROFILE=${CREDENTIALS_PROFILE} AWS_DEFAULT_REGION=${config.region} aws kms create-key --endpoint-url ${url}` }
-          : {}),
-      },
-      'hsm-kms listening',
-    );
-    if (!isLoopback(config.host) && certFile === undefined) logger.warn({ host: config.host }, 'serving plain HTTP beyond loopback (KMS_ALLOW_PLAINTEXT_HTTP): secrets travel in clear; set KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE');
-    if (config.audit.mode === 'off') logger.warn('auditing is off (KMS_AUDIT=off): no call is recorded; use this only to measure what auditing costs');
+    // A worker's primary says it once for all of them.
+    if (role.kind === 'standalone') logStartBanner(logger, config, url, { admin, capabilities: token.capabilities, auditFingerprint: signer.fingerprint, workers: 1 });
 
-    const openStoreRef = store;
-    const openSink = sink;
     return {
       url,
       port,
@@ -230,7 +317,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       store: openStoreRef,
       ivs,
       logger,
-      audit: { dir: config.audit.dir!, publicKey: auditPublicKey },
+      audit: { dir: auditDir, publicKey: auditPublicKey },
       runScheduledJobs: () => scheduler.runAll(),
       async stop() {
         await scheduler.stop();

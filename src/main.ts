@@ -1,8 +1,10 @@
-import { ConfigError, loadConfig } from './config/config.js';
+import cluster from 'node:cluster';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { startService } from './app.js';
+import { runPrimary } from './cluster/primary.js';
+import { runWorker } from './cluster/worker.js';
 
-async function main(): Promise<void> {
-  const config = await loadConfig(process.env);
+async function runStandalone(config: Config): Promise<void> {
   const service = await startService({ config });
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -19,6 +21,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function main(): Promise<void> {
+  const config = await loadConfig(process.env);
+  if (cluster.isWorker) await runWorker(config);
+  else if (config.workers > 1) await runPrimary(config);
+  else await runStandalone(config);
 }
 
 main().catch((e: unknown) => {

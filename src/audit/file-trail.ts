@@ -420,6 +420,22 @@ export async function readEventsSince(dir: string, since: Date | undefined): Pro
   return found.reverse();
 }
 
+/**
+ * The chains of a trail's folder, each a folder: the folder itself when it holds
+ * trail files (one process alone, or the primary of several workers), then each
+ * worker's (worker-N), in worker order.
+ */
+export async function listTrailChains(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const workers = entries
+    .filter((e) => e.isDirectory() && /^worker-\d+$/.test(e.name))
+    .map((e) => e.name)
+    .sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)));
+  const chains = [dir, ...workers.map((name) => path.join(dir, name))];
+  const withFiles = await Promise.all(chains.map(async (chain) => (await listTrailFiles(chain)).length > 0));
+  return chains.filter((_, i) => withFiles[i]);
+}
+
 /** The trail's files in chain order. */
 export async function listTrailFiles(dir: string): Promise<string[]> {
   return sortTrailFiles(await readdir(dir));

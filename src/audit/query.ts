@@ -46,18 +46,40 @@ const ALIAS = /^(?:arn:aws:kms:[^:]*:(\d{12}):)?(alias\/.+)$/;
  * events, so an alias names the key it pointed to when each event happened.
  */
 export function queryTrail(files: readonly TrailFile[], filter: QueryFilter): FoundEvent[] {
-  const aliases = new Map<string, string>(); // account/alias name -> key id
-  const wantedAlias = filter.key ? ALIAS.exec(filter.key) : null;
-  const found: FoundEvent[] = [];
+  return queryEvents(eventsOf(files), filter);
+}
+
+/**
+ * The same over several chains (one per worker): their events merged by time
+ * first, so that an alias is followed across them. Each event keeps its own
+ * chain's seq.
+ */
+export function queryTrails(chains: ReadonlyArray<readonly TrailFile[]>, filter: QueryFilter): FoundEvent[] {
+  const time = (e: FoundEvent) => Date.parse(text(e.event.eventTime)) || 0;
+  // A stable sort: one chain's events keep their order when their times tie.
+  return queryEvents(chains.flatMap(eventsOf).sort((a, b) => time(a) - time(b)), filter);
+}
+
+function eventsOf(files: readonly TrailFile[]): FoundEvent[] {
+  const events: FoundEvent[] = [];
   for (const file of files) {
     for (const line of splitLines(file.content).lines) {
       const record = parseRecord(line.text);
-      if (record?.kind !== 'event') continue;
-      const event = record.event;
-      const alias = wantedAlias ? { name: wantedAlias[2]!, targets: targetOf(aliases, wantedAlias[2]!, wantedAlias[1]) } : undefined;
-      if (matches(event, filter, alias)) found.push({ seq: record.seq, event });
-      followAliases(aliases, event);
+      if (record?.kind === 'event') events.push({ seq: record.seq, event: record.event });
     }
+  }
+  return events;
+}
+
+function queryEvents(events: readonly FoundEvent[], filter: QueryFilter): FoundEvent[] {
+  const aliases = new Map<string, string>(); // account/alias name -> key id
+  const wantedAlias = filter.key ? ALIAS.exec(filter.key) : null;
+  const found: FoundEvent[] = [];
+  for (const candidate of events) {
+    const event = candidate.event;
+    const alias = wantedAlias ? { name: wantedAlias[2]!, targets: targetOf(aliases, wantedAlias[2]!, wantedAlias[1]) } : undefined;
+    if (matches(event, filter, alias)) found.push(candidate);
+    followAliases(aliases, event);
   }
   return found;
 }

@@ -1,9 +1,9 @@
 import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { readTrailFiles } from '../audit/file-trail.js';
-import { formatTable, queryTrail, type Outcome, type QueryFilter } from '../audit/query.js';
+import { listTrailChains, readTrailFiles } from '../audit/file-trail.js';
+import { formatTable, queryTrails, type Outcome, type QueryFilter } from '../audit/query.js';
 import { sha256Hex } from '../audit/trail-format.js';
-import { verifyTrail, type TrailFile } from '../audit/verify.js';
+import { verifyTrail, type TrailFile, type Verification } from '../audit/verify.js';
 
 export class AuditUsageError extends Error {}
 
@@ -14,12 +14,21 @@ export const AUDIT_USAGE = `  audit verify --public-key FILE [--trail DIR] [--se
                                       events as a table, or JSON lines with --json
   audit public-key                    the PEM public key the trail's digests verify with (from the running service)`;
 
-async function readTrail(dir: string): Promise<TrailFile[]> {
-  const files = await readTrailFiles(dir).catch((e: NodeJS.ErrnoException) => {
-    throw new AuditUsageError(`cannot read the audit trail folder ${dir}: ${e.code ?? e.message}`);
-  });
-  if (files.length === 0) throw new AuditUsageError(`no audit trail files (trail-*.jsonl) in ${dir}`);
-  return files;
+interface Chain {
+  readonly dir: string;
+  readonly files: TrailFile[];
+}
+
+/** Every chain of the trail's folder (one per worker when the service ran several), with its files. */
+async function readChains(dir: string): Promise<Chain[]> {
+  const chains = await listTrailChains(dir).then(
+    (dirs) => Promise.all(dirs.map(async (chain) => ({ dir: chain, files: await readTrailFiles(chain) }))),
+    (e: NodeJS.ErrnoException) => {
+      throw new AuditUsageError(`cannot read the audit trail folder ${dir}: ${e.code ?? e.message}`);
+    },
+  );
+  if (chains.length === 0) throw new AuditUsageError(`no audit trail files (trail-*.jsonl) in ${dir} or its worker-N folders`);
+  return chains;
 }
 
 function time(flags: Map<string, string>, name: string): Date | undefined {
@@ -30,34 +39,49 @@ function time(flags: Map<string, string>, name: string): Date | undefined {
   return at;
 }
 
-/** `audit verify`: prints what it checked and every finding, the first one named first. */
+/**
+ * `audit verify`: every chain of the trail (one per worker when the service ran
+ * several) is checked on its own; the trail is verified when every chain is.
+ * Prints what it checked and every finding, the first one named first.
+ */
 export async function verifyCommand(trailDir: string, flags: Map<string, string>, out: (s: string) => void): Promise<number> {
   const keyFile = flags.get('public-key');
   if (!keyFile) throw new AuditUsageError('audit verify needs --public-key FILE (from: npm run admin -- audit public-key)');
   const publicKey = createPublicKey(await readFile(keyFile, 'utf8'));
   const fingerprint = sha256Hex(publicKey.export({ format: 'der', type: 'spki' }));
-  const result = verifyTrail(await readTrail(trailDir), publicKey, fingerprint, { sealedThrough: time(flags, 'sealed-through') });
+  const sealedThrough = time(flags, 'sealed-through');
+  const chains = (await readChains(trailDir)).map(({ dir, files }) => ({ dir, result: verifyTrail(files, publicKey, fingerprint, { sealedThrough }) }));
+  const verified = chains.every((c) => c.result.findings.length === 0);
   if (flags.has('json')) {
-    out(JSON.stringify({ trail: trailDir, fingerprint, ...result, verified: result.findings.length === 0 }, null, 2));
-    return result.findings.length === 0 ? 0 : 1;
+    const reports = chains.map(({ dir, result }) => ({ trail: dir, fingerprint, ...result, verified: result.findings.length === 0 }));
+    out(JSON.stringify(reports.length === 1 ? reports[0] : { trail: trailDir, fingerprint, chains: reports, verified }, null, 2));
+    return verified ? 0 : 1;
   }
-  out(`Audit trail ${trailDir}: ${result.files} files, ${result.records} records (${result.events} events, ${result.digests} digests), last seq ${result.lastSeq ?? '-'}`);
+  for (const [i, { dir, result }] of chains.entries()) {
+    if (i > 0) out('');
+    reportChain(dir, fingerprint, result, flags.has('sealed-through'), out);
+  }
+  if (chains.length > 1) out(`\n${verified ? 'VERIFIED' : 'NOT VERIFIED'}: ${chains.filter((c) => c.result.findings.length === 0).length} of ${chains.length} chains verified.`);
+  return verified ? 0 : 1;
+}
+
+function reportChain(dir: string, fingerprint: string, result: Verification, sealedThroughGiven: boolean, out: (s: string) => void): void {
+  out(`Audit trail ${dir}: ${result.files} files, ${result.records} records (${result.events} events, ${result.digests} digests), last seq ${result.lastSeq ?? '-'}`);
   out(`Public key fingerprint ${fingerprint}`);
   out(result.sealedThrough ? `Sealed through ${result.sealedThrough.endTime} (digest seq ${result.sealedThrough.seq})` : 'No verified digest seals any part of the trail');
   for (const note of result.notes) out(`Note: ${note}`);
-  if (!flags.has('sealed-through')) out('Note: without --sealed-through, a tail cut off at a record boundary cannot be told from a copy taken earlier');
+  if (!sealedThroughGiven) out('Note: without --sealed-through, a tail cut off at a record boundary cannot be told from a copy taken earlier');
   const [first] = result.findings;
   if (!first) {
     out('VERIFIED: every record chains to the one before it and every digest is signed by this key.');
-    return 0;
+    return;
   }
   const verdict = result.findings.some((f) => f.tampering) ? 'TAMPERED' : 'INCOMPLETE';
   out(`${verdict}: ${first.where}: ${first.message}`);
   for (const f of result.findings.slice(1)) out(`  also ${f.where}: ${f.message}`);
-  return 1;
 }
 
-/** `audit query`: the matching events, oldest first. */
+/** `audit query`: the matching events of every chain, oldest first. */
 export async function queryCommand(trailDir: string, flags: Map<string, string>, out: (s: string) => void): Promise<number> {
   const outcome = flags.get('outcome');
   if (outcome !== undefined && !['allowed', 'denied', 'error'].includes(outcome)) throw new AuditUsageError('--outcome must be allowed, denied or error');
@@ -70,7 +94,7 @@ export async function queryCommand(trailDir: string, flags: Map<string, string>,
     outcome: outcome as Outcome | undefined,
     requestId: flags.get('request-id'),
   };
-  const found = queryTrail(await readTrail(trailDir), filter);
+  const found = queryTrails((await readChains(trailDir)).map((c) => c.files), filter);
   if (flags.has('json')) for (const f of found) out(JSON.stringify(f.event));
   else out(found.length > 0 ? formatTable(found) : 'No matching events.');
   return 0;

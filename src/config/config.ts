@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { defaultRequestQuotas } from '../domain/quotas.js';
@@ -31,6 +32,8 @@ export const ConfigSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(8080),
+    /** Processes serving requests on the one port (node:cluster); 1 runs the service as a single process. */
+    workers: positiveInt.max(64).default(() => availableParallelism()),
     dataDir: z.string().min(1).default('./.kms'),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must look like an AWS region, e.g. us-east-1').default('us-east-1'),
     accountId: accountId.default('111122223333'),
@@ -127,6 +130,7 @@ function fromEnvironment(env: Env) {
   return prune({
     host: env.KMS_HOST,
     port: env.KMS_PORT,
+    workers: env.KMS_WORKERS,
     dataDir: env.KMS_DATA_DIR,
     region: env.KMS_REGION,
     accountId: env.KMS_ACCOUNT_ID,

@@ -8,6 +8,7 @@ import { acquireModule, releaseModule } from './pkcs11-module.js';
 import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
 import { SessionPool } from './session-pool.js';
 import { KeyGenerationThread } from './keygen-thread.js';
+import type { TokenChangeGate } from './change-gate.js';
 import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
 import { InvalidCiphertextException } from '../domain/errors.js';
 import { derElement } from '../domain/der.js';
@@ -51,6 +52,8 @@ export interface TokenOptions {
   readonly synchronousSmallOperations: boolean;
   /** Initialise a fresh token with this label and PINs when none exists (the embedded SoftHSM default). */
   readonly initializeWith?: { readonly soPin: string };
+  /** When other processes share the token (several workers): the gate every change of its objects goes through. */
+  readonly changeGate?: TokenChangeGate;
 }
 
 const RW_SESSION = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
@@ -200,6 +203,21 @@ export class Pkcs11Token implements KeyVault {
       });
   }
 
+  /**
+   * Work that creates or destroys token objects. Alone on the token it simply
+   * runs; shared with other processes it runs under their common gate, after a
+   * search that makes the token library re-read what the others changed (see
+   * TokenChangeGate).
+   */
+  private changing<T>(work: () => Promise<T>): Promise<T> {
+    const gate = this.options.changeGate;
+    if (!gate) return work();
+    return gate.exclusive(async () => {
+      await this.run('find', undefined, (session) => this.findAll(session, [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA }]));
+      return work();
+    });
+  }
+
   /** The object handle for a key version, cached: a find walks every object in SoftHSM. */
   private handleFor(session: Buffer, ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): Buffer | undefined {
     const cacheKey = handleCacheKey(ref, objectClass);
@@ -222,18 +240,22 @@ export class Pkcs11Token implements KeyVault {
   }
 
   createSymmetricKey(ref: KeyMaterialRef): Promise<void> {
-    return this.run('generate', ref, (session) => {
-      // Synchronous on purpose: pkcs11js's async key generation leaks native memory per call.
-      const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, symmetricRootKeyTemplate(ref));
-      this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
-    });
+    return this.changing(() =>
+      this.run('generate', ref, (session) => {
+        // Synchronous on purpose: pkcs11js's async key generation leaks native memory per call.
+        const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, symmetricRootKeyTemplate(ref));
+        this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
+      }),
+    );
   }
 
   createHmacKey(ref: KeyMaterialRef, keyBytes: number): Promise<void> {
-    return this.run('generate', ref, (session) => {
-      const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, hmacKeyTemplate(ref, keyBytes));
-      this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
-    });
+    return this.changing(() =>
+      this.run('generate', ref, (session) => {
+        const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, hmacKeyTemplate(ref, keyBytes));
+        this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
+      }),
+    );
   }
 
   mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
@@ -246,12 +268,14 @@ export class Pkcs11Token implements KeyVault {
 
   /** Destroys every object of the key version: a secret key, or both halves of a key pair. */
   destroyKey(ref: KeyMaterialRef): Promise<boolean> {
-    return this.run('destroy', ref, (session) => {
-      this.forgetHandles(ref);
-      const objects = this.objectsWithId(session, objectId(ref));
-      for (const handle of objects) this.lib.C_DestroyObject(session, handle);
-      return objects.length > 0;
-    });
+    return this.changing(() =>
+      this.run('destroy', ref, (session) => {
+        this.forgetHandles(ref);
+        const objects = this.objectsWithId(session, objectId(ref));
+        for (const handle of objects) this.lib.C_DestroyObject(session, handle);
+        return objects.length > 0;
+      }),
+    );
   }
 
   async createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void> {
@@ -269,7 +293,7 @@ export class Pkcs11Token implements KeyVault {
    */
   private async generateKeyPair(mechanism: P11.Mechanism, t: { publicKey: P11.Template; privateKey: P11.Template }): Promise<{ publicKey: Buffer; privateKey: Buffer }> {
     try {
-      return await this.keygen.generateKeyPair(mechanism, t.publicKey, t.privateKey);
+      return await this.changing(() => this.keygen.generateKeyPair(mechanism, t.publicKey, t.privateKey));
     } catch (e) {
       const c = classifyTokenError(e, 'generate');
       if (c.relogin) this.login();
@@ -379,14 +403,20 @@ export class Pkcs11Token implements KeyVault {
   }
 
   destroyImportWrappingKey(tokenId: string): Promise<void> {
-    return this.run('destroy', undefined, (session) => {
-      for (const handle of this.objectsWithId(session, importWrappingKeyId(tokenId))) {
-        this.lib.C_DestroyObject(session, handle);
-      }
-    });
+    return this.changing(() =>
+      this.run('destroy', undefined, (session) => {
+        for (const handle of this.objectsWithId(session, importWrappingKeyId(tokenId))) {
+          this.lib.C_DestroyObject(session, handle);
+        }
+      }),
+    );
   }
 
   importSymmetricKey(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer> {
+    return this.changing(() => this.unwrapSymmetricKey(ref, tokenId, algorithm, wrapped));
+  }
+
+  private unwrapSymmetricKey(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer> {
     return this.run('unwrap', ref, (session) => {
       const [privateKey] = this.findAll(session, [
         { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },

@@ -1,7 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { KeyLastUse, KeyUsageStore } from '../services/access/access-ports.js';
 
-const FLUSHED_AT = 'key_usage_flushed_at';
+/** The setting that says when a writer last took a batch (the single process's keeps its first name). */
+function flushedAtSetting(writer: string): string {
+  return writer === '' ? 'key_usage_flushed_at' : `key_usage_flushed_at/${writer}`;
+}
 
 interface UsageRow {
   operation: string;
@@ -12,7 +15,7 @@ interface UsageRow {
 
 export class SqliteKeyUsageStore implements KeyUsageStore {
   private readonly stmt;
-  private readonly record: (usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date) => void;
+  private readonly record: (usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date, writer: string) => void;
 
   constructor(db: Database.Database) {
     this.stmt = {
@@ -24,18 +27,18 @@ export class SqliteKeyUsageStore implements KeyUsageStore {
       setting: db.prepare('SELECT value FROM service_settings WHERE name = ?'),
       putSetting: db.prepare('INSERT INTO service_settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value'),
     };
-    this.record = db.transaction((usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date) => {
+    this.record = db.transaction((usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date, writer: string) => {
       for (const [keyId, u] of usages) this.stmt.upsert.run(keyId, u.operation, u.timestamp.getTime(), u.eventId, u.requestId);
-      this.stmt.putSetting.run(FLUSHED_AT, String(flushedAt.getTime()));
+      this.stmt.putSetting.run(flushedAtSetting(writer), String(flushedAt.getTime()));
     });
   }
 
-  async recordUsage(usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date): Promise<void> {
-    this.record(usages, flushedAt);
+  async recordUsage(usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date, writer: string): Promise<void> {
+    this.record(usages, flushedAt, writer);
   }
 
-  async flushedAt(): Promise<Date | undefined> {
-    const r = this.stmt.setting.get(FLUSHED_AT) as { value: string } | undefined;
+  async flushedAt(writer: string): Promise<Date | undefined> {
+    const r = this.stmt.setting.get(flushedAtSetting(writer)) as { value: string } | undefined;
     return r && new Date(Number(r.value));
   }
 

@@ -32,6 +32,7 @@ export function spawnService(
       KMS_ADMIN_ACCESS_KEY_ID: admin.accessKeyId,
       KMS_ADMIN_SECRET_ACCESS_KEY: admin.secretAccessKey,
       KMS_QUOTAS: 'off', // load tests and benchmarks measure the service, not AWS's quotas
+      KMS_WORKERS: '1', // one process, whose pid the tests signal; the cluster's tests ask for more
       ...env,
     },
     // The service logs to stderr (stdout stays free); the log is read here, which also drains it.

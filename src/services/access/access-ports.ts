@@ -73,10 +73,13 @@ export interface KeyLastUse {
 }
 
 export interface KeyUsageStore {
-  /** Keeps, for each key, the later of the usage it holds and the one given, and when this was; one transaction. */
-  recordUsage(usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date): Promise<void>;
-  /** When usage was last recorded: what a crash can have lost came after it. */
-  flushedAt(): Promise<Date | undefined>;
+  /**
+   * Keeps, for each key, the later of the usage it holds and the one given, and
+   * when this writer (a process with an audit trail of its own) last did so; one transaction.
+   */
+  recordUsage(usages: ReadonlyMap<string, KeyLastUse>, flushedAt: Date, writer: string): Promise<void>;
+  /** When this writer last recorded usage: what a crash of it can have lost came after it. */
+  flushedAt(writer: string): Promise<Date | undefined>;
   lastUsage(keyId: string): Promise<KeyLastUse | undefined>;
   /** When this database began recording key usage. */
   trackingStart(): Promise<Date>;

@@ -23,7 +23,7 @@ export class CredentialSealer {
   ) {}
 
   async seal(accessKeyId: string, secret: string): Promise<Buffer> {
-    await this.ensureKey();
+    await this.prepare();
     const iv = await this.ivs.next();
     const sealed = await this.vault.encrypt(CREDENTIALS_KEY, iv, aad(accessKeyId), Buffer.from(secret, 'utf8'));
     return Buffer.concat([iv, sealed]);
@@ -38,8 +38,12 @@ export class CredentialSealer {
     }
   }
 
-  /** Created with the first access key; creation is idempotent per instance. */
-  private ensureKey(): Promise<void> {
+  /**
+   * Creates the sealing key unless the token has it: with the first access key
+   * when one process is alone, at start-up by the primary of several workers (so
+   * that two workers never both make it). Idempotent per process.
+   */
+  prepare(): Promise<void> {
     this.ready ??= (async () => {
       if (!(await this.vault.hasKey(CREDENTIALS_KEY))) await this.vault.createSymmetricKey(CREDENTIALS_KEY);
     })().catch((e: unknown) => {

@@ -3,6 +3,7 @@ import { rootArn } from '../../domain/principal-arn.js';
 import type { PrincipalStore } from './access-ports.js';
 import type { CredentialSealer } from './credential-sealer.js';
 import type { Clock, Credential, CredentialDirectory } from '../ports.js';
+import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
 
 interface Cached {
   readonly credential: Credential;
@@ -15,8 +16,9 @@ const MAX_CACHED = 10_000;
 /**
  * Access keys by id: the bootstrap administrator from configuration, every other
  * one from the store, its secret unsealed in the token and its principal's
- * identity policies parsed once, then cached. Changes made through this instance
- * count at once; another instance's within the TTL.
+ * identity policies parsed once, then cached. Changes made in this process count
+ * at once, here and (through the change feed) in the other processes; a change
+ * the feed did not carry counts within the TTL.
  */
 export class PrincipalDirectory implements CredentialDirectory {
   private readonly cache = new Map<string, Cached>();
@@ -33,7 +35,11 @@ export class PrincipalDirectory implements CredentialDirectory {
     admin: { accessKeyId: string; secretAccessKey: string },
     /** The service's default account, whose root is the operator. */
     private readonly operatorAccount: string,
+    private readonly changes: ChangeFeed = SINGLE_PROCESS,
   ) {
+    changes.subscribe((change) => {
+      if (change.kind === 'credentials') this.drop(change.accessKeyIds);
+    });
     this.bootstrap = {
       secretAccessKey: admin.secretAccessKey,
       principal: { accountId: operatorAccount, arn: rootArn(operatorAccount), accessKeyId: admin.accessKeyId, identityPolicies: [], operator: true },
@@ -54,6 +60,11 @@ export class PrincipalDirectory implements CredentialDirectory {
 
   /** Forgets cached credentials so that a change made here counts on the next request. */
   forget(accessKeyIds: readonly string[]): void {
+    this.drop(accessKeyIds);
+    this.changes.publish({ kind: 'credentials', accessKeyIds });
+  }
+
+  private drop(accessKeyIds: readonly string[]): void {
     this.generation++;
     for (const id of accessKeyIds) this.cache.delete(id);
   }

@@ -3,6 +3,7 @@ import { NotFoundException } from '../../domain/errors.js';
 import type { KmsKey, Tag } from '../../domain/key.js';
 import type { CallContext } from '../context.js';
 import type { Clock, MetadataStore } from '../ports.js';
+import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
 
 interface Cached<T> {
   readonly value: T;
@@ -12,7 +13,8 @@ interface Cached<T> {
 /**
  * Finds keys by any name a caller may use, with an in-memory cache so that
  * cryptographic calls do not touch the database. Changes made through this
- * instance invalidate at once; another instance's are seen within the TTL.
+ * process invalidate at once, here and (through the change feed) in the other
+ * processes; a change the feed did not carry is seen within the TTL.
  */
 export class KeyDirectory {
   private readonly keys = new Map<string, Cached<KmsKey>>();
@@ -20,18 +22,28 @@ export class KeyDirectory {
   /** Only read when a policy's conditions ask for them (aws:ResourceTag, kms:ResourceAliases). */
   private readonly tagsByKey = new Map<string, Cached<Tag[]>>();
   private readonly aliasesByKey = new Map<string, Cached<string[]>>();
+  /** Moves on every change, so that a read that began before it does not cache what it read. */
+  private generation = 0;
 
   constructor(
     private readonly store: MetadataStore,
     private readonly clock: Clock,
     private readonly ttlMs: number,
-  ) {}
+    private readonly changes: ChangeFeed = SINGLE_PROCESS,
+  ) {
+    changes.subscribe((change) => {
+      if (change.kind === 'key') this.dropKey(change.keyId);
+      else if (change.kind === 'alias') this.dropAlias(change.accountId, change.aliasName, change.targetKeyIds);
+    });
+  }
 
   async get(keyId: string): Promise<KmsKey | undefined> {
     const now = this.clock.now().getTime();
     const hit = this.keys.get(keyId);
     if (hit && hit.expires > now) return hit.value;
+    const generation = this.generation;
     const key = await this.store.getKey(keyId);
+    if (generation !== this.generation) return key;
     if (key) this.keys.set(keyId, { value: key, expires: now + this.ttlMs });
     else this.keys.delete(keyId);
     return key;
@@ -54,7 +66,9 @@ export class KeyDirectory {
     const now = this.clock.now().getTime();
     const hit = this.aliases.get(cacheKey);
     if (hit && hit.expires > now) return hit.value;
+    const generation = this.generation;
     const alias = await this.store.getAlias(accountId, aliasName);
+    if (generation !== this.generation) return alias?.targetKeyId;
     if (alias) this.aliases.set(cacheKey, { value: alias.targetKeyId, expires: now + this.ttlMs });
     else this.aliases.delete(cacheKey);
     return alias?.targetKeyId;
@@ -81,18 +95,32 @@ export class KeyDirectory {
     const now = this.clock.now().getTime();
     const hit = map.get(keyId);
     if (hit && hit.expires > now) return hit.value;
+    const generation = this.generation;
     const value = await load();
-    map.set(keyId, { value, expires: now + this.ttlMs });
+    if (generation === this.generation) map.set(keyId, { value, expires: now + this.ttlMs });
     return value;
   }
 
+  /** The key's metadata changed here: forgotten here and in every other process. */
   forgetKey(keyId: string): void {
-    this.keys.delete(keyId);
-    this.tagsByKey.delete(keyId);
+    this.dropKey(keyId);
+    this.changes.publish({ kind: 'key', keyId });
   }
 
   /** An alias changed: its old and new target keys' alias lists are stale too. */
   forgetAlias(accountId: string, aliasName: string, ...targetKeyIds: string[]): void {
+    this.dropAlias(accountId, aliasName, targetKeyIds);
+    this.changes.publish({ kind: 'alias', accountId, aliasName, targetKeyIds });
+  }
+
+  private dropKey(keyId: string): void {
+    this.generation++;
+    this.keys.delete(keyId);
+    this.tagsByKey.delete(keyId);
+  }
+
+  private dropAlias(accountId: string, aliasName: string, targetKeyIds: readonly string[]): void {
+    this.generation++;
     this.aliases.delete(`${accountId}/${aliasName}`);
     for (const keyId of targetKeyIds) this.aliasesByKey.delete(keyId);
   }

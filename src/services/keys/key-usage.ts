@@ -20,6 +20,8 @@ export class KeyUsageTracker {
     private readonly store: KeyUsageStore,
     private readonly flushIntervalMs: number,
     private readonly logger: Logger,
+    /** This process's name among several writing usage (one per audit trail); '' alone. */
+    private readonly writer = '',
   ) {}
 
   start(): void {
@@ -52,9 +54,9 @@ export class KeyUsageTracker {
     return Math.max(0, Math.floor((now.getTime() - since.getTime()) / DAY_MS));
   }
 
-  /** When the store last took a batch: a crash can only have lost usage after it. */
+  /** When the store last took a batch from this process: a crash can only have lost usage after it. */
   flushedAt(): Promise<Date | undefined> {
-    return this.store.flushedAt();
+    return this.store.flushedAt(this.writer);
   }
 
   flush(): Promise<void> {
@@ -77,7 +79,7 @@ export class KeyUsageTracker {
     this.pending = new Map();
     try {
       // Wall-clock time, as the audit events that a restart after a crash replays from it.
-      await this.store.recordUsage(batch, new Date());
+      await this.store.recordUsage(batch, new Date(), this.writer);
     } catch (e) {
       for (const [keyId, usage] of batch) this.record(keyId, usage);
       this.logger.error({ err: e }, 'key usage could not be stored; will retry');

@@ -96,7 +96,10 @@ function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; 
       if (tooLarge) settle({ body: EMPTY, error: new RequestEntityTooLargeException('Request entity too large.') });
       else settle({ body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) });
     });
-    const broken = () => settle({ body: EMPTY, error: tooLarge ? new RequestEntityTooLargeException('Request entity too large.') : new SerializationException('The request body could not be read.') });
+    // 'close' follows every request, read or not: an error is made only when the body was not read whole.
+    const broken = () => {
+      if (!settled) settle({ body: EMPTY, error: tooLarge ? new RequestEntityTooLargeException('Request entity too large.') : new SerializationException('The request body could not be read.') });
+    };
     req.on('error', broken);
     req.on('close', broken);
   });

@@ -6,7 +6,7 @@
  * node:crypto only. Error messages follow AWS's wording and never contain the
  * secret or the signature we compute.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import {
   IncompleteSignatureException,
   InvalidSignatureException,
@@ -114,7 +114,8 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options, auth: Parsed
 
   checkSkew(amzDate, timeMs, opts.now, opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS);
 
-  const payloadHash = createHash('sha256').update(req.body).digest('hex');
+  // One-shot hashing (crypto.hash): no Hash object per request.
+  const payloadHash = hash('sha256', req.body, 'hex');
   const declaredHash = singleHeader(req.headers, 'x-amz-content-sha256');
   if (declaredHash !== undefined) {
     if (declaredHash === 'UNSIGNED-PAYLOAD') {
@@ -134,7 +135,7 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options, auth: Parsed
     payloadHash,
   ].join('\n');
   const scope = `${auth.scopeDate}/${auth.scopeRegion}/${auth.scopeService}/${TERMINATOR}`;
-  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')}`;
+  const stringToSign = `${ALGORITHM}\n${amzDate}\n${scope}\n${hash('sha256', canonicalRequest, 'hex')}`;
 
   const expected = hmac(signingKey(auth.accessKeyId, secret, auth, scope), stringToSign);
   const provided = Buffer.from(auth.signature, 'hex'); // 32 bytes: format checked in parseAuthorization
@@ -258,21 +259,20 @@ function requestDate(headers: SignedRequest['headers']): { amzDate: string; time
   }
   const value = raw.trim();
   const m = AMZ_DATE_RE.exec(value);
-  let timeMs: number;
   if (m) {
     const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
-    timeMs = Date.UTC(y, mo - 1, d, h, mi, s);
-    // Reject out-of-range fields (Date.UTC would silently roll them over).
-    if (formatAmzDate(timeMs) !== value) timeMs = Number.NaN;
-  } else {
-    timeMs = amz === undefined ? Date.parse(value) : Number.NaN;
+    const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+    // Out-of-range fields are refused (Date.UTC would silently roll them over); in range, the value is its own canonical form.
+    if (date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d && date.getUTCHours() === h && date.getUTCMinutes() === mi && date.getUTCSeconds() === s) {
+      return { amzDate: value, timeMs: date.getTime() };
+    }
   }
+  const timeMs = m || amz !== undefined ? Number.NaN : Math.floor(Date.parse(value) / 1000) * 1000;
   if (!Number.isFinite(timeMs)) {
     throw new IncompleteSignatureException(
       `Date must be in ISO-8601 'basic format'. Got '${value.slice(0, 40)}'. See http://en.wikipedia.org/wiki/ISO_8601`,
     );
   }
-  timeMs = Math.floor(timeMs / 1000) * 1000;
   return { amzDate: formatAmzDate(timeMs), timeMs };
 }
 

@@ -118,9 +118,12 @@ export interface NewKey {
 export interface MetadataStore {
   /**
    * Records a key that is not yet usable: it stays invisible until
-   * activateKey, so a crash before then leaves nothing a user can see.
+   * activateKey, so a crash before then leaves nothing a user can see. False,
+   * and nothing recorded, when its account already has `maxKeysInAccount` keys
+   * (being created or existing): counted and inserted in one transaction, so
+   * concurrent creations cannot overshoot the quota.
    */
-  insertProvisioningKey(newKey: NewKey): Promise<void>;
+  insertProvisioningKey(newKey: NewKey, maxKeysInAccount?: number): Promise<boolean>;
   /** False when the row is gone (a recovery on another instance removed it). */
   activateKey(keyId: string): Promise<boolean>;
   /**
@@ -132,8 +135,6 @@ export interface MetadataStore {
 
   getKey(keyId: string): Promise<KmsKey | undefined>;
   listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>>;
-  /** How many keys the account has (being created or existing; destroyed ones not). */
-  countKeys(accountId: string): Promise<number>;
   /** Writes the key's description, state, deletion and import fields; never its policy (see updateKeyPolicy). */
   updateKey(key: KmsKey): Promise<void>;
   /** The policy alone, so that no concurrent state change can write an older policy back. False when the key is gone. */
@@ -174,6 +175,8 @@ export interface MetadataStore {
   saveImportToken(token: ImportToken): Promise<void>;
   getImportToken(tokenId: string): Promise<ImportToken | undefined>;
   listExpiredImportTokens(now: Date, limit: number): Promise<ImportToken[]>;
+  /** The key's outstanding import tokens, oldest first. */
+  listImportTokensOfKey(keyId: string): Promise<ImportToken[]>;
   deleteImportToken(tokenId: string): Promise<void>;
   /** The check value of the material first imported into the key, if any was. */
   getMaterialCheck(keyId: string): Promise<Buffer | undefined>;

@@ -166,6 +166,7 @@ export class SqliteStore implements MetadataStore {
         VALUES (@tokenId, @keyId, @wrappingAlgorithm, @wrappingKeySpec, @createdAt, @expiresAt)`),
       getImportToken: db.prepare('SELECT * FROM import_tokens WHERE token_id = ?'),
       expiredImportTokens: db.prepare('SELECT * FROM import_tokens WHERE expires_at <= ? LIMIT ?'),
+      importTokensOfKey: db.prepare('SELECT * FROM import_tokens WHERE key_id = ? ORDER BY created_at, rowid'),
       deleteImportToken: db.prepare('DELETE FROM import_tokens WHERE token_id = ?'),
       materialCheck: db.prepare('SELECT material_check FROM keys WHERE key_id = ?'),
       insertImportedVersion: db.prepare('INSERT OR IGNORE INTO key_versions (key_id, version, creation_date) VALUES (?, 1, ?)'),
@@ -221,13 +222,16 @@ export class SqliteStore implements MetadataStore {
     };
   }
 
-  async insertProvisioningKey({ key, tags }: NewKey): Promise<void> {
-    this.db.transaction(() => {
+  async insertProvisioningKey({ key, tags }: NewKey, maxKeysInAccount = Number.POSITIVE_INFINITY): Promise<boolean> {
+    return this.db.transaction(() => {
+      // Keys being created count too (destroyed ones do not), so that concurrent creations cannot overshoot.
+      if ((this.stmt.countKeys.get(key.accountId) as { n: number }).n >= maxKeysInAccount) return false;
       this.stmt.insertKey.run(this.keyParams(key));
       // An imported key has no version until its material is imported.
       if (key.origin === 'AWS_KMS') this.stmt.insertVersion.run(key.keyId, key.currentVersion, key.creationDate.getTime());
       for (const t of tags) this.stmt.putTag.run(key.keyId, t.TagKey, t.TagValue);
-    })();
+      return true;
+    }).immediate();
   }
 
   async activateKey(keyId: string): Promise<boolean> {
@@ -246,10 +250,6 @@ export class SqliteStore implements MetadataStore {
   async getKey(keyId: string): Promise<KmsKey | undefined> {
     const row = this.stmt.getKey.get(keyId) as KeyRow | undefined;
     return row && toKey(row);
-  }
-
-  async countKeys(accountId: string): Promise<number> {
-    return (this.stmt.countKeys.get(accountId) as { n: number }).n;
   }
 
   async listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
@@ -373,6 +373,10 @@ export class SqliteStore implements MetadataStore {
 
   async listExpiredImportTokens(now: Date, limit: number): Promise<ImportToken[]> {
     return (this.stmt.expiredImportTokens.all(now.getTime(), limit) as ImportTokenRow[]).map(toImportToken);
+  }
+
+  async listImportTokensOfKey(keyId: string): Promise<ImportToken[]> {
+    return (this.stmt.importTokensOfKey.all(keyId) as ImportTokenRow[]).map(toImportToken);
   }
 
   async deleteImportToken(tokenId: string): Promise<void> {

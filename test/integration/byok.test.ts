@@ -15,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { DAY_MS, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
 import { useTestService } from '../support/service.js';
+import { MAX_OUTSTANDING_IMPORT_TOKENS } from '../../src/services/keys/key-import.js';
 
 const clock = new TestClock();
 
@@ -183,5 +184,24 @@ describe('imported key material (BYOK)', () => {
       'UnsupportedOperationException',
     );
     await expectAwsError(kms.client.send(new DeleteImportedKeyMaterialCommand({ KeyId: KeyMetadata!.KeyId })), 'UnsupportedOperationException');
+  });
+});
+
+describe('outstanding import tokens per key', () => {
+  it(`keeps the newest ${MAX_OUTSTANDING_IMPORT_TOKENS}: the oldest past them is retired, its wrapping key pair destroyed`, async () => {
+    const keyId = await externalKey();
+    const issued = [];
+    for (let i = 0; i < MAX_OUTSTANDING_IMPORT_TOKENS + 2; i++) {
+      issued.push(await kms.client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' })));
+    }
+    expect(await kms.service.store.listImportTokensOfKey(keyId)).toHaveLength(MAX_OUTSTANDING_IMPORT_TOKENS);
+    const material = randomBytes(32);
+    const importWith = (params: (typeof issued)[number]) =>
+      kms.client.send(
+        new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: wrap(material, params.PublicKey!, 'RSAES_OAEP_SHA_1'), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
+      );
+    for (const retired of issued.slice(0, 2)) await expectAwsError(importWith(retired), 'InvalidImportTokenException');
+    await importWith(issued[2]!); // the oldest kept one still works
+    await roundTrip(keyId, 'imported with a token that was kept');
   });
 });

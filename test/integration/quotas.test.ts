@@ -89,3 +89,22 @@ describe('the resource quota of keys per account', () => {
     }
   });
 });
+
+describe('the resource quota of keys per account, under concurrent creation', () => {
+  const limited = useTestService({ config: { maxKeysPerAccount: 4 } });
+
+  // The count and the claim are one (immediate) transaction in the store, which is what holds across workers too.
+  it('stops concurrent CreateKeys exactly at it', async () => {
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, () =>
+        limited.client.send(new CreateKeyCommand({})).then(
+          () => 'created',
+          (e: Error) => e.name,
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o === 'created')).toHaveLength(4);
+    expect(outcomes.filter((o) => o === 'LimitExceededException')).toHaveLength(8);
+    expect((await limited.service.store.listKeys('111122223333', undefined, 20)).items).toHaveLength(4);
+  });
+});

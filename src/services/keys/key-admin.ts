@@ -64,10 +64,6 @@ export class KeyAdmin {
       ...requestTagConditions(tags),
     ]);
     await this.access.authorizeWithoutKey(ctx, 'CreateKey', '*', extra);
-    // AWS's resource quota: each new key is a new object in the HSM, whose store is finite.
-    if ((await this.store.countKeys(ctx.scope.accountId)) >= this.maxKeysPerAccount) {
-      throw new LimitExceededException(`This account has ${this.maxKeysPerAccount} KMS keys in this Region, the most it may have.`);
-    }
     const policy = req.policy ?? defaultKeyPolicy(ctx.scope.accountId);
 
     const keyId = randomUUID();
@@ -92,7 +88,10 @@ export class KeyAdmin {
     if (req.policy !== undefined) await this.policies.checkNewPolicy(ctx, key, policy, req.bypassPolicyLockoutSafetyCheck ?? false);
     // Row first (invisible), token object second, then the row becomes visible:
     // a crash in between leaves only a provisioning row that start-up cleans away.
-    await this.store.insertProvisioningKey({ key, tags });
+    // AWS's resource quota: each new key is a new object in the HSM, whose store is finite.
+    if (!(await this.store.insertProvisioningKey({ key, tags }, this.maxKeysPerAccount))) {
+      throw new LimitExceededException(`This account has ${this.maxKeysPerAccount} KMS keys in this Region, the most it may have.`);
+    }
     try {
       if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, HMAC_SPECS[keySpec].keyBytes);
       else if (keySpec === ED25519) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EDWARDS' });

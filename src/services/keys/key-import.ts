@@ -17,6 +17,13 @@ import type { KeyDirectory } from './key-directory.js';
 import type { Clock, KeyVault, MetadataStore, WrappingAlgorithm, WrappingKeySpec } from '../ports.js';
 
 export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
+/**
+ * Outstanding import tokens kept per key. AWS documents no limit, but each one is
+ * an RSA key pair in the HSM for a day: past this many, the oldest is retired
+ * (its key pair destroyed) rather than the new request refused, so a client that
+ * asks again after losing its parameters is never stuck.
+ */
+export const MAX_OUTSTANDING_IMPORT_TOKENS = 10;
 /** Imported material is never rotated: it is always version 1. */
 const IMPORTED = 1;
 
@@ -67,6 +74,7 @@ export class KeyImporter {
     const expiresAt = new Date(now.getTime() + IMPORT_TOKEN_LIFETIME_MS);
     const publicKey = await this.vault.createImportWrappingKey(tokenId, RSA_SPECS[spec].modulusBits);
     await this.store.saveImportToken({ tokenId, keyId: key.keyId, wrappingAlgorithm: algorithm, wrappingKeySpec: spec, createdAt: now, expiresAt });
+    await this.retireSupersededTokens(key.keyId);
     return { key, importToken: Buffer.from(tokenId.replace(/-/g, ''), 'hex'), publicKey, parametersValidTo: expiresAt };
   }
 
@@ -119,6 +127,15 @@ export class KeyImporter {
       }
     }
     for (const token of await this.store.listExpiredImportTokens(now, 100)) {
+      await this.vault.destroyImportWrappingKey(token.tokenId);
+      await this.store.deleteImportToken(token.tokenId);
+    }
+  }
+
+  /** The oldest outstanding tokens past the cap: key pair first, then the row (a crash between leaves a row the expiry job clears). */
+  private async retireSupersededTokens(keyId: string): Promise<void> {
+    const outstanding = await this.store.listImportTokensOfKey(keyId);
+    for (const token of outstanding.slice(0, Math.max(0, outstanding.length - MAX_OUTSTANDING_IMPORT_TOKENS))) {
       await this.vault.destroyImportWrappingKey(token.tokenId);
       await this.store.deleteImportToken(token.tokenId);
     }

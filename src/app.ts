@@ -27,6 +27,7 @@ import { KeyRotator } from './services/keys/key-rotation.js';
 import { MacService } from './services/crypto/mac-service.js';
 import { RsaEncryption } from './services/crypto/rsa-encryption.js';
 import { SignService } from './services/crypto/sign-service.js';
+import { SlowLane } from './services/crypto/slow-lane.js';
 import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
 import { TagService } from './services/keys/tags.js';
@@ -226,17 +227,20 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const access = new Authorizer(keys, grantDirectory, new RequestQuotas(requestQuotaLimits(config, role), systemClock), clock);
     const keyPolicies = new KeyPolicies(store, store.principals, keys, access);
     const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, usage, audit, clock, config.maxKeysPerAccount);
-    const rotation = new KeyRotator(store, token, keys, access, audit, clock, logger);
+    // One lane for slow token work (key pairs, RSA private-key operations, on-demand rotations): two at a time,
+    // so that libuv's other threads stay free for the audit trail and the fast calls.
+    const slowLane = new SlowLane(2, 64);
+    const rotation = new KeyRotator(store, token, keys, access, audit, clock, logger, slowLane);
     const imports = new KeyImporter(store, token, keys, access, audit, clock, logger);
     const services: Services = {
       keyAdmin,
-      crypto: new CryptoService(keys, access, token, ivs, new RsaEncryption(token)),
+      crypto: new CryptoService(keys, access, token, ivs, new RsaEncryption(token, slowLane), slowLane),
       aliases: new AliasService(store, keys, access, clock),
       tags: new TagService(store, keys, access),
       rotation,
       imports,
       macs: new MacService(access, token),
-      signer: new SignService(access, token),
+      signer: new SignService(access, token, slowLane),
       keyPolicies,
       grants: new GrantService(store.grants, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),

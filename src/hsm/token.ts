@@ -327,12 +327,18 @@ export class Pkcs11Token implements KeyVault {
     });
   }
 
-  /** Signs a digest inside the token: raw r || s for ECDSA, the RSA signature for RSA. */
+  /**
+   * Signs a digest inside the token: raw r || s for ECDSA, the RSA signature for
+   * RSA. Elliptic-curve signatures are small operations (tens of microseconds),
+   * synchronous where small operations are; RSA private-key work stays on a thread.
+   */
   signDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer): Promise<Buffer> {
     return this.run('sign', ref, async (session) => {
       const { mechanism, input } = signingMechanism(scheme, digest);
       this.lib.C_SignInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
-      return this.lib.C_SignAsync(session, input, Buffer.allocUnsafe(512));
+      const out = Buffer.allocUnsafe(512);
+      const small = this.options.synchronousSmallOperations && (scheme.padding === 'ECDSA' || scheme.padding === 'EDDSA');
+      return small ? this.lib.C_Sign(session, input, out) : this.lib.C_SignAsync(session, input, out);
     });
   }
 

@@ -10,6 +10,7 @@ import {
   ImportKeyMaterialCommand,
   RotateKeyOnDemandCommand,
   type AlgorithmSpec,
+  type GetParametersForImportCommandOutput,
 } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
 import { DAY_MS, TestClock } from '../support/clock.js';
@@ -190,7 +191,7 @@ describe('imported key material (BYOK)', () => {
 describe('outstanding import tokens per key', () => {
   it(`keeps the newest ${MAX_OUTSTANDING_IMPORT_TOKENS}: the oldest past them is retired, its wrapping key pair destroyed`, async () => {
     const keyId = await externalKey();
-    const issued = [];
+    const issued: GetParametersForImportCommandOutput[] = [];
     for (let i = 0; i < MAX_OUTSTANDING_IMPORT_TOKENS + 2; i++) {
       issued.push(await kms.client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' })));
     }

@@ -1,4 +1,4 @@
-import { CreateKeyCommand, EncryptCommand, GenerateDataKeyPairCommand, GetParametersForImportCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateDataKeyPairCommand, GetParametersForImportCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { kmsClientConfig, testAdmin, useTestService } from '../support/service.js';
 
@@ -59,5 +59,21 @@ describe('a principal flooding slow operations leaves another principal served',
     );
     expect(latencies.length).toBeGreaterThan(50);
     expect(latencies.at(-1)!).toBeLessThan(1000); // on the event loop, each generation blocked every caller for about half a second
+  });
+
+  it('RSA_4096 signatures and decryptions (private-key work in the same bounded lane)', async () => {
+    const signing = (await kms.client.send(new CreateKeyCommand({ KeySpec: 'RSA_4096', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
+    const decrypting = (await kms.client.send(new CreateKeyCommand({ KeySpec: 'RSA_4096', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata!.KeyId!;
+    const { CiphertextBlob } = await kms.client.send(new EncryptCommand({ KeyId: decrypting, Plaintext: Buffer.from('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
+    let n = 0;
+    let served = 0;
+    const latencies = await underFlood(async () => {
+      if (n++ % 2 === 0) await kms.client.send(new SignCommand({ KeyId: signing, Message: Buffer.alloc(32, 1), MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PSS_SHA_256' }));
+      else await kms.client.send(new DecryptCommand({ KeyId: decrypting, CiphertextBlob, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
+      served++;
+    });
+    expect(served).toBeGreaterThan(0);
+    expect(latencies.length).toBeGreaterThan(50);
+    expect(latencies.at(-1)!).toBeLessThan(1000);
   });
 });

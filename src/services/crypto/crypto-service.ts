@@ -11,7 +11,7 @@ import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from '../keys/key-directory.js';
 import type { KeyVault } from '../ports.js';
 import type { RsaEncryption } from './rsa-encryption.js';
-import { SlowLane } from './slow-lane.js';
+import type { SlowLane } from './slow-lane.js';
 import { ECC_SPECS, isRsaSpec, RSA_SPECS, type EccKeySpec, type RsaKeySpec } from '../../domain/key-spec.js';
 
 export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
@@ -102,7 +102,7 @@ export class CryptoService {
     private readonly ivs: IvSequence,
     private readonly rsa: RsaEncryption,
     /** Key-pair generation: bounded, so that it never takes every one of libuv's threads. */
-    private readonly slowLane: SlowLane = new SlowLane(2, 64),
+    private readonly slowLane: SlowLane,
   ) {}
 
   async encrypt(ctx: CallContext, req: EncryptRequest): Promise<Sealed> {

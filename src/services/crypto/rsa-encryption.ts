@@ -4,6 +4,7 @@ import { dryRunSucceeded, InvalidCiphertextException, InvalidKeyUsageException, 
 import type { KmsKey } from '../../domain/key.js';
 import { isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
 import type { KeyVault } from '../ports.js';
+import type { SlowLane } from './slow-lane.js';
 
 type OaepAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';
 const HASH_BYTES: Record<OaepAlgorithm, number> = { RSAES_OAEP_SHA_1: 20, RSAES_OAEP_SHA_256: 32 };
@@ -21,7 +22,11 @@ export interface RsaRequest {
  * plaintext is at most k - 2·hLen - 2 bytes.
  */
 export class RsaEncryption {
-  constructor(private readonly vault: KeyVault) {}
+  constructor(
+    private readonly vault: KeyVault,
+    /** RSA private-key work: in the bounded lane of slow token work, off the fast lane's threads. */
+    private readonly slowLane: SlowLane,
+  ) {}
 
   async encrypt(key: KmsKey, plaintext: Buffer, req: RsaRequest): Promise<Buffer> {
     const { algorithm, modulusBytes } = this.check(key, req);
@@ -37,7 +42,7 @@ export class RsaEncryption {
     const { algorithm, modulusBytes } = this.check(key, req);
     if (ciphertext.length !== modulusBytes) throw new InvalidCiphertextException('The ciphertext is not valid for this key and encryption context.');
     if (req.dryRun) throw dryRunSucceeded();
-    return this.vault.rsaOaepDecrypt({ keyId: key.keyId, version: key.currentVersion }, algorithm === 'RSAES_OAEP_SHA_1' ? 'SHA_1' : 'SHA_256', ciphertext);
+    return this.slowLane.run(() => this.vault.rsaOaepDecrypt({ keyId: key.keyId, version: key.currentVersion }, algorithm === 'RSAES_OAEP_SHA_1' ? 'SHA_1' : 'SHA_256', ciphertext));
   }
 
   private check(key: KmsKey, req: RsaRequest): { algorithm: OaepAlgorithm; modulusBytes: number } {

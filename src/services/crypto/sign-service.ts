@@ -7,6 +7,7 @@ import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyVault } from '../ports.js';
+import type { SlowLane } from './slow-lane.js';
 
 export interface SignRequest {
   readonly keyId: string;
@@ -31,11 +32,15 @@ export class SignService {
   constructor(
     private readonly access: Authorizer,
     private readonly vault: KeyVault,
+    /** RSA signing (milliseconds of CPU, more for RSA_4096) runs in the bounded lane of slow token work. */
+    private readonly slowLane: SlowLane,
   ) {}
 
   async sign(ctx: CallContext, req: SignRequest): Promise<{ key: KmsKey; signature: Buffer }> {
     const { key, scheme, digest } = await this.prepare(ctx, req, 'Sign');
-    const signature = await this.vault.signDigest({ keyId: key.keyId, version: key.currentVersion }, scheme, digest);
+    const ref = { keyId: key.keyId, version: key.currentVersion };
+    const rsa = scheme.padding === 'PSS' || scheme.padding === 'PKCS1';
+    const signature = rsa ? await this.slowLane.run(() => this.vault.signDigest(ref, scheme, digest)) : await this.vault.signDigest(ref, scheme, digest);
     ctx.record.usedKeyMaterial(key.keyId, key.currentVersion);
     return { key, signature: scheme.padding === 'ECDSA' ? rawToDer(signature) : signature };
   }

@@ -7,6 +7,7 @@ import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import type { Clock, KeyRotation, KeyVault, MetadataStore, Page, RotationStatus, RotationType } from '../ports.js';
+import type { SlowLane } from '../crypto/slow-lane.js';
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
 export const MAX_ON_DEMAND_ROTATIONS = 25;
@@ -36,6 +37,8 @@ export class KeyRotator {
     private readonly events: ServiceEvents,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** On-demand rotations make key material on a caller's request: counted in the lane of slow token work. */
+    private readonly slowLane: SlowLane,
     private readonly leaseMs = ROTATION_LEASE_MS,
   ) {}
 
@@ -77,7 +80,7 @@ export class KeyRotator {
     if (!(await this.store.acquireRotationLease(key.keyId, this.clock.now(), this.leaseMs, 'ON_DEMAND'))) {
       throw new ConflictException(`A rotation of ${key.arn} is already in progress.`);
     }
-    await this.rotate(key.keyId, 'ON_DEMAND');
+    await this.slowLane.run(() => this.rotate(key.keyId, 'ON_DEMAND'));
     return key;
   }
 

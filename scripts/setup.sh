@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything hsm-kms needs on a Debian/Ubuntu machine with Node.js 20+:
-# the SoftHSMv2 PKCS#11 module (Debian package softhsm2), openssl, the AWS CLI, and the npm packages.
+# the SoftHSMv2 PKCS#11 module (Debian package softhsm2), openssl, the AWS CLI and boto3 (when it can), and the npm packages.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +39,12 @@ if ! command -v aws >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && { [
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   say "installing the AWS CLI (apt-get install awscli)"
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq awscli >/dev/null 2>&1 || say "the AWS CLI could not be installed; its test will be skipped"
+fi
+# boto3 likewise: its test says why it skipped when python3 cannot import it.
+if ! python3 -c 'import boto3' >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; }; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing boto3 (apt-get install python3-boto3)"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-boto3 >/dev/null 2>&1 || say "boto3 could not be installed; its test will be skipped"
 fi
 say "SoftHSMv2 module: $(scripts/find-softhsm.sh)"
 

@@ -28,6 +28,7 @@ import { MacService } from './services/crypto/mac-service.js';
 import { RsaEncryption } from './services/crypto/rsa-encryption.js';
 import { SignService } from './services/crypto/sign-service.js';
 import { SlowLane } from './services/crypto/slow-lane.js';
+import { DataKeyPairs } from './services/crypto/data-key-pairs.js';
 import { Scheduler } from './services/scheduler.js';
 import type { Clock, MetadataStore } from './services/ports.js';
 import { TagService } from './services/keys/tags.js';
@@ -227,14 +228,16 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const access = new Authorizer(keys, grantDirectory, new RequestQuotas(requestQuotaLimits(config, role), systemClock), clock);
     const keyPolicies = new KeyPolicies(store, store.principals, keys, access);
     const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, usage, audit, clock, config.maxKeysPerAccount);
-    // One lane for slow token work (key pairs, RSA private-key operations, on-demand rotations): two at a time,
-    // so that libuv's other threads stay free for the audit trail and the fast calls.
+    // Slow work is kept from the fast calls' threads and cores: data key pairs on a background thread at the
+    // lowest priority (as the token's key pairs); RSA private-key operations and on-demand rotations in one
+    // lane, two at a time, so that libuv's other threads stay free for the audit trail and the fast calls.
+    const keyPairs = new DataKeyPairs();
     const slowLane = new SlowLane(2, 64);
     const rotation = new KeyRotator(store, token, keys, access, audit, clock, logger, slowLane);
     const imports = new KeyImporter(store, token, keys, access, audit, clock, logger);
     const services: Services = {
       keyAdmin,
-      crypto: new CryptoService(keys, access, token, ivs, new RsaEncryption(token, slowLane), slowLane),
+      crypto: new CryptoService(keys, access, token, ivs, new RsaEncryption(token, slowLane), keyPairs),
       aliases: new AliasService(store, keys, access, clock),
       tags: new TagService(store, keys, access),
       rotation,
@@ -334,6 +337,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
         // A call still running records its event (and its key's last use) before the trail closes.
         await handler.settle(5_000);
         await usage.stop();
+        await keyPairs.close();
         // The trail's last digest is signed in the token: before the token closes.
         await openSink.close();
         await token.close();

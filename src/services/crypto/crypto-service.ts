@@ -1,5 +1,3 @@
-import { generateKeyPair, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
 import { encodeHeader, parseBlob } from '../../domain/ciphertext-blob.js';
 import { encodeEncryptionContext, type EncryptionContext } from '../../domain/encryption-context.js';
 import { DryRunOperationException, dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../../domain/errors.js';
@@ -11,8 +9,8 @@ import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from '../keys/key-directory.js';
 import type { KeyVault } from '../ports.js';
 import type { RsaEncryption } from './rsa-encryption.js';
-import type { SlowLane } from './slow-lane.js';
-import { ECC_SPECS, isRsaSpec, RSA_SPECS, type EccKeySpec, type RsaKeySpec } from '../../domain/key-spec.js';
+import type { DataKeyPairs, KeyPairSpec } from './data-key-pairs.js';
+import { isRsaSpec } from '../../domain/key-spec.js';
 
 export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
 
@@ -53,7 +51,7 @@ export interface ReEncryptRequest {
   readonly dryRun?: boolean;
 }
 
-export type KeyPairSpec = RsaKeySpec | EccKeySpec;
+export type { KeyPairSpec } from './data-key-pairs.js';
 
 export interface GenerateDataKeyPairRequest {
   readonly keyId: string;
@@ -62,12 +60,6 @@ export interface GenerateDataKeyPairRequest {
   readonly dryRun?: boolean;
 }
 
-const generateKeyPairAsync = promisify(generateKeyPair);
-
-function generatePair(spec: KeyPairSpec): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
-  if (isRsaSpec(spec)) return generateKeyPairAsync('rsa', { modulusLength: RSA_SPECS[spec].modulusBits, publicExponent: 65537 });
-  return generateKeyPairAsync('ec', { namedCurve: ECC_SPECS[spec].jwkCurve });
-}
 
 export interface GenerateDataKeyRequest {
   readonly keyId: string;
@@ -101,8 +93,8 @@ export class CryptoService {
     private readonly vault: KeyVault,
     private readonly ivs: IvSequence,
     private readonly rsa: RsaEncryption,
-    /** Key-pair generation: bounded, so that it never takes every one of libuv's threads. */
-    private readonly slowLane: SlowLane,
+    /** Data key pairs: one at a time, on a background thread at the lowest priority. */
+    private readonly keyPairs: DataKeyPairs,
   ) {}
 
   async encrypt(ctx: CallContext, req: EncryptRequest): Promise<Sealed> {
@@ -191,9 +183,7 @@ export class CryptoService {
   ): Promise<Sealed & { privateKey: Buffer; publicKey: Buffer }> {
     const key = await this.usableKey(ctx, { ...req, extra: new Map([['kms:datakeypairspec', [req.keyPairSpec]]]) }, action);
     if (req.dryRun) throw dryRunSucceeded();
-    const pair = await this.slowLane.run(() => generatePair(req.keyPairSpec));
-    const privateKey = pair.privateKey.export({ type: 'pkcs8', format: 'der' });
-    const publicKey = pair.publicKey.export({ type: 'spki', format: 'der' });
+    const { privateKey, publicKey } = await this.keyPairs.generate(req.keyPairSpec);
     return { key, privateKey, publicKey, ciphertextBlob: await this.seal(ctx, key, privateKey, req.encryptionContext) };
   }
 

@@ -1,8 +1,8 @@
 import { throttled } from '../../domain/errors.js';
 
 /**
- * A bounded lane for slow work that runs on libuv's threads (RSA key-pair
- * generation takes a second of CPU and more). At most `concurrency` run at once,
+ * A bounded lane for slow work that runs on libuv's threads (RSA private-key
+ * operations in the token, on-demand rotations). At most `concurrency` run at once,
  * so the pool's other threads stay free for the audit trail's writes and the
  * token's asynchronous calls that every other request waits for; at most
  * `maxWaiting` wait, and past that the call is throttled rather than queued

@@ -8,6 +8,7 @@ import { acquireModule, releaseModule } from './pkcs11-module.js';
 import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
 import { SessionPool } from './session-pool.js';
 import { KeyGenerationThread } from './keygen-thread.js';
+import { PrivateKeyThread } from './private-key-thread.js';
 import type { TokenChangeGate } from './change-gate.js';
 import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
 import { InvalidCiphertextException } from '../domain/errors.js';
@@ -68,6 +69,7 @@ export class Pkcs11Token implements KeyVault {
   private readonly publicKeys = new Map<string, Buffer>();
   private readonly pool: SessionPool;
   private readonly keygen: KeyGenerationThread;
+  private readonly privateKeyWork: PrivateKeyThread;
   private loginSession: Buffer | undefined;
 
   private constructor(
@@ -79,6 +81,7 @@ export class Pkcs11Token implements KeyVault {
   ) {
     this.pool = new SessionPool(options.sessions, () => lib.C_OpenSession(slot, RW_SESSION), (s) => lib.C_CloseSession(s));
     this.keygen = new KeyGenerationThread(options.modulePath, slot);
+    this.privateKeyWork = new PrivateKeyThread(options.modulePath, slot);
     this.login();
     this.oaepSha256Unwrap = this.probeOaepSha256Unwrap();
     this.indexHandles();
@@ -330,35 +333,58 @@ export class Pkcs11Token implements KeyVault {
   /**
    * Signs a digest inside the token: raw r || s for ECDSA, the RSA signature for
    * RSA. Elliptic-curve signatures are small operations (tens of microseconds),
-   * synchronous where small operations are; RSA private-key work stays on a thread.
+   * synchronous where small operations are. RSA private-key work is not: on a
+   * token in this process's memory it runs on the private-key thread at the
+   * lowest priority; on any other, asynchronously.
    */
   signDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer): Promise<Buffer> {
+    const { mechanism, input } = signingMechanism(scheme, digest);
+    const rsa = scheme.padding === 'PKCS1' || scheme.padding === 'PSS';
+    if (rsa && this.options.synchronousSmallOperations) return this.onPrivateKeyThread('sign', ref, mechanism, input);
     return this.run('sign', ref, async (session) => {
-      const { mechanism, input } = signingMechanism(scheme, digest);
       this.lib.C_SignInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
       const out = Buffer.allocUnsafe(512);
-      const small = this.options.synchronousSmallOperations && (scheme.padding === 'ECDSA' || scheme.padding === 'EDDSA');
-      return small ? this.lib.C_Sign(session, input, out) : this.lib.C_SignAsync(session, input, out);
+      return rsa || !this.options.synchronousSmallOperations ? this.lib.C_SignAsync(session, input, out) : this.lib.C_Sign(session, input, out);
     });
   }
 
   rsaOaepDecrypt(ref: KeyMaterialRef, hash: 'SHA_1' | 'SHA_256', ciphertext: Buffer): Promise<Buffer> {
-    return this.run('decrypt', ref, async (session) => {
-      const privateKey = this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY);
-      if (hash === 'SHA_1' || this.oaepSha256Unwrap) {
-        this.lib.C_DecryptInit(session, rsaOaepMechanism(hash), privateKey);
-        return this.lib.C_DecryptAsync(session, ciphertext, Buffer.allocUnsafe(ciphertext.length));
-      }
-      // The token has no OAEP with SHA-256: raw RSA here, OAEP decoding in constant-time code of our own.
-      this.lib.C_DecryptInit(session, { mechanism: pkcs11js.CKM_RSA_X_509 }, privateKey);
-      const block = await this.lib.C_DecryptAsync(session, ciphertext, Buffer.allocUnsafe(ciphertext.length));
+    const inToken = hash === 'SHA_1' || this.oaepSha256Unwrap;
+    // Without OAEP with SHA-256 in the token: raw RSA there, OAEP decoding in constant-time code of our own.
+    const mechanism = inToken ? rsaOaepMechanism(hash) : { mechanism: pkcs11js.CKM_RSA_X_509 };
+    const decrypted = this.options.synchronousSmallOperations
+      ? this.onPrivateKeyThread('decrypt', ref, mechanism, ciphertext)
+      : this.run('decrypt', ref, async (session) => {
+          this.lib.C_DecryptInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
+          return this.lib.C_DecryptAsync(session, ciphertext, Buffer.allocUnsafe(ciphertext.length));
+        });
+    if (inToken) return decrypted;
+    return decrypted.then((block) => {
       const modulusBytes = ciphertext.length;
       const em = block.length === modulusBytes ? block : Buffer.concat([Buffer.alloc(modulusBytes - block.length), block]);
       const message = oaepDecode(em, 'sha256');
       em.fill(0);
+      block.fill(0);
       if (!message) throw new InvalidCiphertextException('The ciphertext is not valid for this key and encryption context.');
       return message;
     });
+  }
+
+  /**
+   * A private-key operation on the private-key thread: the handle is found on a
+   * session of the pool, which is not held while the work waits its turn; errors
+   * are classified as any token call's.
+   */
+  private async onPrivateKeyThread(operation: 'sign' | 'decrypt', ref: KeyMaterialRef, mechanism: P11.Mechanism, input: Buffer): Promise<Buffer> {
+    const handle = await this.run('find', ref, (session) => this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
+    try {
+      return await this.privateKeyWork.run({ operation, handle, mechanism, input });
+    } catch (e) {
+      const c = classifyTokenError(e, operation);
+      if (c.dropHandle) this.forgetHandles(ref);
+      if (c.relogin) this.login();
+      throw c.error;
+    }
   }
 
   verifyDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer, signature: Buffer): Promise<boolean> {
@@ -485,6 +511,7 @@ export class Pkcs11Token implements KeyVault {
 
   async close(): Promise<void> {
     await this.keygen.close();
+    await this.privateKeyWork.close();
     await this.pool.close();
     if (this.loginSession) {
       // No C_Logout: the login belongs to the whole application, which other tokens opened on

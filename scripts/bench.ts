@@ -24,7 +24,8 @@
  * --flood runs only the fairness measurement instead: with AWS's default quotas
  * on, a second account's Encrypt (the victim) at 1 and 64 connections, alone and
  * while the admin principal floods slow operations (RSA_4096 data key pairs,
- * keys and import wrapping keys) on 8 connections (target: victim p99 < 10 ms).
+ * keys, import wrapping keys and signatures) on 8 connections (target: victim
+ * p99 < 10 ms).
  * The load comes from wrk when installed (apt-get install wrk), else node:http.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -36,7 +37,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs, promisify } from 'node:util';
-import { CreateKeyCommand, EncryptCommand, GenerateDataKeyPairCommand, GetParametersForImportCommand, KMSClient } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, EncryptCommand, GenerateDataKeyPairCommand, GetParametersForImportCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { signJsonRequest } from '../src/cli/admin-client.js';
 import { createKey } from '../test/support/keys.js';
 import { spawnService } from '../test/support/process.js';
@@ -407,15 +408,16 @@ interface FloodCounts {
 /**
  * The admin principal flooding slow operations on FLOOD_CONNECTIONS loops, in
  * turn: RSA_4096 data key pairs, RSA_4096 signing keys, RSA_4096 import
- * wrapping keys. The client does not retry (maxAttempts 1), so each throttle is
+ * wrapping keys, RSA_4096 signatures. The client does not retry (maxAttempts 1), so each throttle is
  * counted and the flooder keeps up its pressure instead of backing off.
  */
-function startFlood(client: KMSClient, floodKey: string, externalKey: string): { counts: FloodCounts; stop(): Promise<void> } {
+function startFlood(client: KMSClient, floodKey: string, externalKey: string, rsaSigningKey: string): { counts: FloodCounts; stop(): Promise<void> } {
   const counts: FloodCounts = { completed: 0, throttled: 0, errors: 0 };
   const calls = [
     () => client.send(new GenerateDataKeyPairCommand({ KeyId: floodKey, KeyPairSpec: 'RSA_4096' })),
     () => client.send(new CreateKeyCommand({ KeySpec: 'RSA_4096', KeyUsage: 'SIGN_VERIFY' })),
     () => client.send(new GetParametersForImportCommand({ KeyId: externalKey, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_4096' })),
+    () => client.send(new SignCommand({ KeyId: rsaSigningKey, Message: Buffer.alloc(32, 1), MessageType: 'DIGEST', SigningAlgorithm: 'RSASSA_PSS_SHA_256' })),
   ];
   let flooding = true;
   let n = 0;
@@ -475,15 +477,16 @@ async function flood(): Promise<void> {
     const flooder = sdkClient(endpoint, credentials, 1);
     const floodKey = (await createKey(flooder)).KeyId!;
     const externalKey = (await createKey(flooder, { Origin: 'EXTERNAL' })).KeyId!;
+    const rsaSigningKey = (await createKey(flooder, { KeySpec: 'RSA_4096', KeyUsage: 'SIGN_VERIFY' })).KeyId!;
     const target = await signed(endpoint, 'Encrypt', { KeyId: victimKey, Plaintext: Buffer.alloc(32, 1).toString('base64') }, victimCredentials);
     console.log(`${setting()}, and with the flood's client (this process) too; AWS's default quotas on`);
-    console.log(`flood: the admin principal on ${FLOOD_CONNECTIONS} loops, in turn GenerateDataKeyPair RSA_4096, CreateKey RSA_4096 SIGN_VERIFY, GetParametersForImport RSA_4096; victim: account 555566667777's Encrypt; CPU under flood includes the flood's`);
+    console.log(`flood: the admin principal on ${FLOOD_CONNECTIONS} loops, in turn GenerateDataKeyPair RSA_4096, CreateKey RSA_4096 SIGN_VERIFY, GetParametersForImport RSA_4096, Sign with an RSA_4096 key; victim: account 555566667777's Encrypt; CPU under flood includes the flood's`);
     await load(target, 16, pid, dataDir); // warm-up: JIT, caches, connections
     console.log(FLOOD_COLUMNS);
     let p99UnderFlood: string | undefined;
     for (const connections of VICTIM_CONNECTIONS) {
       console.log(floodRow('baseline', connections, await load(target, connections, pid, dataDir)));
-      const running = startFlood(flooder, floodKey, externalKey);
+      const running = startFlood(flooder, floodKey, externalKey, rsaSigningKey);
       await new Promise((r) => setTimeout(r, 500)); // let the flood fill the slow lanes before measuring
       const result = await load(target, connections, pid, dataDir);
       await running.stop();

@@ -474,10 +474,13 @@ async function flood(): Promise<void> {
     const victim = sdkClient(endpoint, victimCredentials);
     const victimKey = (await createKey(victim)).KeyId!;
     victim.destroy();
+    // The flood's keys are made with the SDK's retries: CreateKey's quota (5 a second) applies to the set-up too.
+    const setup = sdkClient(endpoint, credentials, 10);
+    const floodKey = (await createKey(setup)).KeyId!;
+    const externalKey = (await createKey(setup, { Origin: 'EXTERNAL' })).KeyId!;
+    const rsaSigningKey = (await createKey(setup, { KeySpec: 'RSA_4096', KeyUsage: 'SIGN_VERIFY' })).KeyId!;
+    setup.destroy();
     const flooder = sdkClient(endpoint, credentials, 1);
-    const floodKey = (await createKey(flooder)).KeyId!;
-    const externalKey = (await createKey(flooder, { Origin: 'EXTERNAL' })).KeyId!;
-    const rsaSigningKey = (await createKey(flooder, { KeySpec: 'RSA_4096', KeyUsage: 'SIGN_VERIFY' })).KeyId!;
     const target = await signed(endpoint, 'Encrypt', { KeyId: victimKey, Plaintext: Buffer.alloc(32, 1).toString('base64') }, victimCredentials);
     console.log(`${setting()}, and with the flood's client (this process) too; AWS's default quotas on`);
     console.log(`flood: the admin principal on ${FLOOD_CONNECTIONS} loops, in turn GenerateDataKeyPair RSA_4096, CreateKey RSA_4096 SIGN_VERIFY, GetParametersForImport RSA_4096, Sign with an RSA_4096 key; victim: account 555566667777's Encrypt; CPU under flood includes the flood's`);

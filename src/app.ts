@@ -197,6 +197,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   logger.debug({ config: redactConfig(config) }, 'configuration');
 
   const token = await Pkcs11Token.open(await tokenOptions(config, role.kind === 'standalone' ? undefined : role.tokenGate));
+  if (token.unreadableObjects > 0) logger.warn({ unreadableObjects: token.unreadableObjects }, 'the token holds objects whose class and id cannot be read (left half-written by a crash); they are not used');
   let store: MetadataStore | undefined;
   let sink: AuditSink | undefined;
   try {

@@ -87,6 +87,9 @@ export class Pkcs11Token implements KeyVault {
     this.indexHandles();
   }
 
+  /** Objects whose class and id could not be read at start-up (left half-written by a crash); the start-up log names them. */
+  unreadableObjects = 0;
+
   /** How many object searches the token has run (after start-up, only for objects made elsewhere since). */
   get searches(): number {
     return this.findCount;
@@ -111,7 +114,16 @@ export class Pkcs11Token implements KeyVault {
       } while (found.length === 1024);
       this.lib.C_FindObjectsFinal(session);
       for (const handle of all) {
-        const [objectClass, id] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_CLASS }, { type: pkcs11js.CKA_ID }]);
+        let attributes: P11.Attribute[];
+        try {
+          attributes = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_CLASS }, { type: pkcs11js.CKA_ID }]);
+        } catch {
+          // An object a kill cut off while the token was writing it: no key of ours can be
+          // used through it, so it is left out (a search for a key's id still finds the key).
+          this.unreadableObjects++;
+          continue;
+        }
+        const [objectClass, id] = attributes;
         const idBytes = id?.value as Buffer | undefined;
         if (!idBytes || idBytes.length === 0) continue;
         this.handles.set(handleKey(Number((objectClass!.value as Buffer).readBigUInt64LE()), idBytes), handle);

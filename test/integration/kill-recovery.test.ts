@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListKeyRotationsCommand, ListKeysCommand, RotateKeyOnDemandCommand } from '@aws-sdk/client-kms';
@@ -116,6 +116,33 @@ describe('SIGKILL while keys are being rotated', () => {
       }
     } finally {
       await kms.stop();
+    }
+  });
+});
+
+describe('an object the token was writing when the process was killed', () => {
+  it('is left out of the start-up index instead of stopping the start', async () => {
+    // What a kill mid-write can leave in SoftHSM's folder, made by hand: object files cut short.
+    const kms = await startTestService({ dataDir: await freshDataDir() });
+    const keyId = (await kms.client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const dataDir = kms.dataDir;
+    await kms.stop();
+    const tokensDir = path.join(dataDir, 'softhsm', 'tokens');
+    const tokenDir = path.join(tokensDir, (await readdir(tokensDir))[0]!);
+    const objectFile = (await readdir(tokenDir)).find((n) => n.endsWith('.object') && n !== 'token.object')!;
+    const whole = await readFile(path.join(tokenDir, objectFile));
+    for (const cut of [8, 24, 40, 60, 100, 200, 300]) {
+      const name = `00000000-0000-0000-0000-${String(cut).padStart(12, '0')}`;
+      await writeFile(path.join(tokenDir, `${name}.object`), whole.subarray(0, cut));
+      await writeFile(path.join(tokenDir, `${name}.lock`), '');
+    }
+    const again = await startTestService({ dataDir });
+    try {
+      expect(again.service.token.unreadableObjects).toBeGreaterThan(0);
+      const blob = (await again.client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('still served') }))).CiphertextBlob;
+      expect(Buffer.from((await again.client.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe('still served');
+    } finally {
+      await again.stop();
     }
   });
 });

@@ -177,9 +177,18 @@ function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
+/**
+ * A header by its lower-case name, own properties only: node's header object has
+ * Object's prototype, so a signed header named `constructor` or `__proto__` would
+ * otherwise read a function.
+ */
+function ownHeader(headers: SignedRequest['headers'], name: string): string | string[] | undefined {
+  return Object.hasOwn(headers, name) ? headers[name] : undefined;
+}
+
 /** A header that must occur at most once (Node already drops or joins most duplicates). */
 function singleHeader(headers: SignedRequest['headers'], name: string): string | undefined {
-  const value = headers[name];
+  const value = ownHeader(headers, name);
   if (Array.isArray(value)) {
     if (value.length > 1) throw new IncompleteSignatureException(`Multiple '${name}' headers are not allowed.`);
     return value[0];
@@ -353,7 +362,7 @@ function canonicalHeaderValue(value: string): string {
 function canonicalHeaders(headers: SignedRequest['headers'], signed: string[]): string {
   let out = '';
   for (const name of signed) {
-    const value = headers[name];
+    const value = ownHeader(headers, name);
     const canonical =
       value === undefined
         ? ''

@@ -428,6 +428,12 @@ describe('Policy.parse() rejects malformed policies', () => {
     expect(() => Policy.parse(c.document, c.kind)).toThrow(MalformedPolicyDocumentException);
   });
 
+  // Names of Object's own members are operators no more than any other unknown name (they used to answer "spec.compile is not a function").
+  it.each(['constructor', 'toString', 'hasOwnProperty', 'valueOf'])('names a condition operator called %s unknown', (operator) => {
+    const document = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"${operator}":{"kms:CallerAccount":"${ACCOUNT}"}}}]}`;
+    expect(() => Policy.parse(document, 'identity')).toThrow(`Unknown condition operator ${operator}.`);
+  });
+
   it('accepts a policy of exactly 32768 bytes (control for the size case)', () => {
     const document = paddedPolicy(MAX_POLICY_BYTES);
     expect(Buffer.byteLength(document)).toBe(32_768);

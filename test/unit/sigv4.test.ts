@@ -249,6 +249,14 @@ describe('verifySigV4 rejections', () => {
     expect(() => verifySigV4(req, options())).toThrow(MISMATCH);
   });
 
+  it.each(['constructor', '__proto__', 'tostring'])('refuses SignedHeaders naming %s as any absent header (no prototype member is read)', async (name) => {
+    const req = await smithySigned();
+    const auth = String(req.headers.authorization).replace(/SignedHeaders=([^,]+)/, (_, list: string) => `SignedHeaders=${list};${name}`);
+    req.headers.authorization = auth;
+    expect(() => verifySigV4(req, options())).toThrow(InvalidSignatureException);
+    expect(() => verifySigV4(req, options())).toThrow(MISMATCH);
+  });
+
   it('rejects a tampered body (no x-amz-content-sha256)', async () => {
     const req = await smithySigned({ applyChecksum: false });
     req.body = Buffer.from(JSON.stringify({ KeyId: 'alias/other', Plaintext: 'aGVsbG8=' }));

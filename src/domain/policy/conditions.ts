@@ -198,7 +198,8 @@ export function compileConditions(block: unknown): CompiledCondition[] {
   const out: CompiledCondition[] = [];
   for (const [operator, keys] of Object.entries(block)) {
     const m = OPERATOR_NAME.exec(operator);
-    const spec = m ? OPERATORS[m[2]!] : undefined;
+    // Own properties only: an operator named `constructor` or `toString` is unknown, not Object's.
+    const spec = m && Object.hasOwn(OPERATORS, m[2]!) ? OPERATORS[m[2]!] : undefined;
     const isNull = m?.[2] === 'Null' && !m[1] && !m[3];
     if (!m || (!spec && !isNull)) throw new MalformedPolicyDocumentException(`Unknown condition operator ${operator}.`);
     if (typeof keys !== 'object' || keys === null || Array.isArray(keys)) throw new MalformedPolicyDocumentException(`Condition ${operator} must map condition keys to values.`);

@@ -207,6 +207,21 @@ export function importedKeyTemplate(ref: KeyMaterialRef | undefined): P11.Templa
   return sessionAesKeyTemplate(pkcs11js.CKA_ENCRYPT);
 }
 
+/**
+ * The length probe of imported material (SoftHSM reports no CKA_VALUE_LEN for an
+ * unwrapped key): a session copy that may be wrapped, only ever under an
+ * ephemeral key of the token's own, so that nothing but the length of a
+ * ciphertext under a key destroyed at once leaves the token; destroyed at once too.
+ */
+export function lengthProbeTemplate(): P11.Template {
+  return sessionAesKeyTemplate(pkcs11js.CKA_ENCRYPT).map((a) => (a.type === pkcs11js.CKA_EXTRACTABLE ? { ...a, value: true } : a));
+}
+
+/** The ephemeral key that wraps a length probe: made in the token, never extractable, wraps and nothing else. */
+export function probeWrappingKeyTemplate(): P11.Template {
+  return [...sessionAesKeyTemplate(pkcs11js.CKA_WRAP), { type: pkcs11js.CKA_VALUE_LEN, value: 32 }];
+}
+
 /** The ephemeral AES key of RSA_AES_KEY_WRAP: a session object that only unwraps, destroyed at once. */
 export function ephemeralUnwrapKeyTemplate(): P11.Template {
   return sessionAesKeyTemplate(pkcs11js.CKA_UNWRAP);

@@ -11,7 +11,7 @@ import { KeyGenerationThread } from './keygen-thread.js';
 import { PrivateKeyThread } from './private-key-thread.js';
 import type { TokenChangeGate } from './change-gate.js';
 import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
-import { InvalidCiphertextException } from '../domain/errors.js';
+import { IncorrectKeyMaterialException, InvalidCiphertextException } from '../domain/errors.js';
 import { derElement } from '../domain/der.js';
 import { oaepDecode } from '../domain/oaep.js';
 import type { SigningKeyPairParams, WrappingAlgorithm } from '../services/ports.js';
@@ -29,6 +29,8 @@ import {
   importedKeyTemplate,
   importWrappingKeyId,
   importWrappingKeyPairTemplates,
+  lengthProbeTemplate,
+  probeWrappingKeyTemplate,
   MATERIAL_CHECK_AAD,
   MATERIAL_CHECK_IV,
   MATERIAL_CHECK_PLAINTEXT,
@@ -58,6 +60,9 @@ export interface TokenOptions {
 }
 
 const RW_SESSION = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
+
+/** What a token answers when asked to wrap a key whose length is not an AES key's. */
+const NOT_AN_AES_KEY: ReadonlySet<number> = new Set([pkcs11js.CKR_MECHANISM_INVALID, pkcs11js.CKR_KEY_SIZE_RANGE, pkcs11js.CKR_KEY_NOT_WRAPPABLE, pkcs11js.CKR_DATA_LEN_RANGE]);
 
 function trimPadded(s: string): string {
   return s.replace(/[\0 ]+$/, '');
@@ -470,6 +475,7 @@ export class Pkcs11Token implements KeyVault {
       const hash = algorithm.endsWith('SHA_256') ? 'SHA_256' : 'SHA_1';
       let key: Buffer;
       if (algorithm.startsWith('RSAES_OAEP')) {
+        this.assertImportedKeyLength(session, rsaOaepMechanism(hash), privateKey, wrapped);
         key = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), privateKey, wrapped, importedKeyTemplate(ref));
       } else {
         // RSA_AES_KEY_WRAP in two steps inside the token: RSA-OAEP gives an ephemeral AES key
@@ -489,7 +495,12 @@ export class Pkcs11Token implements KeyVault {
         // unwrapped keys; for RSA_AES_KEY_WRAP the wrapped length was checked above instead.
         const length = Number((this.lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE_LEN }])[0]!.value as Buffer).readBigUInt64LE());
         if (length !== 0 && length !== 32) throw new InvalidCiphertextException(`The imported key material must be 256 bits, not ${length * 8}.`);
-        this.lib.C_EncryptInit(session, aesGcmMechanism(MATERIAL_CHECK_IV, MATERIAL_CHECK_AAD), key);
+        try {
+          this.lib.C_EncryptInit(session, aesGcmMechanism(MATERIAL_CHECK_IV, MATERIAL_CHECK_AAD), key);
+        } catch (e) {
+          if (e instanceof pkcs11js.Pkcs11Error && NOT_AN_AES_KEY.has(e.code)) throw new IncorrectKeyMaterialException('The key material must be a 256-bit symmetric key.');
+          throw e;
+        }
         const check = this.lib.C_Encrypt(session, MATERIAL_CHECK_PLAINTEXT, Buffer.alloc(MATERIAL_CHECK_PLAINTEXT.length + 16));
         if (ref) this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), key);
         else this.lib.C_DestroyObject(session, key);
@@ -499,6 +510,36 @@ export class Pkcs11Token implements KeyVault {
         throw e;
       }
     });
+  }
+
+  /**
+   * Refuses material that is not 256 bits before anything is made from it. The
+   * token reports no length for an unwrapped key (SoftHSM) and AES-GCM works with
+   * 128 and 192 bits too, so the material is unwrapped once more into a session
+   * probe, wrapped (RFC 3394) under an ephemeral key of the token's own, and only
+   * the wrapped length looked at: 32 bytes wrap into 40, 16 and 24 into less. Both
+   * are destroyed at once. (SoftHSM pads 25 to 31 bytes to 32 here; no AES key has
+   * those lengths, so the check value that follows refuses them.)
+   */
+  private assertImportedKeyLength(session: Buffer, mechanism: P11.Mechanism, privateKey: Buffer, wrapped: Buffer): void {
+    let probe: Buffer | undefined;
+    let ephemeral: Buffer | undefined;
+    try {
+      probe = this.lib.C_UnwrapKey(session, mechanism, privateKey, wrapped, lengthProbeTemplate());
+      ephemeral = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, probeWrappingKeyTemplate());
+      let length: number;
+      try {
+        // RSA-OAEP carries at most 470 bytes (RSA_4096 with SHA-256), which wrap into at most 480.
+        length = this.lib.C_WrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP }, ephemeral, probe, Buffer.alloc(512)).length;
+      } catch (e) {
+        // A length that is not whole blocks (or not an AES key's) cannot be wrapped: not 256 bits either.
+        if (e instanceof pkcs11js.Pkcs11Error && NOT_AN_AES_KEY.has(e.code)) length = 0;
+        else throw e;
+      }
+      if (length !== 40) throw new IncorrectKeyMaterialException('The key material must be a 256-bit symmetric key.');
+    } finally {
+      for (const handle of [probe, ephemeral]) if (handle) this.lib.C_DestroyObject(session, handle);
+    }
   }
 
   /** Every object carrying this CKA_ID: a secret key, or both halves of a pair. */

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { DAY_MS, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
 import { useTestService } from '../support/service.js';
-import { MAX_OUTSTANDING_IMPORT_TOKENS } from '../../src/services/keys/key-import.js';
+import { MAX_OUTSTANDING_IMPORT_TOKENS, MAX_VALID_TO_DAYS } from '../../src/services/keys/key-import.js';
 
 const clock = new TestClock();
 
@@ -204,5 +204,36 @@ describe('outstanding import tokens per key', () => {
     for (const retired of issued.slice(0, 2)) await expectAwsError(importWith(retired), 'InvalidImportTokenException');
     await importWith(issued[2]!); // the oldest kept one still works
     await roundTrip(keyId, 'imported with a token that was kept');
+  });
+});
+
+describe('bad import input changes nothing', () => {
+  it('refuses a ValidTo more than 365 days ahead before touching the token, and imports with one inside it', async () => {
+    const keyId = await externalKey();
+    const material = randomBytes(32);
+    const tooFar = new Date(clock.now().getTime() + (MAX_VALID_TO_DAYS + 1) * DAY_MS);
+    const refused = await expectAwsError(importMaterial(keyId, material, 'RSAES_OAEP_SHA_1', { ValidTo: tooFar }), 'ValidationException');
+    expect(refused.message).toBe(`ValidTo must be at most ${MAX_VALID_TO_DAYS} days from now.`);
+    expect((await kms.client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');
+    expect(await kms.service.token.hasKey({ keyId, version: 1 })).toBe(false);
+    await expectAwsError(importMaterial(keyId, material, 'RSAES_OAEP_SHA_1', { ValidTo: new Date(1e13) }), 'ValidationException');
+    await importMaterial(keyId, material, 'RSAES_OAEP_SHA_1', { ValidTo: new Date(clock.now().getTime() + MAX_VALID_TO_DAYS * DAY_MS - 60_000) });
+    expect((await kms.client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('Enabled');
+  });
+
+  it.each([1, 8, 16, 24, 25, 31, 33, 64])('refuses %i bytes of material (a symmetric key takes 32) with IncorrectKeyMaterialException, the key left waiting for its material', async (bytes) => {
+    const keyId = await externalKey();
+    const params = await kms.client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
+    const call = kms.client.send(
+      new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: wrap(randomBytes(bytes), params.PublicKey!, 'RSAES_OAEP_SHA_1'), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }),
+    );
+    const error = await call.then(
+      () => undefined,
+      (e: Error & { $metadata?: { httpStatusCode?: number } }) => e,
+    );
+    expect(error?.$metadata?.httpStatusCode, `${error?.name}: ${error?.message}`).toBe(400);
+    expect(error?.name).toBe('IncorrectKeyMaterialException');
+    expect((await kms.client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');
+    expect(await kms.service.token.hasKey({ keyId, version: 1 })).toBe(false);
   });
 });

@@ -17,6 +17,9 @@ import type { KeyDirectory } from './key-directory.js';
 import type { Clock, KeyVault, MetadataStore, WrappingAlgorithm, WrappingKeySpec } from '../ports.js';
 
 export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
+/** How far ahead imported key material may expire (AWS: 365 days from the request). */
+export const MAX_VALID_TO_DAYS = 365;
+const DAY_MS = 86_400_000;
 /**
  * Outstanding import tokens kept per key. AWS documents no limit, but each one is
  * an RSA key pair in the HSM for a day: past this many, the oldest is retired
@@ -87,6 +90,10 @@ export class KeyImporter {
     if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' && req.validTo !== undefined) throw new ValidationException('ValidTo must be omitted when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.');
     const now = this.clock.now();
     if (req.validTo !== undefined && req.validTo.getTime() <= now.getTime()) throw new ValidationException('ValidTo must be in the future.');
+    // AWS's bound: a ValidTo past it would also leave a key whose material never expires in practice.
+    if (req.validTo !== undefined && req.validTo.getTime() > now.getTime() + MAX_VALID_TO_DAYS * DAY_MS) {
+      throw new ValidationException(`ValidTo must be at most ${MAX_VALID_TO_DAYS} days from now.`);
+    }
 
     const token = await this.importToken(req.importToken, key, now);
     const known = await this.store.getMaterialCheck(key.keyId);

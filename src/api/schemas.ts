@@ -17,16 +17,24 @@ export function blob(min: number, max: number) {
 
 export const keyIdParam = z.string().min(1).max(2048);
 
+/** A UTF-16 surrogate without its other half: JSON can carry one, UTF-8 cannot (it would become U+FFFD). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * A map of strings. Checked on the raw JSON object: zod's record would silently drop
  * a "__proto__" key, and a dropped pair would no longer be bound to the ciphertext.
+ * Keys and values must be well-formed Unicode: every lone surrogate would encode as
+ * the same U+FFFD, so different contexts would bind the same ciphertext.
  */
-export const stringMap = z
-  .custom<Record<string, string>>(
-    (v) =>
-      typeof v === 'object' && v !== null && !Array.isArray(v) && !Object.hasOwn(v, '__proto__') && Object.values(v).every((s) => typeof s === 'string'),
-    'Member must be a map of strings to strings, without the key __proto__',
-  );
+export const stringMap = z.custom<Record<string, string>>(
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    !Array.isArray(v) &&
+    !Object.hasOwn(v, '__proto__') &&
+    Object.entries(v).every(([k, s]) => typeof s === 'string' && !LONE_SURROGATE.test(k) && !LONE_SURROGATE.test(s)),
+  'Member must be a map of strings to strings of well-formed Unicode, without the key __proto__',
+);
 
 export const encryptionContext = stringMap.optional();
 

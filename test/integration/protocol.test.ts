@@ -1,4 +1,4 @@
-import { ListKeysCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DecryptCommand, EncryptCommand, ListGrantsCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { afterEach, describe, expect, it } from 'vitest';
 import { jsonRequestHeaders, signJsonRequest } from '../../src/cli/admin-client.js';
 import { expectAwsError } from '../support/errors.js';
@@ -118,6 +118,21 @@ describe('protocol errors', () => {
       'ValidationException',
     );
     expect(proto).toContain('__proto__');
+  });
+
+  it('refuses lone surrogates in encryption contexts and grant constraints (they would all encode as U+FFFD), and keeps surrogate pairs', async () => {
+    const keyId = (await kms.client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    for (const context of ['{"tenant": "\\ud800"}', '{"tenant": "a\\udc00"}', '{"\\udbff": "x"}']) {
+      const message = await expectError(await post(`{"KeyId": "${keyId}", "Plaintext": "aGk=", "EncryptionContext": ${context}}`, { target: 'TrentService.Encrypt' }), 400, 'ValidationException');
+      expect(message).toContain('well-formed Unicode');
+    }
+    const grant = `{"KeyId": "${keyId}", "GranteePrincipal": "arn:aws:iam::111122223333:root", "Operations": ["Encrypt"], "Constraints": {"EncryptionContextSubset": {"t": "\\ud83d"}}}`;
+    await expectError(await post(grant, { target: 'TrentService.CreateGrant' }), 400, 'ValidationException');
+    expect((await kms.client.send(new ListGrantsCommand({ KeyId: keyId }))).Grants).toEqual([]);
+    // A well-formed pair (an emoji) is an ordinary character.
+    const { CiphertextBlob } = await kms.client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('hi'), EncryptionContext: { tenant: '\u{1F600}' } }));
+    await kms.client.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { tenant: '\u{1F600}' } }));
+    await expectAwsError(kms.client.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { tenant: '\uFFFD' } })), 'InvalidCiphertextException');
   });
 
   it('serves GET /healthz without authentication and nothing else outside POST /', async () => {

@@ -331,6 +331,25 @@ describe('principals and access keys', () => {
     expect(AccessKeys).toEqual([expect.objectContaining({ AccessKeyId: erin.accessKeyId, Status: 'Active' })]);
     await expect(admin('CreatePrincipal', { Arn: arnOf('mallory') }, erin)).rejects.toThrow(/AccessDeniedException/);
     await expect(admin('CreateAccount', { AccountId: '999988887777' }, erin)).rejects.toThrow(/AccessDeniedException/);
+    // No answer tells a caller whether an access key id is in use: a user is refused before any lookup,
+    // and another account's root hears of another account's key what it hears of one that does not exist.
+    const grace = await userClient(arnOf('grace'));
+    for (const operation of ['UpdateAccessKey', 'DeleteAccessKey', 'RotateAccessKeySecret']) {
+      const input = (id: string) => (operation === 'UpdateAccessKey' ? { AccessKeyId: id, Status: 'Inactive' } : { AccessKeyId: id });
+      const known = await admin(operation, input(grace.accessKeyId), erin).then(() => 'done', (e: Error) => e.message);
+      const unknown = await admin(operation, input('AKIAUNKNOWN000000000'), erin).then(() => 'done', (e: Error) => e.message);
+      expect(known).toMatch(/AccessDeniedException/);
+      expect(unknown.replace('AKIAUNKNOWN000000000', grace.accessKeyId)).toBe(known);
+    }
+    const { AccessKey: otherRoot } = (await admin('CreateAccount', { AccountId: '777788889999' })) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+    const asOtherRoot = { accessKeyId: otherRoot.AccessKeyId, secretAccessKey: otherRoot.SecretAccessKey };
+    const known = await admin('UpdateAccessKey', { AccessKeyId: grace.accessKeyId, Status: 'Inactive' }, asOtherRoot).then(() => 'done', (e: Error) => e.message);
+    const unknown = await admin('UpdateAccessKey', { AccessKeyId: 'AKIAUNKNOWN000000000', Status: 'Inactive' }, asOtherRoot).then(() => 'done', (e: Error) => e.message);
+    expect(known).toMatch(/NotFoundException/);
+    expect(unknown.replace('AKIAUNKNOWN000000000', grace.accessKeyId)).toBe(known);
+    // Nothing was changed by any of it.
+    const { AccessKeys: graces } = (await admin('ListAccessKeys', { PrincipalArn: arnOf('grace') })) as { AccessKeys: Array<{ AccessKeyId: string; Status: string }> };
+    expect(graces).toEqual([expect.objectContaining({ AccessKeyId: grace.accessKeyId, Status: 'Active' })]);
   });
 });
 

@@ -161,9 +161,17 @@ export class PrincipalAdmin {
     return principal;
   }
 
+  /**
+   * An access key its caller may manage. Who may manage any is decided before the
+   * key is looked up, and another account's key answers as one that does not
+   * exist: no answer tells a caller whether an access key id is in use.
+   */
   private async accessKey(ctx: CallContext, action: string, accessKeyId: string): Promise<StoredAccessKey> {
+    const p = ctx.principal;
+    if (!p.operator && !isRoot(p)) throw denied(ctx, action, accessKeyId);
     const key = await this.store.getAccessKey(accessKeyId);
-    if (!key) throw new NotFoundException(`Access key ${accessKeyId} does not exist.`);
+    const principalAccount = key && parsePrincipalArn(key.principalArn)?.accountId;
+    if (!key || (!p.operator && principalAccount !== p.accountId)) throw new NotFoundException(`Access key ${accessKeyId} does not exist.`);
     await this.existing(ctx, action, key.principalArn);
     return key;
   }

@@ -14,10 +14,13 @@ describe('request quotas', () => {
   it('answer ThrottlingException past the rate, as AWS does, and serve again a second later', async () => {
     const keyId = (await kms.client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await new Promise((r) => setTimeout(r, 1100)); // a full bucket
+    const started = performance.now();
     const outcomes = await settled(Array.from({ length: 20 }, () => kms.client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }))));
+    // A burst of one second's worth (5), plus what refills while the 20 calls are served (a busy machine serves them slower).
+    const mostServed = 5 + Math.ceil((5 * (performance.now() - started)) / 1000) + 1;
     expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThanOrEqual(5);
-    expect(outcomes.filter((o) => o === 'ok').length).toBeLessThanOrEqual(7);
-    expect(outcomes.filter((o) => o === 'ThrottlingException').length).toBeGreaterThanOrEqual(13);
+    expect(outcomes.filter((o) => o === 'ok').length).toBeLessThanOrEqual(mostServed);
+    expect(outcomes.filter((o) => o === 'ThrottlingException').length).toBeGreaterThanOrEqual(20 - mostServed);
     const throttled = await expectAwsError(kms.client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') })), 'ThrottlingException');
     expect(throttled.message).toBe('You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.');
     expect(throttled.$metadata?.httpStatusCode).toBe(400);
@@ -27,7 +30,7 @@ describe('request quotas', () => {
     await new Promise((r) => setTimeout(r, 1100));
     await kms.client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('after a second') }));
     const events = await auditEvents(kms.service.audit.dir);
-    expect(events.filter((e) => e.errorCode === 'ThrottlingException').length).toBeGreaterThanOrEqual(14);
+    expect(events.filter((e) => e.errorCode === 'ThrottlingException').length).toBe(outcomes.filter((o) => o === 'ThrottlingException').length + 1);
   });
 
   it('are counted per account: another account is not throttled by this one', async () => {

@@ -1,7 +1,7 @@
 import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
 import type { KeyMaterialRef } from '../domain/key.js';
-import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
+import { HMAC_SPECS, type HmacKeySpec, type MacAlgorithm, type SigningScheme } from '../domain/key-spec.js';
 import type { SigningKeyPairParams } from '../services/ports.js';
 
 /** CKA_ID: the 16 key-id bytes followed by the version as uint32 big-endian. */
@@ -20,10 +20,22 @@ type Usage = typeof pkcs11js.CKA_ENCRYPT | typeof pkcs11js.CKA_DECRYPT | typeof 
 const USAGES = [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_SIGN, pkcs11js.CKA_VERIFY, pkcs11js.CKA_WRAP, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE];
 
 /**
- * The one template builder for KMS key material: token objects, private,
- * sensitive, never extractable, not modifiable, with only the usage they need.
+ * CKA_ALLOWED_MECHANISMS: the only mechanisms the token will use the object with,
+ * whatever a PIN holder asks (an array of CK_MECHANISM_TYPE: unsigned long, 8
+ * bytes on the 64-bit platforms this runs on).
  */
-function rootSecretKeyTemplate(ref: KeyMaterialRef, keyType: number, keyBytes: number, usage: readonly Usage[]): P11.Template {
+export function allowedMechanisms(...mechanisms: number[]): P11.Attribute {
+  const value = Buffer.alloc(8 * mechanisms.length);
+  mechanisms.forEach((m, i) => value.writeBigUInt64LE(BigInt(m), 8 * i));
+  return { type: pkcs11js.CKA_ALLOWED_MECHANISMS, value };
+}
+
+/**
+ * The one template builder for KMS key material: token objects, private,
+ * sensitive, never extractable, not modifiable, with only the usage and the
+ * mechanisms they need.
+ */
+function rootSecretKeyTemplate(ref: KeyMaterialRef, keyType: number, keyBytes: number, usage: readonly Usage[], mechanisms: readonly number[]): P11.Template {
   return [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: keyType },
@@ -34,6 +46,7 @@ function rootSecretKeyTemplate(ref: KeyMaterialRef, keyType: number, keyBytes: n
     { type: pkcs11js.CKA_EXTRACTABLE, value: false },
     { type: pkcs11js.CKA_MODIFIABLE, value: false },
     ...USAGES.map((type) => ({ type, value: (usage as readonly number[]).includes(type) })),
+    allowedMechanisms(...mechanisms),
     { type: pkcs11js.CKA_ID, value: objectId(ref) },
     { type: pkcs11js.CKA_LABEL, value: objectLabel(ref) },
   ];
@@ -41,12 +54,13 @@ function rootSecretKeyTemplate(ref: KeyMaterialRef, keyType: number, keyBytes: n
 
 /** Symmetric root keys: AES-256 for AES-GCM encryption and decryption. */
 export function symmetricRootKeyTemplate(ref: KeyMaterialRef): P11.Template {
-  return rootSecretKeyTemplate(ref, pkcs11js.CKK_AES, 32, [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT]);
+  return rootSecretKeyTemplate(ref, pkcs11js.CKK_AES, 32, [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT], [pkcs11js.CKM_AES_GCM]);
 }
 
-/** HMAC keys: generic secrets that only sign and verify (GenerateMac, VerifyMac). */
-export function hmacKeyTemplate(ref: KeyMaterialRef, keyBytes: number): P11.Template {
-  return rootSecretKeyTemplate(ref, pkcs11js.CKK_GENERIC_SECRET, keyBytes, [pkcs11js.CKA_SIGN, pkcs11js.CKA_VERIFY]);
+/** HMAC keys: generic secrets that only sign and verify (GenerateMac, VerifyMac), with their spec's one hash. */
+export function hmacKeyTemplate(ref: KeyMaterialRef, spec: HmacKeySpec): P11.Template {
+  const { keyBytes, macAlgorithm } = HMAC_SPECS[spec];
+  return rootSecretKeyTemplate(ref, pkcs11js.CKK_GENERIC_SECRET, keyBytes, [pkcs11js.CKA_SIGN, pkcs11js.CKA_VERIFY], [HMAC_MECHANISMS[macAlgorithm]]);
 }
 
 const HMAC_MECHANISMS: Record<MacAlgorithm, number> = {
@@ -82,6 +96,8 @@ interface KeyPairSpec {
   /** The usages switched on; every other one of PUBLIC_USAGES / PRIVATE_USAGES is off. */
   readonly publicUsage: readonly number[];
   readonly privateUsage: readonly number[];
+  /** The mechanisms each half may be used with (CKA_ALLOWED_MECHANISMS). */
+  readonly mechanisms: readonly number[];
 }
 
 /**
@@ -103,6 +119,7 @@ function keyPairTemplates(spec: KeyPairSpec): { publicKey: P11.Template; private
       ...spec.shape,
       { type: pkcs11js.CKA_PRIVATE, value: false },
       ...usage(PUBLIC_USAGES, spec.publicUsage),
+      allowedMechanisms(...spec.mechanisms),
       ...named,
     ],
     privateKey: [
@@ -112,6 +129,7 @@ function keyPairTemplates(spec: KeyPairSpec): { publicKey: P11.Template; private
       { type: pkcs11js.CKA_SENSITIVE, value: true },
       { type: pkcs11js.CKA_EXTRACTABLE, value: false },
       ...usage(PRIVATE_USAGES, spec.privateUsage),
+      allowedMechanisms(...spec.mechanisms),
       ...named,
     ],
   };
@@ -128,9 +146,18 @@ const rsaShape = (modulusBits: number): P11.Template => [
  * only verifies (or encrypts). Both carry the
  * key version's CKA_ID and label.
  */
-export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyPairParams): { publicKey: P11.Template; privateKey: P11.Template } {
+export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyPairParams, token: { readonly rawRsaDecrypt: boolean }): { publicKey: P11.Template; privateKey: P11.Template } {
   // An RSA pair is for signing or for decryption, never both (KeyUsage).
   const decrypts = params.kind === 'RSA' && params.usage === 'ENCRYPT_DECRYPT';
+  const mechanisms =
+    params.kind === 'EC'
+      ? [pkcs11js.CKM_ECDSA]
+      : params.kind === 'EDWARDS'
+        ? [CKM_EDDSA]
+        : decrypts
+          ? // Raw RSA only where the token has no OAEP with SHA-256, whose decoding is then done here.
+            [pkcs11js.CKM_RSA_PKCS_OAEP, ...(token.rawRsaDecrypt ? [pkcs11js.CKM_RSA_X_509] : [])]
+          : [pkcs11js.CKM_RSA_PKCS, pkcs11js.CKM_RSA_PKCS_PSS];
   return keyPairTemplates({
     keyType: params.kind === 'EC' ? pkcs11js.CKK_EC : params.kind === 'EDWARDS' ? CKK_EC_EDWARDS : pkcs11js.CKK_RSA,
     shape:
@@ -144,6 +171,7 @@ export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyP
     persistent: true,
     publicUsage: [decrypts ? pkcs11js.CKA_ENCRYPT : pkcs11js.CKA_VERIFY],
     privateUsage: [decrypts ? pkcs11js.CKA_DECRYPT : pkcs11js.CKA_SIGN],
+    mechanisms,
   });
 }
 
@@ -187,7 +215,7 @@ export function aesGcmMechanism(iv: Buffer, aad: Buffer): P11.Mechanism {
 }
 
 /** A session AES key that is sensitive, never extractable, and good for one use only. */
-function sessionAesKeyTemplate(use: typeof pkcs11js.CKA_ENCRYPT | typeof pkcs11js.CKA_UNWRAP): P11.Template {
+function sessionAesKeyTemplate(use: typeof pkcs11js.CKA_ENCRYPT | typeof pkcs11js.CKA_WRAP | typeof pkcs11js.CKA_UNWRAP, mechanism: number): P11.Template {
   return [
     { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
     { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
@@ -196,16 +224,31 @@ function sessionAesKeyTemplate(use: typeof pkcs11js.CKA_ENCRYPT | typeof pkcs11j
     { type: pkcs11js.CKA_SENSITIVE, value: true },
     { type: pkcs11js.CKA_EXTRACTABLE, value: false },
     ...[pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_WRAP, pkcs11js.CKA_UNWRAP].map((type) => ({ type, value: type === use })),
+    allowedMechanisms(mechanism),
   ];
 }
 
-/** The imported material's object: like a generated root key, its length set by what unwraps. */
+/**
+ * What imported material is unwrapped into: a session object, with a root key's
+ * attributes when it is to become one (the final token object is a copy of it
+ * that is not modifiable, which an unwrap template cannot ask for in SoftHSM).
+ */
 export function importedKeyTemplate(ref: KeyMaterialRef | undefined): P11.Template {
   // C_UnwrapKey sets the length from what unwraps, and SoftHSM refuses CKA_VALUE_LEN and CKA_MODIFIABLE here.
-  if (ref) return symmetricRootKeyTemplate(ref).filter((a) => a.type !== pkcs11js.CKA_VALUE_LEN && a.type !== pkcs11js.CKA_MODIFIABLE);
+  if (ref) {
+    return symmetricRootKeyTemplate(ref)
+      .filter((a) => a.type !== pkcs11js.CKA_VALUE_LEN && a.type !== pkcs11js.CKA_MODIFIABLE)
+      .map((a) => (a.type === pkcs11js.CKA_TOKEN ? { ...a, value: false } : a));
+  }
   // A session object that lives only long enough to compute the material's check value.
-  return sessionAesKeyTemplate(pkcs11js.CKA_ENCRYPT);
+  return sessionAesKeyTemplate(pkcs11js.CKA_ENCRYPT, pkcs11js.CKM_AES_GCM);
 }
+
+/** The copy of unwrapped material that becomes its key version's token object: not modifiable, ever. */
+export const IMPORTED_KEY_COPY: P11.Template = [
+  { type: pkcs11js.CKA_TOKEN, value: true },
+  { type: pkcs11js.CKA_MODIFIABLE, value: false },
+];
 
 /**
  * The length probe of imported material (SoftHSM reports no CKA_VALUE_LEN for an
@@ -214,17 +257,17 @@ export function importedKeyTemplate(ref: KeyMaterialRef | undefined): P11.Templa
  * ciphertext under a key destroyed at once leaves the token; destroyed at once too.
  */
 export function lengthProbeTemplate(): P11.Template {
-  return sessionAesKeyTemplate(pkcs11js.CKA_ENCRYPT).map((a) => (a.type === pkcs11js.CKA_EXTRACTABLE ? { ...a, value: true } : a));
+  return sessionAesKeyTemplate(pkcs11js.CKA_ENCRYPT, pkcs11js.CKM_AES_GCM).map((a) => (a.type === pkcs11js.CKA_EXTRACTABLE ? { ...a, value: true } : a));
 }
 
 /** The ephemeral key that wraps a length probe: made in the token, never extractable, wraps and nothing else. */
 export function probeWrappingKeyTemplate(): P11.Template {
-  return [...sessionAesKeyTemplate(pkcs11js.CKA_WRAP), { type: pkcs11js.CKA_VALUE_LEN, value: 32 }];
+  return [...sessionAesKeyTemplate(pkcs11js.CKA_WRAP, pkcs11js.CKM_AES_KEY_WRAP), { type: pkcs11js.CKA_VALUE_LEN, value: 32 }];
 }
 
 /** The ephemeral AES key of RSA_AES_KEY_WRAP: a session object that only unwraps, destroyed at once. */
 export function ephemeralUnwrapKeyTemplate(): P11.Template {
-  return sessionAesKeyTemplate(pkcs11js.CKA_UNWRAP);
+  return sessionAesKeyTemplate(pkcs11js.CKA_UNWRAP, pkcs11js.CKM_AES_KEY_WRAP_PAD);
 }
 
 export function importWrappingKeyId(tokenId: string): Buffer {
@@ -245,6 +288,7 @@ export function importWrappingKeyPairTemplates(tokenId: string, modulusBits: num
     persistent,
     publicUsage: [pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_WRAP],
     privateUsage: [pkcs11js.CKA_UNWRAP],
+    mechanisms: [pkcs11js.CKM_RSA_PKCS_OAEP],
   });
 }
 

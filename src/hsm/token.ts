@@ -15,7 +15,7 @@ import { IncorrectKeyMaterialException, InvalidCiphertextException } from '../do
 import { derElement } from '../domain/der.js';
 import { oaepDecode } from '../domain/oaep.js';
 import type { SigningKeyPairParams, WrappingAlgorithm } from '../services/ports.js';
-import type { MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
+import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 import {
   aesGcmMechanism,
   ephemeralUnwrapKeyTemplate,
@@ -29,6 +29,7 @@ import {
   importedKeyTemplate,
   importWrappingKeyId,
   importWrappingKeyPairTemplates,
+  IMPORTED_KEY_COPY,
   lengthProbeTemplate,
   probeWrappingKeyTemplate,
   MATERIAL_CHECK_AAD,
@@ -269,10 +270,10 @@ export class Pkcs11Token implements KeyVault {
     );
   }
 
-  createHmacKey(ref: KeyMaterialRef, keyBytes: number): Promise<void> {
+  createHmacKey(ref: KeyMaterialRef, spec: HmacKeySpec): Promise<void> {
     return this.changing(() =>
       this.run('generate', ref, (session) => {
-        const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, hmacKeyTemplate(ref, keyBytes));
+        const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, hmacKeyTemplate(ref, spec));
         this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
       }),
     );
@@ -300,7 +301,7 @@ export class Pkcs11Token implements KeyVault {
 
   async createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void> {
     const mechanism = params.kind === 'EC' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : params.kind === 'EDWARDS' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
-    const pair = await this.generateKeyPair({ mechanism }, signingKeyPairTemplates(ref, params));
+    const pair = await this.generateKeyPair({ mechanism }, signingKeyPairTemplates(ref, params, { rawRsaDecrypt: !this.oaepSha256Unwrap }));
     this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), pair.privateKey);
     this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PUBLIC_KEY), pair.publicKey);
   }
@@ -501,13 +502,12 @@ export class Pkcs11Token implements KeyVault {
           if (e instanceof pkcs11js.Pkcs11Error && NOT_AN_AES_KEY.has(e.code)) throw new IncorrectKeyMaterialException('The key material must be a 256-bit symmetric key.');
           throw e;
         }
-        const check = this.lib.C_Encrypt(session, MATERIAL_CHECK_PLAINTEXT, Buffer.alloc(MATERIAL_CHECK_PLAINTEXT.length + 16));
-        if (ref) this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), key);
-        else this.lib.C_DestroyObject(session, key);
-        return Buffer.from(check);
-      } catch (e) {
-        this.lib.C_DestroyObject(session, key);
-        throw e;
+        const check = Buffer.from(this.lib.C_Encrypt(session, MATERIAL_CHECK_PLAINTEXT, Buffer.alloc(MATERIAL_CHECK_PLAINTEXT.length + 16)));
+        // The key version's token object: a copy of the session object that is not modifiable.
+        if (ref) this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), this.lib.C_CopyObject(session, key, IMPORTED_KEY_COPY));
+        return check;
+      } finally {
+        this.lib.C_DestroyObject(session, key); // the session object, in every case
       }
     });
   }

@@ -1,5 +1,5 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
-import type { MacAlgorithm, RsaKeySpec, SigningScheme } from '../domain/key-spec.js';
+import type { HmacKeySpec, MacAlgorithm, RsaKeySpec, SigningScheme } from '../domain/key-spec.js';
 import type { Policy } from '../domain/policy/policy.js';
 import type { GrantStore, KeyUsageStore, PrincipalStore } from './access/access-ports.js';
 
@@ -15,8 +15,8 @@ export type SigningKeyPairParams =
 export interface KeyVault {
   /** Creates a new non-extractable AES-256 object for this key version. */
   createSymmetricKey(ref: KeyMaterialRef): Promise<void>;
-  /** Creates a new non-extractable HMAC key (generic secret) of this many bytes, for signing and verifying only. */
-  createHmacKey(ref: KeyMaterialRef, keyBytes: number): Promise<void>;
+  /** Creates a new non-extractable HMAC key (generic secret) of the spec's size, for signing and verifying with its hash only. */
+  createHmacKey(ref: KeyMaterialRef, spec: HmacKeySpec): Promise<void>;
   /** HMAC of the message inside the token. */
   mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer>;
   /** Creates a signing key pair; the private half non-extractable and sign-only. */

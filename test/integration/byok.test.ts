@@ -114,22 +114,26 @@ describe('imported key material (BYOK)', () => {
     tampered[100]! ^= 0x01;
     const send = (token: Uint8Array, material: Buffer) =>
       kms.client.send(new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken: token, EncryptedKeyMaterial: material, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+    const unused = await kms.client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
     await expectAwsError(send(params.ImportToken!, tampered), 'InvalidCiphertextException');
+    // An import token serves one import attempt: its wrapping key pair is gone after it.
+    await expectAwsError(send(params.ImportToken!, wrapped), 'InvalidImportTokenException');
     await expectAwsError(send(randomBytes(16), wrapped), 'InvalidImportTokenException');
     // A 128-bit key where AWS requires 256 bits (RSA_AES_KEY_WRAP carries the length in the wrapped size).
     const aesParams = await kms.client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
     await expectAwsError(send(aesParams.ImportToken!, wrap(randomBytes(16), aesParams.PublicKey!, 'RSA_AES_KEY_WRAP_SHA_1')), 'InvalidCiphertextException');
     const otherKey = await externalKey();
+    const unusedWrapped = wrap(randomBytes(32), unused.PublicKey!, 'RSAES_OAEP_SHA_1');
     await expectAwsError(
-      kms.client.send(new ImportKeyMaterialCommand({ KeyId: otherKey, ImportToken: params.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })),
+      kms.client.send(new ImportKeyMaterialCommand({ KeyId: otherKey, ImportToken: unused.ImportToken, EncryptedKeyMaterial: unusedWrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })),
       'InvalidImportTokenException',
     );
     expect((await kms.client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');
     clock.advance(DAY_MS + 60_000);
-    await expectAwsError(send(params.ImportToken!, wrapped), 'ExpiredImportTokenException');
+    await expectAwsError(send(unused.ImportToken!, unusedWrapped), 'ExpiredImportTokenException');
     // Expired tokens' wrapping key pairs are destroyed by the scheduler.
     await kms.service.runScheduledJobs();
-    await expectAwsError(send(params.ImportToken!, wrapped), 'InvalidImportTokenException');
+    await expectAwsError(send(unused.ImportToken!, unusedWrapped), 'InvalidImportTokenException');
   });
 
   it('goes back to PendingImport when the material is deleted, takes the same material back, and refuses different material', async () => {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CreateKeyCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
+import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { CreateKeyCommand, GenerateDataKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand } from '@aws-sdk/client-kms';
 import type * as P11 from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findSoftHsmModule } from '../../src/hsm/embedded-softhsm.js';
@@ -17,6 +18,8 @@ let lib: P11.PKCS11;
 let session: Buffer;
 const keyIds: string[] = [];
 const hmacKeyIds: string[] = [];
+/** Symmetric keys whose material was imported (BYOK). */
+const importedKeyIds: string[] = [];
 /** Key pairs that sign (EC and RSA; the audit trail's digest-signing pair too), and RSA pairs that decrypt. */
 const signingKeyIds: string[] = [AUDIT_SIGNING_KEY.keyId];
 const decryptKeyIds: string[] = [];
@@ -44,6 +47,18 @@ beforeAll(async () => {
     signingKeyIds.push(KeyMetadata!.KeyId!);
   }
   decryptKeyIds.push((await kms.client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata!.KeyId!);
+  const imported = (await kms.client.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+  const params = await kms.client.send(new GetParametersForImportCommand({ KeyId: imported, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
+  const wrappingKey = createPublicKey({ key: Buffer.from(params.PublicKey!), format: 'der', type: 'spki' });
+  await kms.client.send(
+    new ImportKeyMaterialCommand({
+      KeyId: imported,
+      ImportToken: params.ImportToken,
+      EncryptedKeyMaterial: publicEncrypt({ key: wrappingKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, randomBytes(32)),
+      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    }),
+  );
+  importedKeyIds.push(imported);
   const pin = (await readFile(path.join(kms.dataDir, 'softhsm', 'user.pin'), 'utf8')).trim();
   await kms.stop(); // finalises the module: this test is now the token's only user
 
@@ -93,7 +108,7 @@ function pkcs11Error(fn: () => unknown): unknown {
 describe('token hygiene', () => {
   it('holds exactly one secret-key object per KMS key, named by key id and version', () => {
     const objects = allSecretKeys();
-    const all = [...keyIds, ...hmacKeyIds];
+    const all = [...keyIds, ...hmacKeyIds, ...importedKeyIds];
     expect(objects).toHaveLength(all.length);
     const ids = objects.map((h) => attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.toString('hex'));
     for (const keyId of all) expect(ids).toContain(`${keyId.replace(/-/g, '')}00000001`);
@@ -124,7 +139,12 @@ describe('token hygiene', () => {
     let hmacSeen = 0;
     for (const h of allSecretKeys()) {
       const a = attributes(h, [...common.map(([t]) => t), ...usage, pkcs11js.CKA_KEY_TYPE, pkcs11js.CKA_VALUE_LEN, pkcs11js.CKA_ID]);
-      for (const [type, name, want] of common) expect(bool(a.get(type)!), name).toBe(want);
+      const wasImported = importedKeyIds.some((k) => a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex') === k.replace(/-/g, ''));
+      for (const [type, name, want] of common) {
+        // Material that came in wrapped was, by the standard, not always sensitive nor never extractable before it came.
+        const expected = wasImported && (type === pkcs11js.CKA_ALWAYS_SENSITIVE || type === pkcs11js.CKA_NEVER_EXTRACTABLE) ? false : want;
+        expect(bool(a.get(type)!), `${name}${wasImported ? ' (imported)' : ''}`).toBe(expected);
+      }
       const [encrypt, decrypt, sign, verify] = usage.map((t) => bool(a.get(t)!));
       const isHmac = hmacKeyIds.some((k) => a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex') === k.replace(/-/g, ''));
       if (isHmac) {
@@ -134,7 +154,8 @@ describe('token hygiene', () => {
         expect({ encrypt, decrypt, sign, verify }).toEqual({ encrypt: false, decrypt: false, sign: true, verify: true });
       } else {
         expect(ulong(a.get(pkcs11js.CKA_KEY_TYPE)!)).toBe(pkcs11js.CKK_AES);
-        expect(ulong(a.get(pkcs11js.CKA_VALUE_LEN)!)).toBe(32);
+        // SoftHSM records no length for an unwrapped key; the import checked it in the token (byok.test.ts).
+        expect(ulong(a.get(pkcs11js.CKA_VALUE_LEN)!)).toBe(wasImported ? 0 : 32);
         expect({ encrypt, decrypt, sign, verify }).toEqual({ encrypt: true, decrypt: true, sign: false, verify: false });
       }
     }
@@ -180,7 +201,7 @@ describe('token hygiene', () => {
 
   it('refuses to wrap any key out, even under a wrapping key made for the purpose', () => {
     const serviceKeys = allSecretKeys();
-    expect(serviceKeys).toHaveLength(keyIds.length + hmacKeyIds.length);
+    expect(serviceKeys).toHaveLength(keyIds.length + hmacKeyIds.length + importedKeyIds.length);
     const wrappingKey = lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
@@ -202,5 +223,70 @@ describe('token hygiene', () => {
     } finally {
       lib.C_DestroyObject(session, wrappingKey);
     }
+  });
+
+  it('locks every object to the mechanisms of its one purpose (CKA_ALLOWED_MECHANISMS)', () => {
+    const mechanismsOf = (h: Buffer) => {
+      const value = attributes(h, [pkcs11js.CKA_ALLOWED_MECHANISMS]).get(pkcs11js.CKA_ALLOWED_MECHANISMS)!;
+      return Array.from({ length: value.length / 8 }, (_, i) => Number(value.readBigUInt64LE(8 * i))).sort((x, y) => x - y);
+    };
+    const idOf = (h: Buffer) => attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex');
+    const named = (ids: string[], h: Buffer) => ids.some((k) => k.replace(/-/g, '') === idOf(h));
+    for (const h of allSecretKeys()) {
+      const bytes = Number(attributes(h, [pkcs11js.CKA_VALUE_LEN]).get(pkcs11js.CKA_VALUE_LEN)!.readBigUInt64LE());
+      const want = !named(hmacKeyIds, h) ? [pkcs11js.CKM_AES_GCM] : bytes === 28 ? [pkcs11js.CKM_SHA224_HMAC] : [pkcs11js.CKM_SHA512_HMAC];
+      expect(mechanismsOf(h), idOf(h)).toEqual(want);
+    }
+    const rsaSigning = (h: Buffer) => Number(attributes(h, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE()) === pkcs11js.CKK_RSA;
+    for (const h of [...findObjects(pkcs11js.CKO_PRIVATE_KEY), ...findObjects(pkcs11js.CKO_PUBLIC_KEY)]) {
+      // SoftHSM 2.6 has no RSA-OAEP with SHA-256 for decryption: raw RSA, with the padding checked by the service, takes its place.
+      const want = named(decryptKeyIds, h)
+        ? [pkcs11js.CKM_RSA_X_509, pkcs11js.CKM_RSA_PKCS_OAEP]
+        : rsaSigning(h)
+          ? [pkcs11js.CKM_RSA_PKCS, pkcs11js.CKM_RSA_PKCS_PSS]
+          : [pkcs11js.CKM_ECDSA];
+      expect(mechanismsOf(h), idOf(h)).toEqual(want.sort((x, y) => x - y));
+    }
+  });
+
+  it('refuses a PIN holder every attempt to widen an object or use it otherwise', () => {
+    const objects = [...allSecretKeys(), ...findObjects(pkcs11js.CKO_PRIVATE_KEY), ...findObjects(pkcs11js.CKO_PUBLIC_KEY)];
+    const ecb = Buffer.alloc(8);
+    ecb.writeBigUInt64LE(BigInt(pkcs11js.CKM_AES_ECB));
+    for (const h of objects) {
+      // Each attribute as it was (a public key has no CKA_DECRYPT: unreadable stays unreadable).
+      const value = (type: number) => {
+        try {
+          return attributes(h, [type]).get(type)!.toString('hex');
+        } catch (e) {
+          return `unreadable: ${String(e)}`;
+        }
+      };
+      const read = () => [pkcs11js.CKA_WRAP, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_DERIVE, pkcs11js.CKA_ALLOWED_MECHANISMS].map(value);
+      const before = read();
+      for (const attribute of [
+        { type: pkcs11js.CKA_WRAP, value: true },
+        { type: pkcs11js.CKA_DECRYPT, value: true },
+        { type: pkcs11js.CKA_DERIVE, value: true },
+        { type: pkcs11js.CKA_ALLOWED_MECHANISMS, value: ecb },
+      ]) {
+        // CKR_ACTION_PROHIBITED (0x1B), which pkcs11js names CKR_VENDOR_DEFINED:27: the object is not modifiable.
+        const error = pkcs11Error(() => lib.C_SetAttributeValue(session, h, [attribute]));
+        expect(String(error)).toMatch(/CKR_VENDOR_DEFINED:27|CKR_ATTRIBUTE_READ_ONLY/);
+      }
+      expect(read()).toEqual(before);
+    }
+    // A root key used with another mechanism than AES-GCM (ECB would encrypt block by block, unauthenticated).
+    for (const h of allSecretKeys().filter((h) => Number(attributes(h, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE()) === pkcs11js.CKK_AES)) {
+      const error = pkcs11Error(() => lib.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_ECB }, h));
+      expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_MECHANISM_INVALID);
+    }
+  });
+
+  it('keeps no import wrapping key pair once its import token has been used', () => {
+    const wrapping = [...findObjects(pkcs11js.CKO_PRIVATE_KEY), ...findObjects(pkcs11js.CKO_PUBLIC_KEY)].filter((h) =>
+      attributes(h, [pkcs11js.CKA_LABEL]).get(pkcs11js.CKA_LABEL)!.toString('utf8').startsWith('kms-import/'),
+    );
+    expect(wrapping).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { keyArn } from '../../domain/arn.js';
 import { keyMaterialId } from '../../domain/key.js';
 import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, UnsupportedOperationException, ValidationException } from '../../domain/errors.js';
 import { requestTagConditions } from '../../domain/policy/request-conditions.js';
-import { ED25519, ECC_SPECS, HMAC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
+import { ED25519, ECC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
 import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../../domain/default-policy.js';
@@ -93,7 +93,7 @@ export class KeyAdmin {
       throw new LimitExceededException(`This account has ${this.maxKeysPerAccount} KMS keys in this Region, the most it may have.`);
     }
     try {
-      if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, HMAC_SPECS[keySpec].keyBytes);
+      if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, keySpec);
       else if (keySpec === ED25519) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EDWARDS' });
       else if (isEccSpec(keySpec)) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EC', ecParams: Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex') });
       else if (isRsaSpec(keySpec)) {

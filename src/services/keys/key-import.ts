@@ -99,16 +99,22 @@ export class KeyImporter {
     const known = await this.store.getMaterialCheck(key.keyId);
     const ref = { keyId: key.keyId, version: IMPORTED };
     let check: Buffer;
-    if (key.keyState === KeyState.PendingImport) {
-      await this.vault.destroyKey(ref); // a leftover of an import or deletion that a crash cut short
-      check = await this.vault.importSymmetricKey(ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
-      if (known && !sameCheck(known, check)) {
-        await this.vault.destroyKey(ref);
-        throw incorrectMaterial(key);
+    try {
+      if (key.keyState === KeyState.PendingImport) {
+        await this.vault.destroyKey(ref); // a leftover of an import or deletion that a crash cut short
+        check = await this.vault.importSymmetricKey(ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+        if (known && !sameCheck(known, check)) {
+          await this.vault.destroyKey(ref);
+          throw incorrectMaterial(key);
+        }
+      } else {
+        check = await this.vault.importSymmetricKey(undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+        if (!known || !sameCheck(known, check)) throw incorrectMaterial(key);
       }
-    } else {
-      check = await this.vault.importSymmetricKey(undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
-      if (!known || !sameCheck(known, check)) throw incorrectMaterial(key);
+    } finally {
+      // An import token serves one import: its wrapping key pair, which could unwrap the material
+      // again for anyone holding the PIN and the wrapped bytes, goes at once, whatever came of it.
+      await this.retireToken(token.tokenId);
     }
     await this.store.recordImportedMaterial(key.keyId, check, model, req.validTo, now);
     this.keys.forgetKey(key.keyId);
@@ -133,19 +139,19 @@ export class KeyImporter {
         this.logger.error({ keyId: key.keyId, err: e }, 'expiring imported key material failed; will retry');
       }
     }
-    for (const token of await this.store.listExpiredImportTokens(now, 100)) {
-      await this.vault.destroyImportWrappingKey(token.tokenId);
-      await this.store.deleteImportToken(token.tokenId);
-    }
+    for (const token of await this.store.listExpiredImportTokens(now, 100)) await this.retireToken(token.tokenId);
   }
 
-  /** The oldest outstanding tokens past the cap: key pair first, then the row (a crash between leaves a row the expiry job clears). */
+  /** The oldest outstanding tokens past the cap. */
   private async retireSupersededTokens(keyId: string): Promise<void> {
     const outstanding = await this.store.listImportTokensOfKey(keyId);
-    for (const token of outstanding.slice(0, Math.max(0, outstanding.length - MAX_OUTSTANDING_IMPORT_TOKENS))) {
-      await this.vault.destroyImportWrappingKey(token.tokenId);
-      await this.store.deleteImportToken(token.tokenId);
-    }
+    for (const token of outstanding.slice(0, Math.max(0, outstanding.length - MAX_OUTSTANDING_IMPORT_TOKENS))) await this.retireToken(token.tokenId);
+  }
+
+  /** An import token's end: its key pair first, then its row (a crash between leaves a row the expiry job clears). */
+  private async retireToken(tokenId: string): Promise<void> {
+    await this.vault.destroyImportWrappingKey(tokenId);
+    await this.store.deleteImportToken(tokenId);
   }
 
   /** Store first (PendingImport refuses cryptography), token object second: a crash in between leaves only a harmless object. */

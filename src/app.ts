@@ -105,13 +105,15 @@ async function tokenOptions(config: Config, changeGate: TokenChangeGate | undefi
       changeGate,
     };
   }
-  const embedded = await prepareEmbeddedSoftHsm(config.dataDir);
+  const pinElsewhere = pkcs11.pin !== undefined || pkcs11.pinFile !== undefined;
+  const embedded = await prepareEmbeddedSoftHsm(config.dataDir, pinElsewhere);
   // SoftHSM finds its configuration only through this variable, read when the module initialises.
   process.env.SOFTHSM2_CONF = embedded.softhsmConf;
   return {
     modulePath: embedded.modulePath,
     tokenLabel: embedded.tokenLabel,
-    pin: embedded.userPin,
+    pin: pinElsewhere ? pkcs11.pin : embedded.userPin,
+    pinFile: pkcs11.pinFile,
     sessions: pkcs11.sessions,
     synchronousSmallOperations: pkcs11.synchronousSmallOperations ?? true,
     initializeWith: { soPin: embedded.soPin },
@@ -160,6 +162,13 @@ export function logStartBanner(
     'hsm-kms listening',
   );
   if (!isLoopback(config.host) && config.tls.certFile === undefined) logger.warn({ host: config.host }, 'serving plain HTTP beyond loopback (KMS_ALLOW_PLAINTEXT_HTTP): secrets travel in clear; set KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE');
+  if (config.pkcs11.module === undefined) {
+    const pinKept = config.pkcs11.pin !== undefined || config.pkcs11.pinFile !== undefined ? 'the user PIN elsewhere' : 'the user PIN beside them';
+    logger.warn(
+      { dataDir: config.dataDir },
+      `the embedded SoftHSM token is for development and tests: the data folder holds the token's files and ${pinKept}, and a copy of the folder is a copy of the keys; in production use an HSM (KMS_PKCS11_MODULE) and KMS_PROFILE=production`,
+    );
+  }
   if (config.audit.mode === 'off') logger.warn('auditing is off (KMS_AUDIT=off): no call is recorded; use this only to measure what auditing costs');
 }
 

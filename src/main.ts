@@ -24,6 +24,8 @@ async function runStandalone(config: Config): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // Everything this process creates (data folder, token files, database, audit trail, credentials) is owner-only.
+  process.umask(0o077);
   const config = await loadConfig(process.env);
   if (cluster.isWorker) await runWorker(config);
   else if (config.workers > 1) await runPrimary(config);

@@ -38,6 +38,8 @@ export const ConfigSchema = z
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must look like an AWS region, e.g. us-east-1').default('us-east-1'),
     accountId: accountId.default('111122223333'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** production refuses to start on the embedded SoftHSM token, which is for development and tests. */
+    profile: z.enum(['development', 'production']).default('development'),
     admin: z
       .object({
         accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/, 'must be 16-128 upper-case letters or digits'),
@@ -88,9 +90,18 @@ export const ConfigSchema = z
   })
   .superRefine((c, ctx) => {
     const p = c.pkcs11;
-    const external = p.module !== undefined || p.tokenLabel !== undefined || p.pin !== undefined || p.pinFile !== undefined;
+    // A PIN alone is the embedded token's PIN, kept outside the data folder; a module or label names another token.
+    const external = p.module !== undefined || p.tokenLabel !== undefined;
     if (external && (p.module === undefined || p.tokenLabel === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['pkcs11'], message: 'KMS_PKCS11_MODULE and KMS_PKCS11_TOKEN_LABEL go together; set both, or neither for the embedded SoftHSM token' });
+    }
+    if (!external && c.profile === 'production') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['profile'],
+        message:
+          'KMS_PROFILE=production refuses the embedded SoftHSM token: it is for development and tests (its files sit in the data folder, where a copy of the folder takes the keys along); set KMS_PKCS11_MODULE and KMS_PKCS11_TOKEN_LABEL to an HSM',
+      });
     }
     if (external && p.pin === undefined && p.pinFile === undefined) {
       ctx.addIssue({ code: 'custom', path: ['pkcs11'], message: 'an external token needs KMS_PKCS11_PIN or KMS_PKCS11_PIN_FILE' });
@@ -135,6 +146,7 @@ function fromEnvironment(env: Env) {
     region: env.KMS_REGION,
     accountId: env.KMS_ACCOUNT_ID,
     logLevel: env.KMS_LOG_LEVEL,
+    profile: env.KMS_PROFILE,
     admin,
     pkcs11: {
       module: env.KMS_PKCS11_MODULE,

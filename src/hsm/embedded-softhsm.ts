@@ -19,7 +19,8 @@ const TEMPLATE = new URL('../../hsm/softhsm2.conf.template', import.meta.url);
 export interface EmbeddedToken {
   readonly modulePath: string;
   readonly tokenLabel: string;
-  readonly userPin: string;
+  /** From the data folder, unless the user PIN is kept elsewhere (configured): then undefined. */
+  readonly userPin: string | undefined;
   readonly soPin: string;
   /** The SoftHSM configuration file; SoftHSM reads it from SOFTHSM2_CONF when it initialises. */
   readonly softhsmConf: string;
@@ -50,9 +51,10 @@ async function pinFile(file: string): Promise<string> {
 
 /**
  * Prepares the embedded default under DATA_DIR/softhsm: its configuration, token
- * folder and PINs. The token itself is initialised by the token layer on first open.
+ * folder and PINs (the user PIN there only when it is not kept elsewhere). The
+ * token itself is initialised by the token layer on first open.
  */
-export async function prepareEmbeddedSoftHsm(dataDir: string): Promise<EmbeddedToken> {
+export async function prepareEmbeddedSoftHsm(dataDir: string, userPinElsewhere = false): Promise<EmbeddedToken> {
   const dir = path.join(dataDir, 'softhsm');
   const tokenDir = path.join(dir, 'tokens');
   await mkdir(tokenDir, { recursive: true, mode: 0o700 });
@@ -65,7 +67,7 @@ export async function prepareEmbeddedSoftHsm(dataDir: string): Promise<EmbeddedT
     modulePath: await findSoftHsmModule(),
     tokenLabel: EMBEDDED_TOKEN_LABEL,
     soPin: await pinFile(path.join(dir, 'so.pin')),
-    userPin: await pinFile(path.join(dir, 'user.pin')),
+    userPin: userPinElsewhere ? undefined : await pinFile(path.join(dir, 'user.pin')),
     softhsmConf,
   };
 }

@@ -77,6 +77,21 @@ describe('configuration', () => {
     await expect(loadConfig({ KMS_PKCS11_MODULE: '/x.so', KMS_PKCS11_TOKEN_LABEL: 't', KMS_PKCS11_PIN: '1', KMS_PKCS11_PIN_FILE: '/p' })).rejects.toThrow(/not both/);
   });
 
+  it('takes a PIN alone as the embedded token\'s, kept outside the data folder', async () => {
+    const c = await loadConfig({ KMS_PKCS11_PIN_FILE: '/run/secrets/kms-user-pin' });
+    expect(c.pkcs11.module).toBeUndefined();
+    expect(c.pkcs11.pinFile).toBe('/run/secrets/kms-user-pin');
+  });
+
+  it('refuses the embedded token under KMS_PROFILE=production, and takes an HSM', async () => {
+    await expect(loadConfig({ KMS_PROFILE: 'production' })).rejects.toThrow(/KMS_PROFILE=production refuses the embedded SoftHSM token/);
+    await expect(loadConfig({ KMS_PROFILE: 'production', KMS_PKCS11_PIN_FILE: '/p' })).rejects.toThrow(/embedded SoftHSM token/);
+    const hsm = await loadConfig({ KMS_PROFILE: 'production', KMS_PKCS11_MODULE: '/opt/hsm/lib.so', KMS_PKCS11_TOKEN_LABEL: 'kms', KMS_PKCS11_PIN_FILE: '/p' });
+    expect(hsm.profile).toBe('production');
+    expect((await loadConfig({})).profile).toBe('development');
+    await expect(loadConfig({ KMS_PROFILE: 'staging' })).rejects.toThrow(/profile/);
+  });
+
   it('never shows secrets when redacted', async () => {
     const c = await loadConfig({
       KMS_ADMIN_ACCESS_KEY_ID: 'AKIAEXAMPLE00000000',

@@ -13,7 +13,7 @@ import { FileAuditTrail, readEventsSince } from './audit/file-trail.js';
 import { DISABLED_AUDIT, type AuditSink } from './audit/ports.js';
 import { SIGNATURE_ALGORITHM } from './audit/trail-format.js';
 import { CREDENTIALS_PROFILE, resolveAdminCredential, type AdminCredential } from './config/admin-credential.js';
-import { isLoopback, redactConfig, serviceUrl, type Config } from './config/config.js';
+import { ConfigError, isLoopback, redactConfig, serviceUrl, type Config } from './config/config.js';
 import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
 import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
 import { AliasService } from './services/keys/alias-service.js';
@@ -127,6 +127,26 @@ function openStore(config: Config): MetadataStore {
   return new SqliteStore(target);
 }
 
+/**
+ * Refuses to start when the database's IV sequence is behind the token's
+ * high-water mark (a database restored from an older copy would hand out fixed
+ * fields that were used already: an IV reused under the same key reveals the XOR
+ * of two plaintexts). KMS_IV_ADVANCE_TO_TOKEN=true moves the database past it.
+ */
+async function checkIvSequence(store: MetadataStore, token: Pkcs11Token, config: Config, logger: Logger): Promise<void> {
+  const [last, highWater] = [await store.lastIvInstance(), await token.ivHighWater()];
+  if (highWater <= last) return;
+  if (!config.ivAdvanceToToken) {
+    throw new ConfigError(
+      `the database is behind the token: its last IV fixed field is ${last}, the token has used fixed fields up to ${highWater}. ` +
+        'It was restored from an older copy (or belongs to another token); encrypting now would reuse IVs. If this database is the one to keep, ' +
+        'start once with KMS_IV_ADVANCE_TO_TOKEN=true to move its IV sequence past the token\'s mark (keys and changes made after the copy are still missing from it).',
+    );
+  }
+  await store.advanceIvInstancesPast(highWater);
+  logger.warn({ from: last, to: highWater }, 'the IV sequence was moved past the token\'s high-water mark (KMS_IV_ADVANCE_TO_TOKEN)');
+}
+
 /** A worker's audit trail: a chain of its own, in a folder of the trail's folder. */
 export function workerAuditDir(auditDir: string, index: number): string {
   return path.join(auditDir, `worker-${index}`);
@@ -213,7 +233,14 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     store = openStore(config);
     const admin = await resolveAdminCredential(config);
     const ttl = config.metadataCacheTtlMs;
-    const ivs = new IvSequence(() => store!.allocateIvInstance(), options.ivInvocationLimit);
+    if (role.kind !== 'worker') await checkIvSequence(store, token, config, logger);
+    const openedStore = store;
+    // Each fixed field is recorded in the token too before it is used: a database restored from an older copy is then found behind.
+    const ivs = new IvSequence(async () => {
+      const fixedField = await openedStore.allocateIvInstance();
+      await token.raiseIvHighWater(fixedField);
+      return fixedField;
+    }, options.ivInvocationLimit);
     await ivs.next(); // takes this instance's fixed field now, so a broken store fails the start, not a request
     const sealer = new CredentialSealer(token, ivs);
     if (role.kind === 'primary') await sealer.prepare();

@@ -81,6 +81,8 @@ export const ConfigSchema = z
     tls: z.object({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).default({}),
     /** Listening beyond loopback without TLS sends secrets in clear: it takes this explicit setting. */
     allowPlaintextHttp: flag.default(false),
+    /** Recovery after restoring the database from an older copy: move its IV sequence past the token's high-water mark. */
+    ivAdvanceToToken: flag.default(false),
     /** AWS's resource quota of KMS keys per account (and Region). */
     maxKeysPerAccount: z.coerce.number().int().positive().default(100_000),
     /** Request quotas: AWS's defaults, `off`, or overrides by quota name (requests per second). */
@@ -171,6 +173,7 @@ function fromEnvironment(env: Env) {
     allowPlaintextHttp: env.KMS_ALLOW_PLAINTEXT_HTTP,
     quotas: env.KMS_QUOTAS,
     maxKeysPerAccount: env.KMS_MAX_KEYS_PER_ACCOUNT,
+    ivAdvanceToToken: env.KMS_IV_ADVANCE_TO_TOKEN,
   });
 }
 

@@ -302,6 +302,27 @@ export function rsaOaepMechanism(hash: 'SHA_1' | 'SHA_256'): P11.Mechanism {
   return { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter };
 }
 
+const IV_HIGH_WATER_LABEL = 'hsm-kms/iv-high-water';
+
+/** Finds the IV high-water mark: a private data object of this application. */
+export function ivHighWaterSearch(): P11.Template {
+  return [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_DATA },
+    { type: pkcs11js.CKA_LABEL, value: IV_HIGH_WATER_LABEL },
+  ];
+}
+
+/** The IV high-water mark: a token object, private, its value the highest fixed field used (uint32 big-endian). */
+export function ivHighWaterTemplate(value: Buffer): P11.Template {
+  return [
+    ...ivHighWaterSearch(),
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_APPLICATION, value: 'hsm-kms' },
+    { type: pkcs11js.CKA_VALUE, value },
+  ];
+}
+
 /** IV of the material check value: fixed field 0, which the IV sequence never hands out. */
 export const MATERIAL_CHECK_IV = Buffer.alloc(12);
 export const MATERIAL_CHECK_AAD = Buffer.from('hsm-kms material check v1', 'utf8');

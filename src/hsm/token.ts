@@ -30,6 +30,8 @@ import {
   importWrappingKeyId,
   importWrappingKeyPairTemplates,
   IMPORTED_KEY_COPY,
+  ivHighWaterSearch,
+  ivHighWaterTemplate,
   lengthProbeTemplate,
   probeWrappingKeyTemplate,
   MATERIAL_CHECK_AAD,
@@ -555,6 +557,41 @@ export class Pkcs11Token implements KeyVault {
     } finally {
       this.lib.C_FindObjectsFinal(session);
     }
+  }
+
+  ivHighWater(): Promise<number> {
+    return this.run('find', undefined, (session) => this.readIvHighWater(session).value);
+  }
+
+  /**
+   * Read, raised and written under the change gate, so that two processes never
+   * lower each other's mark. A data object's value cannot be changed (SoftHSM), so
+   * the new mark is created first and the old ones destroyed after it: a crash in
+   * between leaves two, and the higher counts.
+   */
+  raiseIvHighWater(fixedField: number): Promise<void> {
+    return this.changing(() =>
+      this.run('generate', undefined, (session) => {
+        const { handles, value } = this.readIvHighWater(session);
+        if (fixedField <= value) return;
+        const bytes = Buffer.alloc(4);
+        bytes.writeUInt32BE(fixedField);
+        this.lib.C_CreateObject(session, ivHighWaterTemplate(bytes));
+        for (const old of handles) this.lib.C_DestroyObject(session, old);
+      }),
+    );
+  }
+
+  /** The data objects holding the mark, and the highest value among them (0 when there is none yet). */
+  private readIvHighWater(session: Buffer): { handles: Buffer[]; value: number } {
+    const handles = this.findAll(session, ivHighWaterSearch());
+    let value = 0;
+    for (const handle of handles) {
+      const bytes = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_VALUE }])[0]!.value as Buffer;
+      if (bytes.length !== 4) throw new Error('the token\'s IV high-water mark is malformed; it was tampered with');
+      value = Math.max(value, bytes.readUInt32BE(0));
+    }
+    return { handles, value };
   }
 
   /** Whether the token holds an object for this key version (used at start-up clean-up and by tests). */

@@ -32,6 +32,14 @@ export interface KeyVault {
    * constant-time OAEP decoding. InvalidCiphertextException for any failure.
    */
   rsaOaepDecrypt(ref: KeyMaterialRef, hash: 'SHA_1' | 'SHA_256', ciphertext: Buffer): Promise<Buffer>;
+  /**
+   * The highest IV fixed field ever used with this token's keys, kept in the token
+   * itself (0 before the first), so that a database restored from an older copy is
+   * found behind it rather than handing out a fixed field again.
+   */
+  ivHighWater(): Promise<number>;
+  /** Raises the token's high-water mark to the fixed field (never lowers it). */
+  raiseIvHighWater(fixedField: number): Promise<void>;
   /** Whether the token holds an object for this key version. */
   hasKey(ref: KeyMaterialRef): Promise<boolean>;
   /** Destroys every object of the key version; false when there was none. */
@@ -201,6 +209,10 @@ export interface MetadataStore {
 
   /** A fixed field for deterministic GCM IVs that no instance has had before. */
   allocateIvInstance(): Promise<number>;
+  /** The highest fixed field handed out so far (0 before the first). */
+  lastIvInstance(): Promise<number>;
+  /** Makes the next fixed field handed out greater than `fixedField` (recovery after a restore). */
+  advanceIvInstancesPast(fixedField: number): Promise<void>;
 
   readonly principals: PrincipalStore;
   readonly grants: GrantStore;

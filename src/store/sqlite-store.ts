@@ -189,6 +189,8 @@ export class SqliteStore implements MetadataStore {
       putTag: db.prepare('INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?) ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value'),
       removeTag: db.prepare('DELETE FROM tags WHERE key_id = ? AND tag_key = ?'),
       allocateIv: db.prepare('INSERT INTO iv_instances (started_at) VALUES (?)'),
+      lastIv: db.prepare("SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'iv_instances'), 0) AS n"),
+      advanceIv: db.prepare('INSERT INTO iv_instances (id, started_at) VALUES (?, ?)'),
     };
   }
 
@@ -459,6 +461,15 @@ export class SqliteStore implements MetadataStore {
 
   async allocateIvInstance(): Promise<number> {
     return Number(this.stmt.allocateIv.run(Date.now()).lastInsertRowid);
+  }
+
+  async lastIvInstance(): Promise<number> {
+    return (this.stmt.lastIv.get() as { n: number }).n;
+  }
+
+  /** A row at that very fixed field: AUTOINCREMENT hands out only greater ones after it. */
+  async advanceIvInstancesPast(fixedField: number): Promise<void> {
+    if (fixedField > (await this.lastIvInstance())) this.stmt.advanceIv.run(fixedField, Date.now());
   }
 
   async close(): Promise<void> {

@@ -62,6 +62,10 @@ export async function startTestService(options: TestServiceOptions = {}): Promis
     logLevel: 'silent',
     // Tests create keys and call far faster than AWS's quotas allow; test/integration/quotas.test.ts turns them on.
     quotas: 'off',
+    // Services started in one test process share one SoftHSM instance (a module is initialised once per
+    // process, with the first SOFTHSM2_CONF), so a later one meets the token of an earlier one with a fresh
+    // database. test/integration/iv-restore.test.ts turns this off to see the refusal.
+    ivAdvanceToToken: true,
     admin: { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
     ...options.config,
   });

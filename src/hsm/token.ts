@@ -64,6 +64,8 @@ export interface TokenOptions {
 
 const RW_SESSION = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
 
+const NOT_256_BITS = 'The key material must be a 256-bit symmetric key.';
+
 /** What a token answers when asked to wrap a key whose length is not an AES key's. */
 const NOT_AN_AES_KEY: ReadonlySet<number> = new Set([pkcs11js.CKR_MECHANISM_INVALID, pkcs11js.CKR_KEY_SIZE_RANGE, pkcs11js.CKR_KEY_NOT_WRAPPABLE, pkcs11js.CKR_DATA_LEN_RANGE]);
 
@@ -497,11 +499,11 @@ export class Pkcs11Token implements KeyVault {
         // Tokens that report the length are held to 256 bits here. SoftHSMv2 reports 0 for
         // unwrapped keys; for RSA_AES_KEY_WRAP the wrapped length was checked above instead.
         const length = Number((this.lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE_LEN }])[0]!.value as Buffer).readBigUInt64LE());
-        if (length !== 0 && length !== 32) throw new InvalidCiphertextException(`The imported key material must be 256 bits, not ${length * 8}.`);
+        if (length !== 0 && length !== 32) throw new IncorrectKeyMaterialException(NOT_256_BITS);
         try {
           this.lib.C_EncryptInit(session, aesGcmMechanism(MATERIAL_CHECK_IV, MATERIAL_CHECK_AAD), key);
         } catch (e) {
-          if (e instanceof pkcs11js.Pkcs11Error && NOT_AN_AES_KEY.has(e.code)) throw new IncorrectKeyMaterialException('The key material must be a 256-bit symmetric key.');
+          if (e instanceof pkcs11js.Pkcs11Error && NOT_AN_AES_KEY.has(e.code)) throw new IncorrectKeyMaterialException(NOT_256_BITS);
           throw e;
         }
         const check = Buffer.from(this.lib.C_Encrypt(session, MATERIAL_CHECK_PLAINTEXT, Buffer.alloc(MATERIAL_CHECK_PLAINTEXT.length + 16)));
@@ -538,7 +540,7 @@ export class Pkcs11Token implements KeyVault {
         if (e instanceof pkcs11js.Pkcs11Error && NOT_AN_AES_KEY.has(e.code)) length = 0;
         else throw e;
       }
-      if (length !== 40) throw new IncorrectKeyMaterialException('The key material must be a 256-bit symmetric key.');
+      if (length !== 40) throw new IncorrectKeyMaterialException(NOT_256_BITS);
     } finally {
       for (const handle of [probe, ephemeral]) if (handle) this.lib.C_DestroyObject(session, handle);
     }

@@ -226,7 +226,10 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   logger.debug({ config: redactConfig(config) }, 'configuration');
 
   const token = await Pkcs11Token.open(await tokenOptions(config, role.kind === 'standalone' ? undefined : role.tokenGate));
-  if (token.unreadableObjects > 0) logger.warn({ unreadableObjects: token.unreadableObjects }, 'the token holds objects whose class and id cannot be read (left half-written by a crash); they are not used');
+  if (token.unreadableObjects > 0) {
+    const fate = config.pkcs11.module === undefined ? 'they were destroyed (the embedded token is this service\'s alone)' : 'they are not used; the token\'s owner should remove them';
+    logger.warn({ unreadableObjects: token.unreadableObjects }, `the token held objects whose class and id cannot be read (left half-written by a crash): ${fate}`);
+  }
   let store: MetadataStore | undefined;
   let sink: AuditSink | undefined;
   try {

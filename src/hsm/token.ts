@@ -97,7 +97,7 @@ export class Pkcs11Token implements KeyVault {
     this.indexHandles();
   }
 
-  /** Objects whose class and id could not be read at start-up (left half-written by a crash); the start-up log names them. */
+  /** Objects whose class and id could not be read at start-up (left half-written by a crash; destroyed on the embedded token); the start-up log counts them. */
   unreadableObjects = 0;
 
   /** How many object searches the token has run (after start-up, only for objects made elsewhere since). */
@@ -128,9 +128,11 @@ export class Pkcs11Token implements KeyVault {
         try {
           attributes = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_CLASS }, { type: pkcs11js.CKA_ID }]);
         } catch {
-          // An object a kill cut off while the token was writing it: no key of ours can be
-          // used through it, so it is left out (a search for a key's id still finds the key).
+          // An object a kill cut off while the token was writing it: no key can be used through it,
+          // and SoftHSM fails every search by id that meets it. On the embedded token, which is this
+          // service's alone, it is destroyed; on any other, left to its owner (and counted).
           this.unreadableObjects++;
+          if (this.options.initializeWith) this.lib.C_DestroyObject(session, handle);
           continue;
         }
         const [objectClass, id] = attributes;
@@ -584,14 +586,23 @@ export class Pkcs11Token implements KeyVault {
     );
   }
 
-  /** The data objects holding the mark, and the highest value among them (0 when there is none yet). */
+  /**
+   * The data objects holding the mark, and the highest value among them (0 when
+   * there is none yet). One that cannot be read was cut short by a crash while it
+   * was written: the mark before it is still there (new marks are made before old
+   * ones go), and the database is ahead of both.
+   */
   private readIvHighWater(session: Buffer): { handles: Buffer[]; value: number } {
     const handles = this.findAll(session, ivHighWaterSearch());
     let value = 0;
     for (const handle of handles) {
-      const bytes = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_VALUE }])[0]!.value as Buffer;
-      if (bytes.length !== 4) throw new Error('the token\'s IV high-water mark is malformed; it was tampered with');
-      value = Math.max(value, bytes.readUInt32BE(0));
+      let bytes: Buffer;
+      try {
+        bytes = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_VALUE }])[0]!.value as Buffer;
+      } catch {
+        continue;
+      }
+      if (bytes.length === 4) value = Math.max(value, bytes.readUInt32BE(0));
     }
     return { handles, value };
   }

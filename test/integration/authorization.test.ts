@@ -93,6 +93,19 @@ afterAll(async () => {
 });
 
 describe('key policies', () => {
+  it('never fail open: a condition key the service cannot decide is refused, and a documented one it fills is enforced', async () => {
+    const target = await createKey();
+    const denyUntagged = policy(enableIam, { Sid: 'Deny untagged callers', Effect: 'Deny', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*', Condition: { StringNotEquals: { 'aws:PrincipalTag/team': 'security' } } });
+    const refused = await expectAwsError(root.send(new PutKeyPolicyCommand({ KeyId: target.keyId, Policy: denyUntagged })), 'MalformedPolicyDocumentException');
+    expect(refused.message).toContain('Condition key aws:PrincipalTag/team is not supported by this service');
+    await expectAwsError(root.send(new CreateKeyCommand({ Policy: denyUntagged })), 'MalformedPolicyDocumentException');
+    // kms:ScheduleKeyDeletionPendingWindowInDays is filled from the request: a Deny on short windows applies.
+    const longWindowsOnly = policy(enableIam, { Sid: 'No short deletion windows', Effect: 'Deny', Principal: { AWS: ROOT }, Action: 'kms:ScheduleKeyDeletion', Resource: '*', Condition: { NumericLessThan: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 30 } } });
+    await root.send(new PutKeyPolicyCommand({ KeyId: target.keyId, Policy: longWindowsOnly }));
+    await expectAwsError(root.send(new ScheduleKeyDeletionCommand({ KeyId: target.keyId, PendingWindowInDays: 7 })), 'AccessDeniedException');
+    await root.send(new ScheduleKeyDeletionCommand({ KeyId: target.keyId, PendingWindowInDays: 30 }));
+  });
+
   it('lets the user encrypt only with the encryption context its statement names', async () => {
     const { CiphertextBlob } = await alice.send(new EncryptCommand({ KeyId: key.keyId, Plaintext: text('hi'), EncryptionContext: { project: 'alpha' } }));
     const { Plaintext } = await alice.send(new DecryptCommand({ CiphertextBlob, EncryptionContext: { project: 'alpha' } }));

@@ -428,6 +428,25 @@ describe('Policy.parse() rejects malformed policies', () => {
     expect(() => Policy.parse(c.document, c.kind)).toThrow(MalformedPolicyDocumentException);
   });
 
+  // Condition keys AWS documents but this service never fills: a condition on them could never be decided.
+  it.each(['kms:BypassPolicyLockoutSafetyCheck', 'kms:WrappingAlgorithm', 'kms:ExpirationModel', 'aws:RequestedRegion', 'aws:username', 'aws:PrincipalTag/team', 'kms:MadeUpKey'])(
+    'refuses a new policy naming %s, which this service never fills',
+    (key) => {
+      const document = doc([{ ...OK_STMT, Effect: 'Deny', Condition: { StringEquals: { [key]: 'x' } } }]);
+      expect(() => Policy.parse(document, 'identity', 'new')).toThrow(`Condition key ${key} is not supported by this service`);
+    },
+  );
+
+  it('reads a stored policy naming such a key failing closed: its Deny applies, its Allow does not', () => {
+    const request = { action: 'kms:Encrypt', resource: '*', principal: alice, conditions: { get: () => undefined } };
+    const deny = Policy.parse(doc([OK_STMT, { ...OK_STMT, Effect: 'Deny', Condition: { StringNotEquals: { 'aws:PrincipalTag/team': 'x' } } }]), 'identity');
+    expect(deny.evaluate(request).deny).toBe(true);
+    const allow = Policy.parse(doc([{ ...OK_STMT, Condition: { StringEquals: { 'aws:PrincipalTag/team': 'x' } } }]), 'identity');
+    expect(allow.evaluate(request).allow).toBe(false);
+    // Another service's key never applies to KMS, in AWS too: accepted, and decided as absent.
+    expect(() => Policy.parse(doc([{ ...OK_STMT, Condition: { StringEquals: { 's3:prefix': 'x' } } }]), 'identity', 'new')).not.toThrow();
+  });
+
   // Names of Object's own members are operators no more than any other unknown name (they used to answer "spec.compile is not a function").
   it.each(['constructor', 'toString', 'hasOwnProperty', 'valueOf'])('names a condition operator called %s unknown', (operator) => {
     const document = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*","Condition":{"${operator}":{"kms:CallerAccount":"${ACCOUNT}"}}}]}`;

@@ -13,6 +13,37 @@ export interface ConditionValues {
 
 export const ENCRYPTION_CONTEXT_PREFIX = 'kms:encryptioncontext:';
 export const RESOURCE_TAG_PREFIX = 'aws:resourcetag/';
+export const REQUEST_TAG_PREFIX = 'aws:requesttag/';
+
+/**
+ * The kms: and aws: condition keys this service fills from a request, where the
+ * operation has them (normalised). A policy may name no other: a condition on a
+ * key that is never filled never matches, so a Deny naming it would never apply.
+ */
+const FILLED_CONDITION_KEYS: ReadonlySet<string> = new Set([
+  'aws:currenttime', 'aws:epochtime', 'aws:principalaccount', 'aws:principalarn', 'aws:securetransport', 'aws:sourceip', 'aws:tagkeys',
+  'kms:calleraccount', 'kms:datakeypairspec', 'kms:encryptionalgorithm', 'kms:encryptioncontextkeys', 'kms:grantconstrainttype',
+  'kms:granteeprincipal', 'kms:grantisforawsresource', 'kms:grantoperations', 'kms:keyorigin', 'kms:keyspec', 'kms:keyusage',
+  'kms:macalgorithm', 'kms:messagetype', 'kms:requestalias', 'kms:resourcealiases', 'kms:retiringprincipal', 'kms:signingalgorithm',
+  'kms:trailingdayswithoutkeyusage', 'kms:schedulekeydeletionpendingwindowindays',
+  // Absent on every request, as AWS has it on a call made directly rather than through an AWS service.
+  'kms:viaservice',
+]);
+const FILLED_CONDITION_KEY_PREFIXES = [ENCRYPTION_CONTEXT_PREFIX, RESOURCE_TAG_PREFIX, REQUEST_TAG_PREFIX];
+
+/** Whether a condition on this (normalised) key can ever be decided: another service's key (s3:, ec2:) never applies to KMS, as in AWS. */
+export function isKnownConditionKey(key: string): boolean {
+  if (!key.startsWith('kms:') && !key.startsWith('aws:')) return true;
+  return FILLED_CONDITION_KEYS.has(key) || FILLED_CONDITION_KEY_PREFIXES.some((p) => p.length < key.length && key.startsWith(p));
+}
+
+/**
+ * How a policy is read: one being written (PutKeyPolicy, CreateKey, an identity
+ * policy) is refused when it names a condition key this service cannot decide;
+ * one already stored (written before this check) is evaluated failing closed: a
+ * condition on such a key holds in a Deny and never in an Allow.
+ */
+export type PolicyReading = 'new' | 'stored';
 
 /**
  * Condition key names are not case-sensitive, including the context-key part of
@@ -192,7 +223,7 @@ function compileNull(key: string, values: string[]): CompiledCondition {
  * each operator and the blocks themselves are ANDed; several values for one key
  * are ORed (NORed for the negated operators).
  */
-export function compileConditions(block: unknown): CompiledCondition[] {
+export function compileConditions(block: unknown, effect: 'Allow' | 'Deny', reading: PolicyReading): CompiledCondition[] {
   if (block === undefined) return [];
   if (typeof block !== 'object' || block === null || Array.isArray(block)) throw new MalformedPolicyDocumentException('Condition must be an object.');
   const out: CompiledCondition[] = [];
@@ -206,6 +237,11 @@ export function compileConditions(block: unknown): CompiledCondition[] {
     for (const [rawKey, raw] of Object.entries(keys)) {
       const key = normalizeConditionKey(rawKey);
       const values = policyValues(operator, rawKey, raw);
+      if (!isKnownConditionKey(key)) {
+        if (reading === 'new') throw new MalformedPolicyDocumentException(`Condition key ${rawKey} is not supported by this service: a condition on it could never be decided.`);
+        out.push({ key, evaluate: () => effect === 'Deny' });
+        continue;
+      }
       if (m[1] === 'ForAllValues' && key.startsWith(ENCRYPTION_CONTEXT_PREFIX)) {
         // AWS KMS refuses this as OverlyPermissiveCondition: it holds when the context lacks the key.
         throw new MalformedPolicyDocumentException(`ForAllValues cannot be used with the single-valued ${rawKey} (OverlyPermissiveCondition).`);

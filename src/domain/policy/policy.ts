@@ -1,5 +1,5 @@
 import { MalformedPolicyDocumentException } from '../errors.js';
-import { compileConditions, RESOURCE_TAG_PREFIX, type CompiledCondition, type ConditionValues } from './conditions.js';
+import { compileConditions, RESOURCE_TAG_PREFIX, type CompiledCondition, type ConditionValues, type PolicyReading } from './conditions.js';
 import { isRoot, parsePrincipalArn } from '../principal-arn.js';
 import { PatternSet } from './wildcard.js';
 
@@ -128,8 +128,12 @@ export class Policy {
     this.readsResourceAliases = conditionKeys.has('kms:resourcealiases');
   }
 
-  /** Throws MalformedPolicyDocumentException with the first problem found. */
-  static parse(document: string, kind: PolicyKind): Policy {
+  /**
+   * Throws MalformedPolicyDocumentException with the first problem found. A new
+   * policy (being written) may name only condition keys this service decides; a
+   * stored one fails closed on others (see PolicyReading).
+   */
+  static parse(document: string, kind: PolicyKind, reading: PolicyReading = 'stored'): Policy {
     if (Buffer.byteLength(document, 'utf8') > MAX_POLICY_BYTES) throw new MalformedPolicyDocumentException(`The policy exceeds ${MAX_POLICY_BYTES} bytes.`);
     let doc: unknown;
     try {
@@ -144,7 +148,7 @@ export class Policy {
     if (Id !== undefined && typeof Id !== 'string') throw new MalformedPolicyDocumentException('Id must be a string.');
     const list = Array.isArray(statements) ? statements : [statements];
     if (statements === undefined || list.length === 0) throw new MalformedPolicyDocumentException('The policy has no Statement.');
-    const compiled = list.map((s, i) => parseStatement(s, i, kind));
+    const compiled = list.map((s, i) => parseStatement(s, i, kind, reading));
     const keys = new Set(compiled.flatMap((s) => s.conditions.map((c) => c.key)));
     return new Policy(compiled, keys);
   }
@@ -186,7 +190,7 @@ function matchesResource(s: Statement, resource: string): boolean {
   return s.resource ? s.resource.matches(resource) : !s.notResource!.matches(resource);
 }
 
-function parseStatement(raw: unknown, index: number, kind: PolicyKind): Statement {
+function parseStatement(raw: unknown, index: number, kind: PolicyKind, reading: PolicyReading): Statement {
   const where = `Statement ${index + 1}`;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new MalformedPolicyDocumentException(`${where} must be an object.`);
   const s = raw as Record<string, unknown>;
@@ -217,6 +221,6 @@ function parseStatement(raw: unknown, index: number, kind: PolicyKind): Statemen
     notAction: actions('NotAction'),
     resource: resources('Resource'),
     notResource: resources('NotResource'),
-    conditions: compileConditions(s.Condition),
+    conditions: compileConditions(s.Condition, s.Effect, reading),
   };
 }

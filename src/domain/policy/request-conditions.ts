@@ -1,6 +1,6 @@
 import type { EncryptionContext } from '../encryption-context.js';
 import type { KmsKey, Tag } from '../key.js';
-import { ENCRYPTION_CONTEXT_PREFIX, RESOURCE_TAG_PREFIX, type ConditionValues } from './conditions.js';
+import { ENCRYPTION_CONTEXT_PREFIX, REQUEST_TAG_PREFIX, RESOURCE_TAG_PREFIX, type ConditionValues } from './conditions.js';
 
 /** Everything a request may tell its policies' conditions. */
 export interface RequestConditionFacts {
@@ -106,6 +106,6 @@ export function requestTagConditions(tags: readonly Tag[]): Map<string, string[]
   const values = new Map<string, string[]>();
   if (tags.length === 0) return values;
   values.set('aws:tagkeys', tags.map((t) => t.TagKey));
-  for (const t of tags) values.set(`aws:requesttag/${t.TagKey.toLowerCase()}`, [t.TagValue]);
+  for (const t of tags) values.set(`${REQUEST_TAG_PREFIX}${t.TagKey.toLowerCase()}`, [t.TagValue]);
   return values;
 }

@@ -113,7 +113,7 @@ export class PrincipalAdmin {
   async putIdentityPolicy(ctx: CallContext, principalArn: string, policy: IdentityPolicyDocument): Promise<void> {
     await this.existing(ctx, 'PutPrincipalPolicy', principalArn);
     if (!IDENTITY_POLICY_NAME.test(policy.policyName)) throw new ValidationException('PolicyName must be 1-128 characters of letters, digits and +=,.@_-.');
-    Policy.parse(policy.document, 'identity');
+    Policy.parse(policy.document, 'identity', 'new');
     await this.store.putIdentityPolicy(principalArn, policy);
     await this.forgetCredentialsOf(principalArn);
   }

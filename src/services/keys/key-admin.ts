@@ -160,7 +160,7 @@ export class KeyAdmin {
   }
 
   async scheduleKeyDeletion(ctx: CallContext, keyId: string, pendingWindowInDays: number): Promise<KmsKey> {
-    const key = await this.current(ctx, keyId, 'ScheduleKeyDeletion', true);
+    const key = await this.current(ctx, keyId, 'ScheduleKeyDeletion', true, new Map([['kms:schedulekeydeletionpendingwindowindays', [String(pendingWindowInDays)]]]));
     if (key.keyState === KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
     const updated: KmsKey = {
       ...key,
@@ -196,13 +196,13 @@ export class KeyAdmin {
    * start from the latest state (another instance may have scheduled its deletion).
    * DisableKey and ScheduleKeyDeletion tell policies kms:TrailingDaysWithoutKeyUsage.
    */
-  private async current(ctx: CallContext, keyId: string, action: string, lastUsageCondition = false): Promise<KmsKey> {
+  private async current(ctx: CallContext, keyId: string, action: string, lastUsageCondition = false, extra: Map<string, string[]> = new Map()): Promise<KmsKey> {
     let resolved: KmsKey;
     if (lastUsageCondition) {
       resolved = await this.access.resolve(ctx, action, keyId, false);
       const days = await this.usage.trailingDaysWithoutUsage(resolved, this.clock.now());
-      await this.access.authorize(ctx, resolved, { action, keyRef: keyId, extra: new Map([['kms:trailingdayswithoutkeyusage', [String(days)]]]) });
-    } else resolved = await this.access.useKey(ctx, keyId, false, { action });
+      await this.access.authorize(ctx, resolved, { action, keyRef: keyId, extra: new Map([...extra, ['kms:trailingdayswithoutkeyusage', [String(days)]]]) });
+    } else resolved = await this.access.useKey(ctx, keyId, false, { action, extra });
     const fresh = await this.store.getKey(resolved.keyId);
     if (!fresh) throw new NotFoundException(`Key '${resolved.arn}' does not exist`);
     return fresh;

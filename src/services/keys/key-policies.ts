@@ -44,7 +44,7 @@ export class KeyPolicies {
    * put the key policy.
    */
   async checkNewPolicy(ctx: CallContext, key: KmsKey, document: string, bypassLockoutCheck: boolean): Promise<void> {
-    const policy = Policy.parse(document, 'key');
+    const policy = Policy.parse(document, 'key', 'new');
     for (const arn of policy.namedPrincipals) {
       if (arn.startsWith('arn:aws:iam::') && !(await this.principals.getPrincipal(arn))) {
         throw new MalformedPolicyDocumentException('Policy contains a statement with one or more invalid principals.');

@@ -66,6 +66,9 @@ const RW_SESSION = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
 
 const NOT_256_BITS = 'The key material must be a 256-bit symmetric key.';
 
+/** The object classes that hold key material, and so are named by a CKA_ID here. */
+const KEY_CLASSES: ReadonlySet<number> = new Set([pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]);
+
 /** What a token answers when asked to wrap a key whose length is not an AES key's. */
 const NOT_AN_AES_KEY: ReadonlySet<number> = new Set([pkcs11js.CKR_MECHANISM_INVALID, pkcs11js.CKR_KEY_SIZE_RANGE, pkcs11js.CKR_KEY_NOT_WRAPPABLE, pkcs11js.CKR_DATA_LEN_RANGE]);
 
@@ -124,9 +127,13 @@ export class Pkcs11Token implements KeyVault {
       } while (found.length === 1024);
       this.lib.C_FindObjectsFinal(session);
       for (const handle of all) {
-        let attributes: P11.Attribute[];
+        let objectClass: number;
+        let id: Buffer | undefined;
         try {
-          attributes = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_CLASS }, { type: pkcs11js.CKA_ID }]);
+          objectClass = Number((this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_CLASS }])[0]!.value as Buffer).readBigUInt64LE());
+          // Only keys are named by an id; other objects (the IV high-water mark, others' data) are not indexed.
+          if (!KEY_CLASSES.has(objectClass)) continue;
+          id = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_ID }])[0]?.value as Buffer | undefined;
         } catch {
           // An object a kill cut off while the token was writing it: no key can be used through it,
           // and SoftHSM fails every search by id that meets it. On the embedded token, which is this
@@ -135,10 +142,8 @@ export class Pkcs11Token implements KeyVault {
           if (this.options.initializeWith) this.lib.C_DestroyObject(session, handle);
           continue;
         }
-        const [objectClass, id] = attributes;
-        const idBytes = id?.value as Buffer | undefined;
-        if (!idBytes || idBytes.length === 0) continue;
-        this.handles.set(handleKey(Number((objectClass!.value as Buffer).readBigUInt64LE()), idBytes), handle);
+        if (!id || id.length === 0) continue;
+        this.handles.set(handleKey(objectClass, id), handle);
       }
     } finally {
       this.lib.C_CloseSession(session);

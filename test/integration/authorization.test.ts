@@ -7,6 +7,8 @@ import {
   CreateGrantCommand,
   CreateKeyCommand,
   DecryptCommand,
+  EnableKeyRotationCommand,
+  GetParametersForImportCommand,
   DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
@@ -104,6 +106,26 @@ describe('key policies', () => {
     await root.send(new PutKeyPolicyCommand({ KeyId: target.keyId, Policy: longWindowsOnly }));
     await expectAwsError(root.send(new ScheduleKeyDeletionCommand({ KeyId: target.keyId, PendingWindowInDays: 7 })), 'AccessDeniedException');
     await root.send(new ScheduleKeyDeletionCommand({ KeyId: target.keyId, PendingWindowInDays: 30 }));
+  });
+
+  it('enforce the request keys the service fills, each in a Deny that must apply', async () => {
+    const deny = (sid: string, action: string, condition: object) => ({ Sid: sid, Effect: 'Deny', Principal: { AWS: ROOT }, Action: action, Resource: '*', Condition: condition });
+    const statements = [
+      enableIam,
+      deny('Short rotation periods', 'kms:EnableKeyRotation', { NumericLessThan: { 'kms:RotationPeriodInDays': 180 } }),
+      deny('No OAEP with SHA-1', 'kms:GetParametersForImport', { StringEquals: { 'kms:WrappingAlgorithm': 'RSAES_OAEP_SHA_1' } }),
+      deny('Only here', 'kms:DescribeKey', { StringNotEquals: { 'aws:RequestedRegion': 'us-east-1' } }),
+      deny('No bypassing', 'kms:PutKeyPolicy', { Bool: { 'kms:BypassPolicyLockoutSafetyCheck': 'true' } }),
+    ];
+    const symmetric = await createKey(policy(...statements));
+    await expectAwsError(root.send(new EnableKeyRotationCommand({ KeyId: symmetric.keyId, RotationPeriodInDays: 90 })), 'AccessDeniedException');
+    await root.send(new EnableKeyRotationCommand({ KeyId: symmetric.keyId, RotationPeriodInDays: 365 }));
+    await root.send(new DescribeKeyCommand({ KeyId: symmetric.keyId })); // the service's Region is us-east-1
+    await expectAwsError(root.send(new PutKeyPolicyCommand({ KeyId: symmetric.keyId, Policy: policy(...statements), BypassPolicyLockoutSafetyCheck: true })), 'AccessDeniedException');
+    await root.send(new PutKeyPolicyCommand({ KeyId: symmetric.keyId, Policy: policy(...statements) }));
+    const external = (await root.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Policy: policy(...statements) }))).KeyMetadata!.KeyId!;
+    await expectAwsError(root.send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' })), 'AccessDeniedException');
+    await root.send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
   });
 
   it('lets the user encrypt only with the encryption context its statement names', async () => {

@@ -5,6 +5,7 @@ import { requestAliasOf, requestConditions, requestTagConditions } from '../../s
 const base = {
   principalArn: 'arn:aws:iam::111122223333:user/alice',
   principalAccount: '111122223333',
+  region: 'eu-west-1',
   now: new Date('2026-11-23T10:00:00.000Z'),
   sourceIp: '10.1.2.3',
   secureTransport: false,
@@ -21,6 +22,14 @@ describe('requestConditions', () => {
     expect(get(v, 'aws:EpochTime')).toEqual(['1795428000']);
     expect(get(v, 'aws:SecureTransport')).toEqual(['false']);
     expect(get(v, 'aws:SourceIp')).toEqual(['10.1.2.3']);
+    expect(get(v, 'aws:RequestedRegion')).toEqual(['eu-west-1']);
+    expect(get(v, 'aws:username')).toEqual(['alice']);
+  });
+
+  it('gives aws:username for IAM users only, by the last segment of the ARN', () => {
+    expect(get(requestConditions({ ...base, principalArn: 'arn:aws:iam::111122223333:user/team/bob' }), 'aws:username')).toEqual(['bob']);
+    expect(get(requestConditions({ ...base, principalArn: 'arn:aws:iam::111122223333:root' }), 'aws:username')).toBeUndefined();
+    expect(get(requestConditions({ ...base, principalArn: 'arn:aws:iam::111122223333:role/app' }), 'aws:username')).toBeUndefined();
   });
 
   it('leaves absent what does not apply (so Null and IfExists see it missing)', () => {
@@ -44,6 +53,9 @@ describe('requestConditions', () => {
     expect(get(v, 'kms:KeySpec')).toEqual(['SYMMETRIC_DEFAULT']);
     expect(get(v, 'kms:KeyUsage')).toEqual(['ENCRYPT_DECRYPT']);
     expect(get(v, 'kms:KeyOrigin')).toEqual(['EXTERNAL']);
+    // The deprecated names of kms:KeySpec and kms:KeyUsage, still in AWS's documentation.
+    expect(get(v, 'kms:CustomerMasterKeySpec')).toEqual(['SYMMETRIC_DEFAULT']);
+    expect(get(v, 'kms:CustomerMasterKeyUsage')).toEqual(['ENCRYPT_DECRYPT']);
     expect(get(v, 'kms:RequestAlias')).toEqual(['alias/app']);
     expect(get(v, 'kms:EncryptionAlgorithm')).toEqual(['SYMMETRIC_DEFAULT']);
     // The context-key part of the condition key is not case-sensitive; the values keep their case.

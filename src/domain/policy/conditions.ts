@@ -25,7 +25,9 @@ const FILLED_CONDITION_KEYS: ReadonlySet<string> = new Set([
   'kms:calleraccount', 'kms:datakeypairspec', 'kms:encryptionalgorithm', 'kms:encryptioncontextkeys', 'kms:grantconstrainttype',
   'kms:granteeprincipal', 'kms:grantisforawsresource', 'kms:grantoperations', 'kms:keyorigin', 'kms:keyspec', 'kms:keyusage',
   'kms:macalgorithm', 'kms:messagetype', 'kms:requestalias', 'kms:resourcealiases', 'kms:retiringprincipal', 'kms:signingalgorithm',
-  'kms:trailingdayswithoutkeyusage', 'kms:schedulekeydeletionpendingwindowindays',
+  'kms:trailingdayswithoutkeyusage', 'kms:schedulekeydeletionpendingwindowindays', 'kms:bypasspolicylockoutsafetycheck',
+  'kms:rotationperiodindays', 'kms:wrappingalgorithm', 'kms:wrappingkeyspec', 'kms:expirationmodel', 'kms:validto',
+  'kms:customermasterkeyspec', 'kms:customermasterkeyusage', 'aws:requestedregion', 'aws:username',
   // Absent on every request, as AWS has it on a call made directly rather than through an AWS service.
   'kms:viaservice',
 ]);

@@ -6,6 +6,8 @@ import { ENCRYPTION_CONTEXT_PREFIX, REQUEST_TAG_PREFIX, RESOURCE_TAG_PREFIX, typ
 export interface RequestConditionFacts {
   readonly principalArn: string;
   readonly principalAccount: string;
+  /** The Region the request is made in (aws:RequestedRegion). */
+  readonly region: string;
   readonly now: Date;
   readonly sourceIp: string | undefined;
   readonly secureTransport: boolean;
@@ -45,6 +47,15 @@ class RequestConditionValues implements ConditionValues {
       case 'aws:principalaccount':
       case 'kms:calleraccount':
         return [f.principalAccount];
+      case 'aws:requestedregion':
+        return [f.region];
+      case 'aws:username':
+        // IAM users only (not roots, not roles), as in IAM: the last segment of the user's ARN.
+        return one(/^arn:aws:iam::\d{12}:user\/(?:.*\/)?([^/]+)$/.exec(f.principalArn)?.[1]);
+      case 'kms:customermasterkeyspec':
+        return this.get('kms:keyspec');
+      case 'kms:customermasterkeyusage':
+        return this.get('kms:keyusage');
       case 'aws:currenttime':
         return [f.now.toISOString()];
       case 'aws:epochtime':

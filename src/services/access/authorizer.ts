@@ -136,6 +136,7 @@ export class Authorizer {
     return requestConditions({
       principalArn: ctx.principal.arn,
       principalAccount: ctx.principal.accountId,
+      region: ctx.scope.region,
       now: this.clock.now(),
       sourceIp: ctx.request.sourceIp,
       secureTransport: ctx.request.secureTransport,

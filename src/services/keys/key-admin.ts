@@ -61,6 +61,7 @@ export class KeyAdmin {
       ['kms:keyspec', [keySpec]],
       ['kms:keyusage', [keyUsage]],
       ['kms:keyorigin', [origin]],
+      ['kms:bypasspolicylockoutsafetycheck', [String(req.bypassPolicyLockoutSafetyCheck ?? false)]],
       ...requestTagConditions(tags),
     ]);
     await this.access.authorizeWithoutKey(ctx, 'CreateKey', '*', extra);

@@ -67,7 +67,11 @@ export class KeyImporter {
   ) {}
 
   async getParametersForImport(ctx: CallContext, keyId: string, algorithm: WrappingAlgorithm, spec: WrappingKeySpec): Promise<ImportParameters> {
-    const key = await this.access.useKey(ctx, keyId, false, { action: 'GetParametersForImport' });
+    const extra = new Map([
+      ['kms:wrappingalgorithm', [algorithm]],
+      ['kms:wrappingkeyspec', [spec]],
+    ]);
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'GetParametersForImport', extra });
     assertExternal(key);
     assertNotPendingDeletion(key);
     const missing = this.vault.missingWrappingMechanism(algorithm);
@@ -82,7 +86,11 @@ export class KeyImporter {
   }
 
   async importKeyMaterial(ctx: CallContext, req: ImportRequest): Promise<KmsKey> {
-    const key = await this.access.useKey(ctx, req.keyId, false, { action: 'ImportKeyMaterial' });
+    const extra = new Map([
+      ['kms:expirationmodel', [req.expirationModel ?? 'KEY_MATERIAL_EXPIRES']],
+      ...(req.validTo ? [['kms:validto', [req.validTo.toISOString()]] as [string, string[]]] : []),
+    ]);
+    const key = await this.access.useKey(ctx, req.keyId, false, { action: 'ImportKeyMaterial', extra });
     assertExternal(key);
     assertNotPendingDeletion(key);
     const model = req.expirationModel ?? 'KEY_MATERIAL_EXPIRES';

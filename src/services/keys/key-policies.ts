@@ -31,7 +31,7 @@ export class KeyPolicies {
   }
 
   async putKeyPolicy(ctx: CallContext, keyId: string, policyName: string, document: string, bypassLockoutCheck: boolean): Promise<void> {
-    const key = await this.access.useKey(ctx, keyId, false, { action: 'PutKeyPolicy' });
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'PutKeyPolicy', extra: new Map([['kms:bypasspolicylockoutsafetycheck', [String(bypassLockoutCheck)]]]) });
     assertPolicyName(policyName);
     await this.checkNewPolicy(ctx, key, document, bypassLockoutCheck);
     if (!(await this.store.updateKeyPolicy(key.keyId, document))) throw new NotFoundException(`Key '${key.arn}' does not exist`);

@@ -43,7 +43,7 @@ export class KeyRotator {
   ) {}
 
   async enableKeyRotation(ctx: CallContext, keyId: string, periodDays = DEFAULT_ROTATION_PERIOD_DAYS): Promise<void> {
-    const key = await this.access.useKey(ctx, keyId, false, { action: 'EnableKeyRotation' });
+    const key = await this.access.useKey(ctx, keyId, false, { action: 'EnableKeyRotation', extra: new Map([['kms:rotationperiodindays', [String(periodDays)]]]) });
     assertRotatable(key);
     assertUsableForCrypto(key);
     await this.store.setRotation(key.keyId, true, periodDays, new Date(this.clock.now().getTime() + periodDays * DAY_MS));

@@ -86,10 +86,8 @@ export class KeyImporter {
   }
 
   async importKeyMaterial(ctx: CallContext, req: ImportRequest): Promise<KmsKey> {
-    const extra = new Map([
-      ['kms:expirationmodel', [req.expirationModel ?? 'KEY_MATERIAL_EXPIRES']],
-      ...(req.validTo ? [['kms:validto', [req.validTo.toISOString()]] as [string, string[]]] : []),
-    ]);
+    const extra = new Map<string, string[]>([['kms:expirationmodel', [req.expirationModel ?? 'KEY_MATERIAL_EXPIRES']]]);
+    if (req.validTo) extra.set('kms:validto', [req.validTo.toISOString()]);
     const key = await this.access.useKey(ctx, req.keyId, false, { action: 'ImportKeyMaterial', extra });
     assertExternal(key);
     assertNotPendingDeletion(key);

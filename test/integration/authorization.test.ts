@@ -18,6 +18,7 @@ import {
   ListKeysCommand,
   ListRetirableGrantsCommand,
   PutKeyPolicyCommand,
+  ReEncryptCommand,
   RetireGrantCommand,
   RevokeGrantCommand,
   ScheduleKeyDeletionCommand,
@@ -116,6 +117,7 @@ describe('key policies', () => {
       deny('No OAEP with SHA-1', 'kms:GetParametersForImport', { StringEquals: { 'kms:WrappingAlgorithm': 'RSAES_OAEP_SHA_1' } }),
       deny('Only here', 'kms:DescribeKey', { StringNotEquals: { 'aws:RequestedRegion': 'us-east-1' } }),
       deny('No bypassing', 'kms:PutKeyPolicy', { Bool: { 'kms:BypassPolicyLockoutSafetyCheck': 'true' } }),
+      deny('No re-encryption under the same key', 'kms:ReEncrypt*', { Bool: { 'kms:ReEncryptOnSameKey': 'true' } }),
     ];
     const symmetric = await createKey(policy(...statements));
     await expectAwsError(root.send(new EnableKeyRotationCommand({ KeyId: symmetric.keyId, RotationPeriodInDays: 90 })), 'AccessDeniedException');
@@ -126,6 +128,10 @@ describe('key policies', () => {
     const external = (await root.send(new CreateKeyCommand({ Origin: 'EXTERNAL', Policy: policy(...statements) }))).KeyMetadata!.KeyId!;
     await expectAwsError(root.send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' })), 'AccessDeniedException');
     await root.send(new GetParametersForImportCommand({ KeyId: external, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
+    const { CiphertextBlob } = await root.send(new EncryptCommand({ KeyId: symmetric.keyId, Plaintext: text('moving') }));
+    await expectAwsError(root.send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: symmetric.keyId })), 'AccessDeniedException');
+    const elsewhere = await createKey();
+    await root.send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: elsewhere.keyId }));
   });
 
   it('lets the user encrypt only with the encryption context its statement names', async () => {

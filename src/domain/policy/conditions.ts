@@ -27,7 +27,7 @@ const FILLED_CONDITION_KEYS: ReadonlySet<string> = new Set([
   'kms:macalgorithm', 'kms:messagetype', 'kms:requestalias', 'kms:resourcealiases', 'kms:retiringprincipal', 'kms:signingalgorithm',
   'kms:trailingdayswithoutkeyusage', 'kms:schedulekeydeletionpendingwindowindays', 'kms:bypasspolicylockoutsafetycheck',
   'kms:rotationperiodindays', 'kms:wrappingalgorithm', 'kms:wrappingkeyspec', 'kms:expirationmodel', 'kms:validto',
-  'kms:customermasterkeyspec', 'kms:customermasterkeyusage', 'aws:requestedregion', 'aws:username',
+  'kms:customermasterkeyspec', 'kms:customermasterkeyusage', 'aws:requestedregion', 'aws:username', 'kms:reencryptonsamekey',
   // Absent on every request, as AWS has it on a call made directly rather than through an AWS service.
   'kms:viaservice',
 ]);

@@ -102,25 +102,29 @@ export class CryptoService {
     return { key, ciphertextBlob: await this.encryptUnder(ctx, key, req) };
   }
 
-  async decrypt(ctx: CallContext, req: DecryptRequest, action: 'Decrypt' | 'ReEncryptFrom' = 'Decrypt'): Promise<Opened> {
+  async decrypt(ctx: CallContext, req: DecryptRequest, action: 'Decrypt' | 'ReEncryptFrom' = 'Decrypt', extra?: ReadonlyMap<string, string[]>): Promise<Opened> {
     // Asymmetric ciphertexts name no key: AWS requires the KeyId for them.
     const named = req.keyId === undefined ? undefined : await this.access.resolve(ctx, action, req.keyId, true);
     if (named && isRsaSpec(named.keySpec)) {
-      await this.access.authorize(ctx, named, { action, keyRef: req.keyId, ...conditionsOf(req) });
+      await this.access.authorize(ctx, named, { action, keyRef: req.keyId, ...conditionsOf(req), extra });
       assertUsableForCrypto(named);
       assertEncryptDecrypt(named);
       const plaintext = await this.rsa.decrypt(named, req.ciphertextBlob, req);
       ctx.record.usedKeyMaterial(named.keyId, named.currentVersion);
       return { key: named, plaintext };
     }
-    return this.open(ctx, action, req, named);
+    return this.open(ctx, action, req, named, extra);
   }
 
   /** Decrypt then encrypt, each under its own key (symmetric or RSA), without the plaintext leaving the service. */
   async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: KmsKey; destination: Sealed }> {
     // The destination is authorized and checked first, so that DryRun answers for both keys.
     const destination = { keyId: req.destinationKeyId, encryptionContext: req.destinationEncryptionContext, encryptionAlgorithm: req.destinationEncryptionAlgorithm };
-    const destinationKey = await this.access.useKey(ctx, req.destinationKeyId, true, { action: 'ReEncryptTo', ...conditionsOf(destination) });
+    const destinationKey = await this.access.resolve(ctx, 'ReEncryptTo', req.destinationKeyId, true);
+    // kms:ReEncryptOnSameKey, for both authorizations: the source is the key named, or the one the ciphertext names.
+    const sourceKeyId = await this.sourceKeyIdOf(ctx, req);
+    const extra = new Map([['kms:reencryptonsamekey', [String(sourceKeyId === destinationKey.keyId)]]]);
+    await this.access.authorize(ctx, destinationKey, { action: 'ReEncryptTo', keyRef: req.destinationKeyId, ...conditionsOf(destination), extra });
     await this.encryptUnder(ctx, destinationKey, { ...destination, plaintext: Buffer.alloc(1), dryRun: true }).catch((e: unknown) => {
       if (!(e instanceof DryRunOperationException)) throw e;
     });
@@ -134,6 +138,7 @@ export class CryptoService {
         dryRun: req.dryRun,
       },
       'ReEncryptFrom',
+      extra,
     );
     try {
       const ciphertextBlob = await this.encryptUnder(ctx, destinationKey, { ...destination, plaintext: source.plaintext });
@@ -214,7 +219,17 @@ export class CryptoService {
     return Buffer.concat([header, sealed]);
   }
 
-  private async open(ctx: CallContext, action: 'Decrypt' | 'ReEncryptFrom', req: DecryptRequest, expected: KmsKey | undefined): Promise<Opened> {
+  /** The key a ReEncrypt's ciphertext is under, as far as it can be told before decrypting; undefined when it cannot. */
+  private async sourceKeyIdOf(ctx: CallContext, req: ReEncryptRequest): Promise<string | undefined> {
+    try {
+      if (req.sourceKeyId !== undefined) return (await this.access.resolve(ctx, 'ReEncryptFrom', req.sourceKeyId, true)).keyId;
+      return parseBlob(req.ciphertextBlob).keyId;
+    } catch {
+      return undefined; // the decryption that follows says what is wrong
+    }
+  }
+
+  private async open(ctx: CallContext, action: 'Decrypt' | 'ReEncryptFrom', req: DecryptRequest, expected: KmsKey | undefined, extra?: ReadonlyMap<string, string[]>): Promise<Opened> {
     const parsed = parseBlob(req.ciphertextBlob);
     let key = await this.keys.get(parsed.keyId);
     if (key && parsed.keyVersion > key.currentVersion) {
@@ -226,7 +241,7 @@ export class CryptoService {
     const garbage = () => new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');
     if (!key) throw garbage();
     // Authorized before anything else about the key is told (its versions, its kind, whether it was named).
-    await this.access.authorize(ctx, key, { action, keyRef: req.keyId, ...conditionsOf(req) });
+    await this.access.authorize(ctx, key, { action, keyRef: req.keyId, ...conditionsOf(req), extra });
     if (key.keySpec !== 'SYMMETRIC_DEFAULT' || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) throw garbage();
     if (expected && expected.keyId !== key.keyId) {
       throw new IncorrectKeyException('The key ID in the request does not identify a key that can decrypt this ciphertext.');

@@ -234,13 +234,13 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   let sink: AuditSink | undefined;
   try {
     store = openStore(config);
+    const opened = store;
     const admin = await resolveAdminCredential(config);
     const ttl = config.metadataCacheTtlMs;
     if (role.kind !== 'worker') await checkIvSequence(store, token, config, logger);
-    const openedStore = store;
     // Each fixed field is recorded in the token too before it is used: a database restored from an older copy is then found behind.
     const ivs = new IvSequence(async () => {
-      const fixedField = await openedStore.allocateIvInstance();
+      const fixedField = await opened.allocateIvInstance();
       await token.raiseIvHighWater(fixedField);
       return fixedField;
     }, options.ivInvocationLimit);
@@ -312,8 +312,15 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const runsJobs = role.kind !== 'worker';
     // One run before serving: what a crash left half-done is finished or cleaned first.
     if (runsJobs) await scheduler.runAll();
-    const openStoreRef = store;
     const openSink = sink;
+    /** What both kinds of process close last, in this order: the trail's last digest is signed in the token, before the token closes. */
+    const closeTail = async () => {
+      await usage.stop();
+      await keyPairs.close();
+      await openSink.close();
+      await token.close();
+      await opened.close();
+    };
 
     if (role.kind === 'primary') {
       scheduler.start();
@@ -325,10 +332,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
         logger,
         async stop() {
           await scheduler.stop();
-          await usage.stop();
-          await openSink.close();
-          await token.close();
-          await openStoreRef.close();
+          await closeTail();
         },
       };
     }
@@ -361,7 +365,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       port,
       admin,
       token,
-      store: openStoreRef,
+      store: opened,
       ivs,
       logger,
       audit: { dir: auditDir, publicKey: auditPublicKey },
@@ -376,12 +380,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
         });
         // A call still running records its event (and its key's last use) before the trail closes.
         await handler.settle(5_000);
-        await usage.stop();
-        await keyPairs.close();
-        // The trail's last digest is signed in the token: before the token closes.
-        await openSink.close();
-        await token.close();
-        await openStoreRef.close();
+        await closeTail();
       },
     };
   } catch (e) {

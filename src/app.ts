@@ -16,6 +16,7 @@ import { CREDENTIALS_PROFILE, resolveAdminCredential, type AdminCredential } fro
 import { ConfigError, isLoopback, redactConfig, serviceUrl, type Config } from './config/config.js';
 import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
 import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
+import { VerifiedKeyVault } from './services/keys/verified-key-vault.js';
 import { AliasService } from './services/keys/alias-service.js';
 import { CryptoService } from './services/crypto/crypto-service.js';
 import { IvSequence } from './services/crypto/iv-sequence.js';
@@ -235,6 +236,8 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   try {
     store = openStore(config);
     const opened = store;
+    // Every use case sees the token through this: no key version's object is used before it is verified.
+    const vault = new VerifiedKeyVault(token, store, clock, logger);
     const admin = await resolveAdminCredential(config);
     const ttl = config.metadataCacheTtlMs;
     if (role.kind !== 'worker') await checkIvSequence(store, token, config, logger);
@@ -245,11 +248,11 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       return fixedField;
     }, options.ivInvocationLimit);
     await ivs.next(); // takes this instance's fixed field now, so a broken store fails the start, not a request
-    const sealer = new CredentialSealer(token, ivs);
+    const sealer = new CredentialSealer(vault, ivs);
     if (role.kind === 'primary') await sealer.prepare();
     const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId, changes);
 
-    const signer = await openAuditSigner(token);
+    const signer = await openAuditSigner(vault);
     const auditOptions = { ...config.audit, dir: auditDir, logger };
     sink = config.audit.mode === 'on' ? await FileAuditTrail.open(auditOptions, signer) : DISABLED_AUDIT;
     const usage = new KeyUsageTracker(store.usage, config.keyUsageFlushMs, logger, role.kind === 'worker' ? path.basename(auditDir) : '');
@@ -267,30 +270,30 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const grantDirectory = new GrantDirectory(store.grants, clock, ttl, changes);
     const access = new Authorizer(keys, grantDirectory, new RequestQuotas(requestQuotaLimits(config, role), systemClock), clock);
     const keyPolicies = new KeyPolicies(store, store.principals, keys, access);
-    const keyAdmin = new KeyAdmin(store, token, keys, access, keyPolicies, usage, audit, clock, config.maxKeysPerAccount);
+    const keyAdmin = new KeyAdmin(store, vault, keys, access, keyPolicies, usage, audit, clock, config.maxKeysPerAccount);
     // Slow work is kept from the fast calls' threads and cores: data key pairs on a background thread at the
     // lowest priority (as the token's key pairs); RSA private-key operations and on-demand rotations in one
     // lane, two at a time, so that libuv's other threads stay free for the audit trail and the fast calls.
     const keyPairs = new DataKeyPairs();
     const slowLane = new SlowLane(2, 64);
-    const rotation = new KeyRotator(store, token, keys, access, audit, clock, logger, slowLane);
-    const imports = new KeyImporter(store, token, keys, access, audit, clock, logger);
+    const rotation = new KeyRotator(store, vault, keys, access, audit, clock, logger, slowLane);
+    const imports = new KeyImporter(store, vault, keys, access, audit, clock, logger);
     const services: Services = {
       keyAdmin,
-      crypto: new CryptoService(keys, access, token, ivs, new RsaEncryption(token, slowLane), keyPairs),
+      crypto: new CryptoService(keys, access, vault, ivs, new RsaEncryption(vault, slowLane), keyPairs),
       aliases: new AliasService(store, keys, access, clock),
       tags: new TagService(store, keys, access),
       rotation,
       imports,
-      macs: new MacService(access, token),
-      signer: new SignService(access, token, slowLane),
+      macs: new MacService(access, vault),
+      signer: new SignService(access, vault, slowLane),
       keyPolicies,
       grants: new GrantService(store.grants, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),
       auditKey: { publicKey: auditPublicKey, fingerprint: signer.fingerprint, signatureAlgorithm: SIGNATURE_ALGORITHM },
     };
 
-    const destroyer = new KeyDestroyer(store, token, keys, audit, clock, logger);
+    const destroyer = new KeyDestroyer(store, vault, keys, audit, clock, logger);
     const scheduler = new Scheduler(
       [
         {

@@ -70,6 +70,15 @@ const HMAC_MECHANISMS: Record<MacAlgorithm, number> = {
   HMAC_SHA_512: pkcs11js.CKM_SHA512_HMAC,
 };
 
+/** Every HMAC mechanism an HMAC key may be locked to. */
+export const HMAC_MECHANISM_SET: ReadonlySet<number> = new Set(Object.values(HMAC_MECHANISMS));
+
+/** The HMAC mechanism of a generic secret of this many bytes (each HMAC key spec has its own length). */
+export function hmacMechanismForLength(keyBytes: number): P11.Mechanism | undefined {
+  const spec = Object.values(HMAC_SPECS).find((s) => s.keyBytes === keyBytes);
+  return spec && hmacMechanism(spec.macAlgorithm);
+}
+
 export function hmacMechanism(algorithm: MacAlgorithm): P11.Mechanism {
   return { mechanism: HMAC_MECHANISMS[algorithm] };
 }
@@ -140,6 +149,15 @@ const rsaShape = (modulusBits: number): P11.Template => [
   { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: RSA_PUBLIC_EXPONENT },
 ];
 
+/** The mechanisms a key pair of the service is locked to (CKA_ALLOWED_MECHANISMS on both halves). */
+export function keyPairMechanisms(kind: SigningKeyPairParams['kind'], decrypts: boolean, rawRsaDecrypt: boolean): number[] {
+  if (kind === 'EC') return [pkcs11js.CKM_ECDSA];
+  if (kind === 'EDWARDS') return [CKM_EDDSA];
+  // Raw RSA only where the token has no OAEP with SHA-256, whose decoding is then done here.
+  if (decrypts) return [pkcs11js.CKM_RSA_PKCS_OAEP, ...(rawRsaDecrypt ? [pkcs11js.CKM_RSA_X_509] : [])];
+  return [pkcs11js.CKM_RSA_PKCS, pkcs11js.CKM_RSA_PKCS_PSS];
+}
+
 /**
  * Key pairs: the private half a sensitive, never-extractable token object that
  * only signs (or, for RSA ENCRYPT_DECRYPT keys, only decrypts); the public half
@@ -149,15 +167,7 @@ const rsaShape = (modulusBits: number): P11.Template => [
 export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyPairParams, token: { readonly rawRsaDecrypt: boolean }): { publicKey: P11.Template; privateKey: P11.Template } {
   // An RSA pair is for signing or for decryption, never both (KeyUsage).
   const decrypts = params.kind === 'RSA' && params.usage === 'ENCRYPT_DECRYPT';
-  const mechanisms =
-    params.kind === 'EC'
-      ? [pkcs11js.CKM_ECDSA]
-      : params.kind === 'EDWARDS'
-        ? [CKM_EDDSA]
-        : decrypts
-          ? // Raw RSA only where the token has no OAEP with SHA-256, whose decoding is then done here.
-            [pkcs11js.CKM_RSA_PKCS_OAEP, ...(token.rawRsaDecrypt ? [pkcs11js.CKM_RSA_X_509] : [])]
-          : [pkcs11js.CKM_RSA_PKCS, pkcs11js.CKM_RSA_PKCS_PSS];
+  const mechanisms = keyPairMechanisms(params.kind, decrypts, token.rawRsaDecrypt);
   return keyPairTemplates({
     keyType: params.kind === 'EC' ? pkcs11js.CKK_EC : params.kind === 'EDWARDS' ? CKK_EC_EDWARDS : pkcs11js.CKK_RSA,
     shape:
@@ -200,13 +210,6 @@ export function signingMechanism(scheme: SigningScheme, digest: Buffer): { mecha
       return { mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS_PSS, parameter }, input: digest };
     }
   }
-}
-
-export function findByIdTemplate(ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): P11.Template {
-  return [
-    { type: pkcs11js.CKA_CLASS, value: objectClass },
-    { type: pkcs11js.CKA_ID, value: objectId(ref) },
-  ];
 }
 
 export function aesGcmMechanism(iv: Buffer, aad: Buffer): P11.Mechanism {

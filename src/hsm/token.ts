@@ -10,11 +10,12 @@ import { SessionPool } from './session-pool.js';
 import { KeyGenerationThread } from './keygen-thread.js';
 import { PrivateKeyThread } from './private-key-thread.js';
 import type { TokenChangeGate } from './change-gate.js';
-import { createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
-import { IncorrectKeyMaterialException, InvalidCiphertextException } from '../domain/errors.js';
+import { createHash, createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
+import { IncorrectKeyMaterialException, InvalidCiphertextException, KMSInternalException } from '../domain/errors.js';
 import { derElement } from '../domain/der.js';
 import { oaepDecode } from '../domain/oaep.js';
-import type { SigningKeyPairParams, WrappingAlgorithm } from '../services/ports.js';
+import { KeyVersionNotVerified, type KeyVersionCheck, type KeyVersionVerdict, type SigningKeyPairParams, type WrappingAlgorithm } from '../services/ports.js';
+import { judgeKeyPair, judgeSecretKey, madeInToken, PRIVATE_FLAGS, PUBLIC_FLAGS, SECRET_FLAGS, type Judgement, type ObjectFacts } from './object-verification.js';
 import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 import {
   aesGcmMechanism,
@@ -23,9 +24,9 @@ import {
   CKK_EC_EDWARDS,
   CKM_EC_EDWARDS_KEY_PAIR_GEN,
   signingMechanism,
-  findByIdTemplate,
   hmacKeyTemplate,
   hmacMechanism,
+  hmacMechanismForLength,
   importedKeyTemplate,
   importWrappingKeyId,
   importWrappingKeyPairTemplates,
@@ -78,7 +79,10 @@ function trimPadded(s: string): string {
 
 /** The token that holds every KMS key's material; the only class that calls PKCS#11 for keys. */
 export class Pkcs11Token implements KeyVault {
+  /** Handles of key objects this process made or verified (verifyKeyVersion): the only ones it uses. */
   private readonly handles = new Map<string, Buffer>();
+  /** Every key object found at start-up, by class and id (more than one handle: the id is not unique). */
+  private readonly indexed = new Map<string, Buffer[]>();
   private readonly publicKeys = new Map<string, Buffer>();
   private readonly pool: SessionPool;
   private readonly keygen: KeyGenerationThread;
@@ -112,8 +116,9 @@ export class Pkcs11Token implements KeyVault {
   /**
    * One walk over the token's objects at start-up, so that no request has to
    * search for its key: a search walks every object in SoftHSM (about 19 µs an
-   * object, on the event loop). Objects made later by this instance are added as
-   * they are made; only one made by another instance is searched for once.
+   * object, on the event loop). Objects made later by this instance are known as
+   * they are made; only one made by another instance is searched for once. What
+   * is found here is used only once verified (verifyKeyVersion).
    */
   private indexHandles(): void {
     const session = this.lib.C_OpenSession(this.slot, RW_SESSION);
@@ -143,7 +148,8 @@ export class Pkcs11Token implements KeyVault {
           continue;
         }
         if (!id || id.length === 0) continue;
-        this.handles.set(handleKey(objectClass, id), handle);
+        const key = handleKey(objectClass, id);
+        this.indexed.set(key, [...(this.indexed.get(key) ?? []), handle]);
       }
     } finally {
       this.lib.C_CloseSession(session);
@@ -250,49 +256,152 @@ export class Pkcs11Token implements KeyVault {
     });
   }
 
-  /** The object handle for a key version, cached: a find walks every object in SoftHSM. */
-  private handleFor(session: Buffer, ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): Buffer | undefined {
-    const cacheKey = handleCacheKey(ref, objectClass);
-    const cached = this.handles.get(cacheKey);
-    if (cached) return cached;
-    const handle = this.findAll(session, findByIdTemplate(ref, objectClass))[0];
-    if (handle) this.handles.set(cacheKey, handle);
+  /**
+   * The handle of a key version's object, once this process made or verified it;
+   * before that, KeyVersionNotVerified (never a search: what carries an id is
+   * trusted only after verifyKeyVersion has judged it).
+   */
+  private requireHandle(ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): Buffer {
+    const handle = this.handles.get(handleCacheKey(ref, objectClass));
+    if (!handle) throw new KeyVersionNotVerified(ref);
     return handle;
   }
 
-  private requireHandle(session: Buffer, ref: KeyMaterialRef, objectClass: number = pkcs11js.CKO_SECRET_KEY): Buffer {
-    const handle = this.handleFor(session, ref, objectClass);
-    if (!handle) throw new pkcs11js.Pkcs11Error('CKR_OBJECT_HANDLE_INVALID', pkcs11js.CKR_OBJECT_HANDLE_INVALID, 'find');
-    return handle;
-  }
-
+  /** After the token said a handle is no longer valid: the version is verified again before its next use. */
   private forgetHandles(ref: KeyMaterialRef): void {
     this.publicKeys.delete(objectId(ref).toString('hex'));
-    for (const c of [pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]) this.handles.delete(handleCacheKey(ref, c));
+    for (const c of KEY_CLASSES) {
+      this.handles.delete(handleCacheKey(ref, c));
+      this.indexed.delete(handleCacheKey(ref, c));
+    }
   }
 
-  createSymmetricKey(ref: KeyMaterialRef): Promise<void> {
+  /**
+   * Reads every key object that carries the version's id (from the start-up index,
+   * or a search for one made since) and judges it: class, key type, sensitivity,
+   * extractability, origin, usage, allowed mechanisms, uniqueness of the id, and
+   * the check value computed in the token against the recorded one. Only a usable
+   * verdict makes the handles usable.
+   */
+  verifyKeyVersion(ref: KeyMaterialRef, recorded: KeyVersionCheck | undefined): Promise<KeyVersionVerdict> {
+    return this.run('find', ref, (session) => {
+      const found = this.keyObjectsOf(session, ref);
+      const secrets = found.filter((o) => o.objectClass === pkcs11js.CKO_SECRET_KEY);
+      const privates = found.filter((o) => o.objectClass === pkcs11js.CKO_PRIVATE_KEY);
+      const publics = found.filter((o) => o.objectClass === pkcs11js.CKO_PUBLIC_KEY);
+      if (found.length === 0) return { usable: false, problems: ['no object in the token carries its id'], missing: true };
+      const refuse = (problems: readonly string[]): KeyVersionVerdict => ({ usable: false, problems, missing: false });
+      const single = secrets.length === 1 && found.length === 1;
+      const pair = privates.length === 1 && publics.length === 1 && found.length === 2;
+      if (!single && !pair) return refuse([`its id is carried by ${secrets.length} secret, ${privates.length} private and ${publics.length} public key objects`]);
+
+      let judgement: Judgement;
+      let check: () => KeyVersionCheck;
+      if (single) {
+        const facts = this.objectFacts(session, secrets[0]!.handle, SECRET_FLAGS);
+        judgement = judgeSecretKey(facts);
+        check = () => ({ value: this.secretCheckValue(session, secrets[0]!.handle, facts), madeInToken: madeInToken(facts) });
+      } else {
+        const [privateKey, publicKey] = [privates[0]!.handle, publics[0]!.handle];
+        judgement = judgeKeyPair(this.objectFacts(session, privateKey, PRIVATE_FLAGS), this.objectFacts(session, publicKey, PUBLIC_FLAGS), !this.oaepSha256Unwrap);
+        if (judgement.problems.length === 0 && !this.halvesMatch(session, privateKey, publicKey)) judgement.problems.push('its private and public halves have different moduli or curves');
+        check = () => ({ value: sha256(this.subjectPublicKeyInfo(session, publicKey)), madeInToken: true });
+      }
+      const problems = [...judgement.problems, ...(recorded ? judgement.legacyGaps : [])];
+      if (problems.length > 0) return refuse(problems);
+      const actual = check();
+      if (recorded) {
+        if (!actual.value.equals(recorded.value)) return refuse(['its check value is not the one recorded when it was made: it is not the object this service made']);
+        if (actual.madeInToken !== recorded.madeInToken) {
+          return refuse([recorded.madeInToken ? 'it was recorded as made in the token, and the object was not' : 'it was recorded as imported, and the object says otherwise']);
+        }
+      }
+      for (const o of found) this.handles.set(handleCacheKey(ref, o.objectClass), o.handle);
+      return { usable: true, check: actual, legacyGaps: judgement.legacyGaps };
+    });
+  }
+
+  /** The key objects carrying the version's id: indexed at start-up, or searched for (made by another process since). */
+  private keyObjectsOf(session: Buffer, ref: KeyMaterialRef): Array<{ objectClass: number; handle: Buffer }> {
+    const indexed = [...KEY_CLASSES].flatMap((objectClass) => (this.indexed.get(handleCacheKey(ref, objectClass)) ?? []).map((handle) => ({ objectClass, handle })));
+    if (indexed.length > 0) return indexed;
+    return this.objectsWithId(session, objectId(ref)).flatMap((handle) => {
+      const objectClass = this.ulong(session, handle, pkcs11js.CKA_CLASS);
+      return KEY_CLASSES.has(objectClass) ? [{ objectClass, handle }] : [];
+    });
+  }
+
+  private ulong(session: Buffer, handle: Buffer, type: number): number {
+    return Number((this.lib.C_GetAttributeValue(session, handle, [{ type }])[0]!.value as Buffer).readBigUInt64LE());
+  }
+
+  private objectFacts(session: Buffer, handle: Buffer, flagTypes: readonly number[]): ObjectFacts {
+    const values = this.lib.C_GetAttributeValue(session, handle, flagTypes.map((type) => ({ type })));
+    const mechanisms = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_ALLOWED_MECHANISMS }])[0]!.value as Buffer;
+    return {
+      objectClass: this.ulong(session, handle, pkcs11js.CKA_CLASS),
+      keyType: this.ulong(session, handle, pkcs11js.CKA_KEY_TYPE),
+      flags: new Map(values.map((a) => [a.type, (a.value as Buffer).length === 1 && (a.value as Buffer)[0] === 1])),
+      mechanisms: Array.from({ length: Math.floor(mechanisms.length / 8) }, (_, i) => Number(mechanisms.readBigUInt64LE(8 * i))),
+    };
+  }
+
+  /** Whether both halves are of one key: the same modulus, or the same curve. */
+  private halvesMatch(session: Buffer, privateKey: Buffer, publicKey: Buffer): boolean {
+    const type = this.ulong(session, publicKey, pkcs11js.CKA_KEY_TYPE) === pkcs11js.CKK_RSA ? pkcs11js.CKA_MODULUS : pkcs11js.CKA_EC_PARAMS;
+    const read = (handle: Buffer) => this.lib.C_GetAttributeValue(session, handle, [{ type }])[0]!.value as Buffer;
+    return read(privateKey).equals(read(publicKey));
+  }
+
+  /**
+   * A secret key's check value, computed in the token: the AES-GCM encryption of
+   * fixed input (under an IV the IV sequence never hands out), or the HMAC of fixed
+   * input with the key's one mechanism.
+   */
+  private secretCheckValue(session: Buffer, handle: Buffer, facts: ObjectFacts): Buffer {
+    if (facts.keyType === pkcs11js.CKK_AES) return this.aesCheckValue(session, handle);
+    // An HMAC key made before keys were locked to one mechanism has its spec's length instead.
+    const mechanism = facts.mechanisms.length === 1 ? { mechanism: facts.mechanisms[0]! } : hmacMechanismForLength(this.ulong(session, handle, pkcs11js.CKA_VALUE_LEN));
+    if (!mechanism) throw new KMSInternalException('An HMAC key in the token has no HMAC key spec\'s length.');
+    this.lib.C_SignInit(session, mechanism, handle);
+    return Buffer.from(this.lib.C_Sign(session, MATERIAL_CHECK_AAD, Buffer.alloc(64)));
+  }
+
+  createSymmetricKey(ref: KeyMaterialRef): Promise<KeyVersionCheck> {
     return this.changing(() =>
       this.run('generate', ref, (session) => {
         // Synchronous on purpose: pkcs11js's async key generation leaks native memory per call.
         const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, symmetricRootKeyTemplate(ref));
         this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
+        return this.madeSecretCheck(session, handle);
       }),
     );
   }
 
-  createHmacKey(ref: KeyMaterialRef, spec: HmacKeySpec): Promise<void> {
+  createHmacKey(ref: KeyMaterialRef, spec: HmacKeySpec): Promise<KeyVersionCheck> {
     return this.changing(() =>
       this.run('generate', ref, (session) => {
         const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, hmacKeyTemplate(ref, spec));
         this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
+        return this.madeSecretCheck(session, handle);
       }),
     );
   }
 
+  private aesCheckValue(session: Buffer, handle: Buffer): Buffer {
+    this.lib.C_EncryptInit(session, aesGcmMechanism(MATERIAL_CHECK_IV, MATERIAL_CHECK_AAD), handle);
+    return Buffer.from(this.lib.C_Encrypt(session, MATERIAL_CHECK_PLAINTEXT, Buffer.alloc(MATERIAL_CHECK_PLAINTEXT.length + 16)));
+  }
+
+  /** The check of a secret key just made, from the same facts its verification reads. */
+  private madeSecretCheck(session: Buffer, handle: Buffer): KeyVersionCheck {
+    const facts = this.objectFacts(session, handle, SECRET_FLAGS);
+    return { value: this.secretCheckValue(session, handle, facts), madeInToken: madeInToken(facts) };
+  }
+
   mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer> {
     return this.run('sign', ref, async (session) => {
-      this.lib.C_SignInit(session, hmacMechanism(algorithm), this.requireHandle(session, ref));
+      this.lib.C_SignInit(session, hmacMechanism(algorithm), this.requireHandle(ref));
       const out = Buffer.allocUnsafe(64);
       return this.options.synchronousSmallOperations ? this.lib.C_Sign(session, message, out) : this.lib.C_SignAsync(session, message, out);
     });
@@ -310,11 +419,14 @@ export class Pkcs11Token implements KeyVault {
     );
   }
 
-  async createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void> {
+  async createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<KeyVersionCheck> {
     const mechanism = params.kind === 'EC' ? pkcs11js.CKM_EC_KEY_PAIR_GEN : params.kind === 'EDWARDS' ? CKM_EC_EDWARDS_KEY_PAIR_GEN : pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN;
     const pair = await this.generateKeyPair({ mechanism }, signingKeyPairTemplates(ref, params, { rawRsaDecrypt: !this.oaepSha256Unwrap }));
     this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), pair.privateKey);
     this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PUBLIC_KEY), pair.publicKey);
+    const spki = await this.run('find', ref, (session) => this.subjectPublicKeyInfo(session, pair.publicKey));
+    this.publicKeys.set(objectId(ref).toString('hex'), spki);
+    return { value: sha256(spki), madeInToken: true };
   }
 
   /**
@@ -345,18 +457,20 @@ export class Pkcs11Token implements KeyVault {
   }
 
   private readPublicKeyInfo(ref: KeyMaterialRef): Promise<Buffer> {
-    return this.run('find', ref, (session) => {
-      const handle = this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY);
-      const keyType = Number((this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_KEY_TYPE }])[0]!.value as Buffer).readBigUInt64LE());
-      if (keyType === pkcs11js.CKK_RSA) return this.publicKeyDer(session, handle);
-      if (keyType === CKK_EC_EDWARDS) {
-        const point = unwrapOctetString(this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_POINT }])[0]!.value as Buffer);
-        // SEQUENCE { SEQUENCE { id-Ed25519 } BIT STRING key } (RFC 8410)
-        return Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), point]);
-      }
-      const [params, point] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_PARAMS }, { type: pkcs11js.CKA_EC_POINT }]);
-      return ecSubjectPublicKeyInfo(params!.value as Buffer, point!.value as Buffer);
-    });
+    return this.run('find', ref, (session) => this.subjectPublicKeyInfo(session, this.requireHandle(ref, pkcs11js.CKO_PUBLIC_KEY)));
+  }
+
+  /** A public key object as DER SubjectPublicKeyInfo. */
+  private subjectPublicKeyInfo(session: Buffer, handle: Buffer): Buffer {
+    const keyType = this.ulong(session, handle, pkcs11js.CKA_KEY_TYPE);
+    if (keyType === pkcs11js.CKK_RSA) return this.publicKeyDer(session, handle);
+    if (keyType === CKK_EC_EDWARDS) {
+      const point = unwrapOctetString(this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_POINT }])[0]!.value as Buffer);
+      // SEQUENCE { SEQUENCE { id-Ed25519 } BIT STRING key } (RFC 8410)
+      return Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), point]);
+    }
+    const [params, point] = this.lib.C_GetAttributeValue(session, handle, [{ type: pkcs11js.CKA_EC_PARAMS }, { type: pkcs11js.CKA_EC_POINT }]);
+    return ecSubjectPublicKeyInfo(params!.value as Buffer, point!.value as Buffer);
   }
 
   /**
@@ -371,7 +485,7 @@ export class Pkcs11Token implements KeyVault {
     const rsa = scheme.padding === 'PKCS1' || scheme.padding === 'PSS';
     if (rsa && this.options.synchronousSmallOperations) return this.onPrivateKeyThread('sign', ref, mechanism, input);
     return this.run('sign', ref, async (session) => {
-      this.lib.C_SignInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
+      this.lib.C_SignInit(session, mechanism, this.requireHandle(ref, pkcs11js.CKO_PRIVATE_KEY));
       const out = Buffer.allocUnsafe(512);
       return rsa || !this.options.synchronousSmallOperations ? this.lib.C_SignAsync(session, input, out) : this.lib.C_Sign(session, input, out);
     });
@@ -384,7 +498,7 @@ export class Pkcs11Token implements KeyVault {
     const decrypted = this.options.synchronousSmallOperations
       ? this.onPrivateKeyThread('decrypt', ref, mechanism, ciphertext)
       : this.run('decrypt', ref, async (session) => {
-          this.lib.C_DecryptInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
+          this.lib.C_DecryptInit(session, mechanism, this.requireHandle(ref, pkcs11js.CKO_PRIVATE_KEY));
           return this.lib.C_DecryptAsync(session, ciphertext, Buffer.allocUnsafe(ciphertext.length));
         });
     if (inToken) return decrypted;
@@ -405,7 +519,7 @@ export class Pkcs11Token implements KeyVault {
    * are classified as any token call's.
    */
   private async onPrivateKeyThread(operation: 'sign' | 'decrypt', ref: KeyMaterialRef, mechanism: P11.Mechanism, input: Buffer): Promise<Buffer> {
-    const handle = await this.run('find', ref, (session) => this.requireHandle(session, ref, pkcs11js.CKO_PRIVATE_KEY));
+    const handle = this.requireHandle(ref, pkcs11js.CKO_PRIVATE_KEY);
     try {
       return await this.privateKeyWork.run({ operation, handle, mechanism, input });
     } catch (e) {
@@ -419,7 +533,7 @@ export class Pkcs11Token implements KeyVault {
   verifyDigest(ref: KeyMaterialRef, scheme: SigningScheme, digest: Buffer, signature: Buffer): Promise<boolean> {
     return this.run('verify', ref, async (session) => {
       const { mechanism, input } = signingMechanism(scheme, digest);
-      this.lib.C_VerifyInit(session, mechanism, this.requireHandle(session, ref, pkcs11js.CKO_PUBLIC_KEY));
+      this.lib.C_VerifyInit(session, mechanism, this.requireHandle(ref, pkcs11js.CKO_PUBLIC_KEY));
       try {
         return this.lib.C_Verify(session, input, signature);
       } catch (e) {
@@ -431,7 +545,7 @@ export class Pkcs11Token implements KeyVault {
 
   encrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, plaintext: Buffer): Promise<Buffer> {
     return this.run('encrypt', ref, async (session) => {
-      this.lib.C_EncryptInit(session, aesGcmMechanism(iv, aad), this.requireHandle(session, ref));
+      this.lib.C_EncryptInit(session, aesGcmMechanism(iv, aad), this.requireHandle(ref));
       const out = Buffer.allocUnsafe(plaintext.length + 16);
       return this.options.synchronousSmallOperations ? this.lib.C_Encrypt(session, plaintext, out) : this.lib.C_EncryptAsync(session, plaintext, out);
     });
@@ -439,7 +553,7 @@ export class Pkcs11Token implements KeyVault {
 
   decrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, sealed: Buffer): Promise<Buffer> {
     return this.run('decrypt', ref, async (session) => {
-      this.lib.C_DecryptInit(session, aesGcmMechanism(iv, aad), this.requireHandle(session, ref));
+      this.lib.C_DecryptInit(session, aesGcmMechanism(iv, aad), this.requireHandle(ref));
       const out = Buffer.allocUnsafe(sealed.length);
       return this.options.synchronousSmallOperations ? this.lib.C_Decrypt(session, sealed, out) : this.lib.C_DecryptAsync(session, sealed, out);
     });
@@ -507,13 +621,13 @@ export class Pkcs11Token implements KeyVault {
         // unwrapped keys; for RSA_AES_KEY_WRAP the wrapped length was checked above instead.
         const length = Number((this.lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_VALUE_LEN }])[0]!.value as Buffer).readBigUInt64LE());
         if (length !== 0 && length !== 32) throw new IncorrectKeyMaterialException(NOT_256_BITS);
+        let check: Buffer;
         try {
-          this.lib.C_EncryptInit(session, aesGcmMechanism(MATERIAL_CHECK_IV, MATERIAL_CHECK_AAD), key);
+          check = this.aesCheckValue(session, key);
         } catch (e) {
           if (e instanceof pkcs11js.Pkcs11Error && NOT_AN_AES_KEY.has(e.code)) throw new IncorrectKeyMaterialException(NOT_256_BITS);
           throw e;
         }
-        const check = Buffer.from(this.lib.C_Encrypt(session, MATERIAL_CHECK_PLAINTEXT, Buffer.alloc(MATERIAL_CHECK_PLAINTEXT.length + 16)));
         // The key version's token object: a copy of the session object that is not modifiable.
         if (ref) this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), this.lib.C_CopyObject(session, key, IMPORTED_KEY_COPY));
         return check;
@@ -648,6 +762,10 @@ function unwrapOctetString(value: Buffer): Buffer {
   const header = first < 0x80 ? 2 : 2 + (first & 0x7f);
   const length = first < 0x80 ? first : value.subarray(2, header).readUIntBE(0, header - 2);
   return header + length === value.length ? value.subarray(header) : value;
+}
+
+function sha256(data: Buffer): Buffer {
+  return createHash('sha256').update(data).digest();
 }
 
 function handleCacheKey(ref: KeyMaterialRef, objectClass: number): string {

@@ -1,6 +1,7 @@
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 import type { HmacKeySpec, MacAlgorithm, RsaKeySpec, SigningScheme } from '../domain/key-spec.js';
 import type { Policy } from '../domain/policy/policy.js';
+import { KeyUnavailableException } from '../domain/errors.js';
 import type { GrantStore, KeyUsageStore, PrincipalStore } from './access/access-ports.js';
 
 export type SigningKeyPairParams =
@@ -13,14 +14,21 @@ export type SigningKeyPairParams =
  * inside it and never leaves it.
  */
 export interface KeyVault {
-  /** Creates a new non-extractable AES-256 object for this key version. */
-  createSymmetricKey(ref: KeyMaterialRef): Promise<void>;
+  /** Creates a new non-extractable AES-256 object for this key version; returns its check value. */
+  createSymmetricKey(ref: KeyMaterialRef): Promise<KeyVersionCheck>;
   /** Creates a new non-extractable HMAC key (generic secret) of the spec's size, for signing and verifying with its hash only. */
-  createHmacKey(ref: KeyMaterialRef, spec: HmacKeySpec): Promise<void>;
+  createHmacKey(ref: KeyMaterialRef, spec: HmacKeySpec): Promise<KeyVersionCheck>;
   /** HMAC of the message inside the token. */
   mac(ref: KeyMaterialRef, algorithm: MacAlgorithm, message: Buffer): Promise<Buffer>;
   /** Creates a signing key pair; the private half non-extractable and sign-only. */
-  createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<void>;
+  createSigningKeyPair(ref: KeyMaterialRef, params: SigningKeyPairParams): Promise<KeyVersionCheck>;
+  /**
+   * Reads what the token holds under a key version's id and judges it against what
+   * was recorded when the version was made (nothing for a version made before check
+   * values were recorded). Until a version is judged usable here (or was made by
+   * this process), every use of it throws KeyVersionNotVerified.
+   */
+  verifyKeyVersion(ref: KeyMaterialRef, recorded: KeyVersionCheck | undefined): Promise<KeyVersionVerdict>;
   /** The public half as DER SubjectPublicKeyInfo (immutable, so the token layer may cache it). */
   publicKeyInfo(ref: KeyMaterialRef): Promise<Buffer>;
   /** Signs a digest inside the token: raw r || s for ECDSA, the RSA signature for RSA. */
@@ -64,6 +72,30 @@ export interface KeyVault {
    * 256-bit AES key.
    */
   importSymmetricKey(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer>;
+}
+
+/**
+ * What identifies a key version's token object, recorded when it is made: a check
+ * value computed in the token (an AES-GCM tag or an HMAC of fixed input under the
+ * key; for a key pair, SHA-256 of its public key) and whether the token made the
+ * key itself (CKA_LOCAL, never extractable) or it was imported.
+ */
+export interface KeyVersionCheck {
+  readonly value: Buffer;
+  readonly madeInToken: boolean;
+}
+
+export type KeyVersionVerdict =
+  /** legacyGaps: what an object made before objects were locked to their purpose lacks (only when nothing was recorded). */
+  | { readonly usable: true; readonly check: KeyVersionCheck; readonly legacyGaps: readonly string[] }
+  /** missing: no object carries the version's id (it may yet appear: made by another process). */
+  | { readonly usable: false; readonly problems: readonly string[]; readonly missing: boolean };
+
+/** A key version used before its token object was verified in this process; the verifier catches it, verifies, and tries once more. */
+export class KeyVersionNotVerified extends KeyUnavailableException {
+  constructor(readonly ref: KeyMaterialRef) {
+    super('The KMS key is not available. The request can be retried.');
+  }
 }
 
 export interface Page<T> {
@@ -188,6 +220,10 @@ export interface MetadataStore {
   deleteImportToken(tokenId: string): Promise<void>;
   /** The check value of the material first imported into the key, if any was. */
   getMaterialCheck(keyId: string): Promise<Buffer | undefined>;
+  /** The check of a key version's token object, as recorded when it was made (or first used, for versions older than check values). */
+  getKeyVersionCheck(ref: KeyMaterialRef): Promise<KeyVersionCheck | undefined>;
+  /** 'CREATION' replaces any earlier record (a version number retried after a crash); 'FIRST_USE' never replaces one. */
+  saveKeyVersionCheck(ref: KeyMaterialRef, check: KeyVersionCheck, recordedBy: 'CREATION' | 'FIRST_USE', at: Date): Promise<void>;
   /** The key has material (version 1): PendingImport becomes Enabled; the first check value is kept. */
   recordImportedMaterial(keyId: string, check: Buffer, model: ExpirationModel, validTo: Date | undefined, at: Date): Promise<void>;
   /** Back to PendingImport, without material; done before the token object is destroyed. */

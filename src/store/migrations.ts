@@ -164,4 +164,19 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   -- The authorizer looks up a key's grants to one grantee: a key with thousands of grants costs nothing extra.
   CREATE INDEX grants_by_key_grantee ON grants (key_id, grantee_principal, grant_id);
   `,
+  `
+  -- What identifies each key version's token object, recorded when it is made: a check value computed in the
+  -- token, and whether the token made the key or it was imported. Compared on the version's first use in each
+  -- process, so that an object put in the token under the same id is never used. Not secret: a GCM tag or an
+  -- HMAC of fixed input under the key, or a hash of a public key. Also the service's own keys, which have no row in keys.
+  CREATE TABLE key_version_checks (
+    key_id        TEXT NOT NULL,
+    version       INTEGER NOT NULL,
+    check_value   BLOB NOT NULL,
+    made_in_token INTEGER NOT NULL,
+    recorded_by   TEXT NOT NULL,   -- CREATION, or FIRST_USE for versions made before check values were recorded
+    recorded_at   INTEGER NOT NULL,
+    PRIMARY KEY (key_id, version)
+  );
+  `,
 ];

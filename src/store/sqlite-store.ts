@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { keyArn } from '../domain/arn.js';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Alias, ExpirationModel, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
-import type { DestroyedKeyMaterial, ImportToken, KeyRotation, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports.js';
+import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
 import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js';
@@ -169,6 +169,11 @@ export class SqliteStore implements MetadataStore {
       importTokensOfKey: db.prepare('SELECT * FROM import_tokens WHERE key_id = ? ORDER BY created_at, rowid'),
       deleteImportToken: db.prepare('DELETE FROM import_tokens WHERE token_id = ?'),
       materialCheck: db.prepare('SELECT material_check FROM keys WHERE key_id = ?'),
+      keyVersionCheck: db.prepare('SELECT check_value, made_in_token FROM key_version_checks WHERE key_id = ? AND version = ?'),
+      recordCheckAtCreation: db.prepare(`INSERT OR REPLACE INTO key_version_checks (key_id, version, check_value, made_in_token, recorded_by, recorded_at)
+        VALUES (@keyId, @version, @value, @madeInToken, 'CREATION', @at)`),
+      recordCheckAtFirstUse: db.prepare(`INSERT OR IGNORE INTO key_version_checks (key_id, version, check_value, made_in_token, recorded_by, recorded_at)
+        VALUES (@keyId, @version, @value, @madeInToken, 'FIRST_USE', @at)`),
       insertImportedVersion: db.prepare('INSERT OR IGNORE INTO key_versions (key_id, version, creation_date) VALUES (?, 1, ?)'),
       recordImport: db.prepare(`UPDATE keys SET material_check = COALESCE(material_check, @check), expiration_model = @model, valid_to = @validTo,
         key_state = CASE WHEN key_state = 'PendingImport' THEN 'Enabled' ELSE key_state END WHERE key_id = @keyId AND deleted_at IS NULL`),
@@ -388,6 +393,16 @@ export class SqliteStore implements MetadataStore {
   async getMaterialCheck(keyId: string): Promise<Buffer | undefined> {
     const r = this.stmt.materialCheck.get(keyId) as { material_check: Buffer | null } | undefined;
     return r?.material_check ?? undefined;
+  }
+
+  async getKeyVersionCheck(ref: KeyMaterialRef): Promise<KeyVersionCheck | undefined> {
+    const r = this.stmt.keyVersionCheck.get(ref.keyId, ref.version) as { check_value: Buffer; made_in_token: number } | undefined;
+    return r && { value: r.check_value, madeInToken: r.made_in_token === 1 };
+  }
+
+  async saveKeyVersionCheck(ref: KeyMaterialRef, check: KeyVersionCheck, recordedBy: 'CREATION' | 'FIRST_USE', at: Date): Promise<void> {
+    const statement = recordedBy === 'CREATION' ? this.stmt.recordCheckAtCreation : this.stmt.recordCheckAtFirstUse;
+    statement.run({ keyId: ref.keyId, version: ref.version, value: check.value, madeInToken: check.madeInToken ? 1 : 0, at: at.getTime() });
   }
 
   async recordImportedMaterial(keyId: string, check: Buffer, model: ExpirationModel, validTo: Date | undefined, at: Date): Promise<void> {

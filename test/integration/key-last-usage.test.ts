@@ -111,12 +111,15 @@ describe('GetKeyLastUsage after a crash', () => {
       client.destroy();
       await spawned.stop('SIGKILL');
 
-      const again = await startTestService({ dataDir });
+      // A process of its own again: the token is the data folder's (in this process, SoftHSM keeps the first test's).
+      const again = spawnService(dataDir);
+      const againClient = kmsClient(await again.url);
       try {
-        const out = await again.client.send(new GetKeyLastUsageCommand({ KeyId: key.KeyId }));
-        const event = (await auditEvents(again.service.audit.dir)).find((e) => e.requestID === used.$metadata.requestId)!;
+        const out = await againClient.send(new GetKeyLastUsageCommand({ KeyId: key.KeyId }));
+        const event = (await auditEvents(path.join(dataDir, 'audit'))).find((e) => e.requestID === used.$metadata.requestId)!;
         expect(out.KeyLastUsage).toMatchObject({ Operation: 'Encrypt', KmsRequestId: used.$metadata.requestId, CloudTrailEventId: event.eventID });
       } finally {
+        againClient.destroy();
         await again.stop();
       }
     } finally {

@@ -1,12 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import { CreateKeyCommand, GenerateDataKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand } from '@aws-sdk/client-kms';
 import type * as P11 from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findSoftHsmModule } from '../../src/hsm/embedded-softhsm.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
 import { AUDIT_SIGNING_KEY } from '../../src/services/audit/audit-signing-key.js';
+import { openAsPinHolder, type PinHolder } from '../support/pin-holder.js';
 import { useTestService } from '../support/service.js';
 
 /**
@@ -14,6 +12,7 @@ import { useTestService } from '../support/service.js';
  * stopped, and checks every object it created: where it lives, who may read it,
  * and that its key material can neither be read nor wrapped out.
  */
+let holder: PinHolder;
 let lib: P11.PKCS11;
 let session: Buffer;
 const keyIds: string[] = [];
@@ -59,38 +58,18 @@ beforeAll(async () => {
     }),
   );
   importedKeyIds.push(imported);
-  const pin = (await readFile(path.join(kms.dataDir, 'softhsm', 'user.pin'), 'utf8')).trim();
   await kms.stop(); // finalises the module: this test is now the token's only user
-
-  lib = new pkcs11js.PKCS11();
-  lib.load(await findSoftHsmModule());
-  lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
-  const slot = lib.C_GetSlotList(true).find((s) => lib.C_GetTokenInfo(s).label.replace(/[\0 ]+$/, '') === 'hsm-kms');
-  expect(slot, 'the service token').toBeDefined();
-  session = lib.C_OpenSession(slot!, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
-  lib.C_Login(session, pkcs11js.CKU_USER, pin);
+  holder = await openAsPinHolder(kms.dataDir);
+  ({ lib, session } = holder);
 });
 
-afterAll(async () => {
-  if (lib) {
-    try {
-      lib.C_Logout(session);
-      lib.C_CloseSession(session);
-    } finally {
-      lib.C_Finalize();
-      lib.close();
-    }
-  }
+afterAll(() => {
+  holder?.close();
 });
 
 /** Every object of the class on the token (CKO_SECRET_KEY, CKO_PRIVATE_KEY, ...). */
 function findObjects(objectClass: number): Buffer[] {
-  lib.C_FindObjectsInit(session, [{ type: pkcs11js.CKA_CLASS, value: objectClass }]);
-  try {
-    return lib.C_FindObjects(session, 1000);
-  } finally {
-    lib.C_FindObjectsFinal(session);
-  }
+  return holder.find([{ type: pkcs11js.CKA_CLASS, value: objectClass }]);
 }
 
 const allSecretKeys = () => findObjects(pkcs11js.CKO_SECRET_KEY);

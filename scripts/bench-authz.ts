@@ -26,6 +26,7 @@ const iterations = Number(process.argv[2] ?? 200_000);
 const account = '111122223333';
 const scope = { region: 'us-east-1', accountId: account };
 const alice = `arn:aws:iam::${account}:user/alice`;
+const ALICE_ID = 'AIDABENCHALICE0000000';
 
 const tenStatements = JSON.stringify({
   Version: '2012-10-17',
@@ -49,7 +50,8 @@ const identity = [
 ];
 
 function key(policy: string): KmsKey {
-  return keyFixture('1234abcd-12ab-34cd-56ef-1234567890ab', { ...scope, policy });
+  // The policy bound to alice's unique id, as PutKeyPolicy binds it.
+  return keyFixture('1234abcd-12ab-34cd-56ef-1234567890ab', { ...scope, policy, policyPrincipals: { [alice]: ALICE_ID } });
 }
 
 const store = new SqliteStore(':memory:');
@@ -57,8 +59,8 @@ const clock = systemClock;
 // Quotas off: this measures the authorization decision alone.
 const authorizer = new Authorizer(new KeyDirectory(store, clock, 60_000), new GrantDirectory(store.grants, clock, 60_000), new RequestQuotas(new Map(), clock), clock);
 const request = { sourceIp: '127.0.0.1', secureTransport: true, grantTokens: [] };
-const aliceCtx: CallContext = { principal: { accountId: account, arn: alice, accessKeyId: 'AKIA', identityPolicies: identity, operator: false }, scope, request, requestId: 'bench', record: new CallRecord(), quotasCharged: new Set() };
-const rootCtx: CallContext = { principal: { accountId: account, arn: `arn:aws:iam::${account}:root`, accessKeyId: 'AKIA', identityPolicies: [], operator: true }, scope, request, requestId: 'bench', record: new CallRecord(), quotasCharged: new Set() };
+const aliceCtx: CallContext = { principal: { accountId: account, arn: alice, uniqueId: ALICE_ID, accessKeyId: 'AKIA', identityPolicies: identity, operator: false }, scope, request, requestId: 'bench', record: new CallRecord(), quotasCharged: new Set() };
+const rootCtx: CallContext = { principal: { accountId: account, arn: `arn:aws:iam::${account}:root`, uniqueId: account, accessKeyId: 'AKIA', identityPolicies: [], operator: true }, scope, request, requestId: 'bench', record: new CallRecord(), quotasCharged: new Set() };
 const encrypt: KeyAccess = { action: 'Encrypt', encryptionContext: { tenant: 'acme', purpose: 'invoices' }, encryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
 
 async function measure(label: string, ctx: CallContext, k: KmsKey, access: KeyAccess): Promise<void> {

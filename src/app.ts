@@ -288,7 +288,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       macs: new MacService(access, vault),
       signer: new SignService(access, vault, slowLane),
       keyPolicies,
-      grants: new GrantService(store.grants, grantDirectory, access, clock),
+      grants: new GrantService(store.grants, store.principals, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),
       auditKey: { publicKey: auditPublicKey, fingerprint: signer.fingerprint, signatureAlgorithm: SIGNATURE_ALGORITHM },
     };
@@ -314,7 +314,11 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     // Background jobs run in one process: alone, or the primary of several workers.
     const runsJobs = role.kind !== 'worker';
     // One run before serving: what a crash left half-done is finished or cleaned first.
-    if (runsJobs) await scheduler.runAll();
+    if (runsJobs) {
+      const bound = await keyPolicies.bindUnboundPolicies();
+      if (bound > 0) logger.info({ bound }, 'key policies written before principals had unique ids were bound to the principals that hold their ARNs now');
+      await scheduler.runAll();
+    }
     const openSink = sink;
     /** What both kinds of process close last, in this order: the trail's last digest is signed in the token, before the token closes. */
     const closeTail = async () => {

@@ -64,13 +64,13 @@ export const ADMIN_EVENT_SOURCE = 'admin.hsm-kms';
 export const SERVICE_INVOKER = 'AWS Internal';
 
 /** The identity of an authenticated caller, or of an unauthenticated one by the access key id it claimed. */
-export function userIdentity(principal: { arn: string; accountId: string; accessKeyId: string } | undefined, claimedAccessKeyId: string | undefined): UserIdentity {
+export function userIdentity(principal: { arn: string; accountId: string; uniqueId?: string; accessKeyId: string } | undefined, claimedAccessKeyId: string | undefined): UserIdentity {
   if (!principal) return claimedAccessKeyId === undefined ? { type: 'Unknown' } : { type: 'Unknown', accessKeyId: claimedAccessKeyId };
   const parsed = parsePrincipalArn(principal.arn);
   const base = { arn: principal.arn, accountId: principal.accountId, accessKeyId: principal.accessKeyId };
   if (!parsed || parsed.kind === 'root') return { type: 'Root', principalId: principal.accountId, ...base };
-  // IAM's unique ids (AIDA..., AROA...) do not exist here yet: the account and name stand in for them.
-  const principalId = `${principal.accountId}:${parsed.name}`;
+  // The principal's unique id (AIDA..., AROA...), as CloudTrail writes it: a namesake made later has another.
+  const principalId = principal.uniqueId ?? `${principal.accountId}:${parsed.name}`;
   return parsed.kind === 'user' ? { type: 'IAMUser', principalId, ...base, userName: parsed.name } : { type: 'Role', principalId, ...base };
 }
 

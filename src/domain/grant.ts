@@ -43,7 +43,10 @@ export interface Grant {
   readonly keyArn: string;
   readonly name: string | undefined;
   readonly granteePrincipal: string;
+  /** The grantee's unique id when the grant was made: only that principal holds it, never a namesake made later. */
+  readonly granteeId: string;
   readonly retiringPrincipal: string | undefined;
+  readonly retiringId: string | undefined;
   /** The account of the principal that created the grant: its root may retire it. */
   readonly issuingAccount: string;
   readonly operations: readonly GrantOperation[];

@@ -1,3 +1,4 @@
+import type { PrincipalBindings } from './policy/policy.js';
 /** Key states as AWS KMS names them; only the ones this service can reach are listed. */
 export enum KeyState {
   Enabled = 'Enabled',
@@ -42,6 +43,8 @@ export interface KmsKey {
   /** The version new encryptions use; older versions only decrypt. */
   readonly currentVersion: number;
   readonly policy: string;
+  /** The unique ids of the users and roles the key policy names, as they were when it was written (null: not bound yet). */
+  readonly policyPrincipals: PrincipalBindings;
   /** Imported (EXTERNAL) keys only: whether and when their key material expires. */
   readonly expirationModel?: ExpirationModel | undefined;
   readonly validTo?: Date | undefined;

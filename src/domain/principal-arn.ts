@@ -1,4 +1,5 @@
 /** IAM-style principal ARNs, the one place that knows their shape. */
+import { randomBytes } from 'node:crypto';
 
 export type PrincipalKind = 'root' | 'user' | 'role';
 
@@ -19,4 +20,23 @@ export function parsePrincipalArn(arn: string): { accountId: string; kind: Princ
   if (resource === 'root') return { accountId: m[1]!, kind: 'root', name: 'root' };
   const [kind, name] = resource.split('/') as ['user' | 'role', string];
   return { accountId: m[1]!, kind, name };
+}
+
+const UNIQUE_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/**
+ * A new principal's immutable unique id, shaped as IAM's: AIDA (users) or AROA
+ * (roles) and 17 random characters; a root's is its account id.
+ */
+export function newUniqueId(kind: PrincipalKind, accountId: string): string {
+  if (kind === 'root') return accountId;
+  const random = randomBytes(17);
+  const tail = Array.from(random, (b) => UNIQUE_ID_ALPHABET[b & 31]).join('');
+  return `${kind === 'user' ? 'AIDA' : 'AROA'}${tail}`;
+}
+
+/** The unique id a principal ARN binds to when it names a root (its account); users and roles have theirs in the store. */
+export function rootUniqueId(arn: string): string | undefined {
+  const parsed = parsePrincipalArn(arn);
+  return parsed?.kind === 'root' ? parsed.accountId : undefined;
 }

@@ -178,7 +178,11 @@ export interface MetadataStore {
   /** Writes the key's description, state, deletion and import fields; never its policy (see updateKeyPolicy). */
   updateKey(key: KmsKey): Promise<void>;
   /** The policy alone, so that no concurrent state change can write an older policy back. False when the key is gone. */
-  updateKeyPolicy(keyId: string, policy: string): Promise<boolean>;
+  updateKeyPolicy(keyId: string, policy: string, principals: Readonly<Record<string, string>>): Promise<boolean>;
+  /** Keys whose policy was written before principals were bound (policyPrincipals null), in any state. */
+  listKeysWithUnboundPolicies(limit: number): Promise<KmsKey[]>;
+  /** Binds such a key's policy (only while it is still unbound: a policy put meanwhile keeps its own). */
+  bindKeyPolicyPrincipals(keyId: string, principals: Readonly<Record<string, string>>): Promise<void>;
 
   /** PendingDeletion back to Disabled; false when the key is not pending deletion or its destruction has begun. */
   cancelKeyDeletion(keyId: string): Promise<boolean>;
@@ -261,6 +265,8 @@ export interface MetadataStore {
 export interface Principal {
   readonly accountId: string;
   readonly arn: string;
+  /** Immutable (AIDA..., AROA...; a root's is its account id): what key policies and grants bound to it match. */
+  readonly uniqueId: string;
   readonly accessKeyId: string;
   /** Its identity policies, parsed once when its credential was loaded. */
   readonly identityPolicies: readonly Policy[];

@@ -179,4 +179,28 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     PRIMARY KEY (key_id, version)
   );
   `,
+  `
+  -- Principals have immutable unique ids, as IAM's (AIDA... users, AROA... roles; a root is its account), and key
+  -- policies and grants bind to the id a principal had when they were written: a namesake made after a deletion
+  -- inherits nothing. Existing principals get theirs now, and existing grants bind to the principal of the time.
+  ALTER TABLE principals ADD COLUMN unique_id TEXT;
+  UPDATE principals SET unique_id = CASE kind
+    WHEN 'root' THEN account_id
+    WHEN 'role' THEN 'AROA' || substr(upper(hex(randomblob(9))), 1, 17)
+    ELSE 'AIDA' || substr(upper(hex(randomblob(9))), 1, 17) END;
+  CREATE UNIQUE INDEX principals_by_unique_id ON principals (unique_id);
+
+  ALTER TABLE grants ADD COLUMN grantee_id TEXT;
+  ALTER TABLE grants ADD COLUMN retiring_id TEXT;
+  -- A root is its account (arn:aws:iam::ACCOUNT:root); a user or role gone already binds to no principal at all.
+  UPDATE grants SET grantee_id = COALESCE((SELECT unique_id FROM principals WHERE arn = grantee_principal),
+    CASE WHEN grantee_principal LIKE '%:root' THEN substr(grantee_principal, 14, 12) ELSE 'NONE' END);
+  UPDATE grants SET retiring_id = COALESCE((SELECT unique_id FROM principals WHERE arn = retiring_principal),
+    CASE WHEN retiring_principal LIKE '%:root' THEN substr(retiring_principal, 14, 12) ELSE 'NONE' END)
+    WHERE retiring_principal IS NOT NULL;
+
+  -- JSON {ARN: unique id} of the users and roles the key policy names; NULL for policies written before, which
+  -- the start-up binds (until then their named users and roles count in a Deny and never in an Allow).
+  ALTER TABLE keys ADD COLUMN policy_principals TEXT;
+  `,
 ];

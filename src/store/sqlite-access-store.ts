@@ -15,6 +15,7 @@ import { page } from './paging.js';
 
 interface PrincipalRow {
   arn: string;
+  unique_id: string;
   account_id: string;
   kind: string;
   name: string;
@@ -36,7 +37,9 @@ interface GrantRow {
   key_arn: string;
   name: string | null;
   grantee_principal: string;
+  grantee_id: string;
   retiring_principal: string | null;
+  retiring_id: string | null;
   issuing_account: string;
   operations: string;
   constraints: string | null;
@@ -45,6 +48,7 @@ interface GrantRow {
 
 const toPrincipal = (r: PrincipalRow): StoredPrincipal => ({
   arn: r.arn,
+  uniqueId: r.unique_id,
   accountId: r.account_id,
   kind: r.kind as PrincipalKind,
   name: r.name,
@@ -66,7 +70,9 @@ const toGrant = (r: GrantRow): Grant => ({
   keyArn: r.key_arn,
   name: r.name ?? undefined,
   granteePrincipal: r.grantee_principal,
+  granteeId: r.grantee_id,
   retiringPrincipal: r.retiring_principal ?? undefined,
+  retiringId: r.retiring_id ?? undefined,
   issuingAccount: r.issuing_account,
   operations: JSON.parse(r.operations) as GrantOperation[],
   constraints: r.constraints === null ? undefined : (JSON.parse(r.constraints) as GrantConstraints),
@@ -84,7 +90,7 @@ export class SqlitePrincipalStore implements PrincipalStore {
 
   constructor(db: Database.Database) {
     this.stmt = {
-      insertPrincipal: db.prepare('INSERT INTO principals (arn, account_id, kind, name, enabled, creation_date) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertPrincipal: db.prepare('INSERT INTO principals (arn, unique_id, account_id, kind, name, enabled, creation_date) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       getPrincipal: db.prepare('SELECT * FROM principals WHERE arn = ?'),
       allPrincipals: db.prepare('SELECT * FROM principals ORDER BY account_id, arn'),
       principalsOf: db.prepare('SELECT * FROM principals WHERE account_id = ? ORDER BY arn'),
@@ -105,7 +111,7 @@ export class SqlitePrincipalStore implements PrincipalStore {
 
   async createPrincipal(p: StoredPrincipal): Promise<void> {
     try {
-      this.stmt.insertPrincipal.run(p.arn, p.accountId, p.kind, p.name, p.enabled ? 1 : 0, p.creationDate.getTime());
+      this.stmt.insertPrincipal.run(p.arn, p.uniqueId, p.accountId, p.kind, p.name, p.enabled ? 1 : 0, p.creationDate.getTime());
     } catch (e) {
       if (isUniqueViolation(e)) throw new AlreadyExistsException(`Principal ${p.arn} already exists.`);
       throw e;
@@ -115,6 +121,15 @@ export class SqlitePrincipalStore implements PrincipalStore {
   async getPrincipal(arn: string): Promise<StoredPrincipal | undefined> {
     const row = this.stmt.getPrincipal.get(arn) as PrincipalRow | undefined;
     return row && toPrincipal(row);
+  }
+
+  async uniqueIdsOf(arns: readonly string[]): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    for (const arn of arns) {
+      const row = this.stmt.getPrincipal.get(arn) as PrincipalRow | undefined;
+      if (row) ids.set(arn, row.unique_id);
+    }
+    return ids;
   }
 
   async listPrincipals(accountId: string | undefined): Promise<StoredPrincipal[]> {
@@ -174,8 +189,8 @@ export class SqliteGrantStore implements GrantStore {
   constructor(private readonly db: Database.Database) {
     this.stmt = {
       count: db.prepare('SELECT COUNT(*) AS n FROM grants WHERE key_id = ?'),
-      insert: db.prepare(`INSERT INTO grants (grant_id, key_id, key_arn, name, grantee_principal, retiring_principal, issuing_account, operations, constraints, creation_date)
-        VALUES (@grantId, @keyId, @keyArn, @name, @grantee, @retiring, @issuingAccount, @operations, @constraints, @creationDate)`),
+      insert: db.prepare(`INSERT INTO grants (grant_id, key_id, key_arn, name, grantee_principal, grantee_id, retiring_principal, retiring_id, issuing_account, operations, constraints, creation_date)
+        VALUES (@grantId, @keyId, @keyArn, @name, @grantee, @granteeId, @retiring, @retiringId, @issuingAccount, @operations, @constraints, @creationDate)`),
       get: db.prepare('SELECT * FROM grants WHERE grant_id = ?'),
       ofKey: db.prepare('SELECT * FROM grants WHERE key_id = ? ORDER BY grant_id'),
       ofGrantee: db.prepare('SELECT * FROM grants WHERE key_id = ? AND grantee_principal = ? ORDER BY grant_id'),
@@ -196,7 +211,9 @@ export class SqliteGrantStore implements GrantStore {
         keyArn: g.keyArn,
         name: g.name ?? null,
         grantee: g.granteePrincipal,
+        granteeId: g.granteeId,
         retiring: g.retiringPrincipal ?? null,
+        retiringId: g.retiringId ?? null,
         issuingAccount: g.issuingAccount,
         operations: JSON.stringify(g.operations),
         constraints: g.constraints === undefined ? null : JSON.stringify(g.constraints),

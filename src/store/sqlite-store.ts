@@ -24,6 +24,7 @@ interface KeyRow {
   pending_window: number | null;
   current_version: number;
   policy: string;
+  policy_principals: string | null;
   expiration_model: string | null;
   valid_to: number | null;
 }
@@ -52,6 +53,7 @@ function toKey(r: KeyRow): KmsKey {
     pendingDeletionWindowInDays: r.pending_window ?? undefined,
     currentVersion: r.current_version,
     policy: r.policy,
+    policyPrincipals: r.policy_principals === null ? null : (JSON.parse(r.policy_principals) as Record<string, string>),
     expirationModel: (r.expiration_model ?? undefined) as KmsKey['expirationModel'],
     validTo: r.valid_to === null ? undefined : new Date(r.valid_to),
   };
@@ -112,9 +114,9 @@ export class SqliteStore implements MetadataStore {
     const db = this.db;
     this.stmt = {
       insertKey: db.prepare(`INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state,
-        creation_date, deletion_date, pending_window, current_version, policy, expiration_model, valid_to, provisioning)
+        creation_date, deletion_date, pending_window, current_version, policy, policy_principals, expiration_model, valid_to, provisioning)
         VALUES (@key_id, @account_id, @region, @description, @key_usage, @key_spec, @origin, @key_state,
-        @creation_date, @deletion_date, @pending_window, @current_version, @policy, @expiration_model, @valid_to, 1)`),
+        @creation_date, @deletion_date, @pending_window, @current_version, @policy, @policy_principals, @expiration_model, @valid_to, 1)`),
       insertVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, ?, ?)'),
       activate: db.prepare('UPDATE keys SET provisioning = 0 WHERE key_id = ?'),
       provisioning: db.prepare('SELECT k.key_id, v.version, k.account_id, k.region FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1 AND k.creation_date < ?'),
@@ -126,7 +128,9 @@ export class SqliteStore implements MetadataStore {
         pending_window = @pending_window,
         expiration_model = @expiration_model, valid_to = @valid_to
         WHERE key_id = @key_id AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`),
-      updatePolicy: db.prepare('UPDATE keys SET policy = ? WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL'),
+      unboundPolicies: db.prepare('SELECT * FROM keys WHERE policy_principals IS NULL ORDER BY key_id LIMIT ?'),
+      bindPolicy: db.prepare('UPDATE keys SET policy_principals = ? WHERE key_id = ? AND policy_principals IS NULL'),
+      updatePolicy: db.prepare('UPDATE keys SET policy = ?, policy_principals = ? WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL'),
       cancelDeletion: db.prepare(`UPDATE keys SET deletion_date = NULL, pending_window = NULL,
         key_state = CASE WHEN origin = 'EXTERNAL' AND NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id AND v.provisioning = 0)
                          THEN 'PendingImport' ELSE 'Disabled' END
@@ -224,6 +228,7 @@ export class SqliteStore implements MetadataStore {
       pending_window: key.pendingDeletionWindowInDays ?? null,
       current_version: key.currentVersion,
       policy: key.policy,
+      policy_principals: key.policyPrincipals === null ? null : JSON.stringify(key.policyPrincipals),
       expiration_model: key.expirationModel ?? null,
       valid_to: key.validTo?.getTime() ?? null,
     };
@@ -268,8 +273,16 @@ export class SqliteStore implements MetadataStore {
     this.stmt.updateKey.run(this.keyParams(key));
   }
 
-  async updateKeyPolicy(keyId: string, policy: string): Promise<boolean> {
-    return this.stmt.updatePolicy.run(policy, keyId).changes === 1;
+  async updateKeyPolicy(keyId: string, policy: string, principals: Readonly<Record<string, string>>): Promise<boolean> {
+    return this.stmt.updatePolicy.run(policy, JSON.stringify(principals), keyId).changes === 1;
+  }
+
+  async listKeysWithUnboundPolicies(limit: number): Promise<KmsKey[]> {
+    return (this.stmt.unboundPolicies.all(limit) as KeyRow[]).map(toKey);
+  }
+
+  async bindKeyPolicyPrincipals(keyId: string, principals: Readonly<Record<string, string>>): Promise<void> {
+    this.stmt.bindPolicy.run(JSON.stringify(principals), keyId);
   }
 
   async cancelKeyDeletion(keyId: string): Promise<boolean> {

@@ -98,9 +98,9 @@ afterAll(async () => {
 describe('key policies', () => {
   it('never fail open: a condition key the service cannot decide is refused, and a documented one it fills is enforced', async () => {
     const target = await createKey();
-    const denyUntagged = policy(enableIam, { Sid: 'Deny untagged callers', Effect: 'Deny', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*', Condition: { StringNotEquals: { 'aws:PrincipalTag/team': 'security' } } });
+    const denyUntagged = policy(enableIam, { Sid: 'Deny other organisations', Effect: 'Deny', Principal: { AWS: ROOT }, Action: 'kms:*', Resource: '*', Condition: { StringNotEquals: { 'aws:PrincipalOrgID': 'o-security' } } });
     const refused = await expectAwsError(root.send(new PutKeyPolicyCommand({ KeyId: target.keyId, Policy: denyUntagged })), 'MalformedPolicyDocumentException');
-    expect(refused.message).toContain('Condition key aws:PrincipalTag/team is not supported by this service');
+    expect(refused.message).toContain('Condition key aws:PrincipalOrgID is not supported by this service');
     await expectAwsError(root.send(new CreateKeyCommand({ Policy: denyUntagged })), 'MalformedPolicyDocumentException');
     // kms:ScheduleKeyDeletionPendingWindowInDays is filled from the request: a Deny on short windows applies.
     const longWindowsOnly = policy(enableIam, { Sid: 'No short deletion windows', Effect: 'Deny', Principal: { AWS: ROOT }, Action: 'kms:ScheduleKeyDeletion', Resource: '*', Condition: { NumericLessThan: { 'kms:ScheduleKeyDeletionPendingWindowInDays': 30 } } });
@@ -132,6 +132,25 @@ describe('key policies', () => {
     await expectAwsError(root.send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: symmetric.keyId })), 'AccessDeniedException');
     const elsewhere = await createKey();
     await root.send(new ReEncryptCommand({ CiphertextBlob, DestinationKeyId: elsewhere.keyId }));
+  });
+
+  it('decide who the caller is: aws:PrincipalType, aws:userid and aws:PrincipalTag/* (absent: principals carry no tags here)', async () => {
+    const aliceId = ((await admin('ListPrincipals', { AccountId: ACCOUNT })) as { Principals: Array<{ Arn: string; UniqueId: string }> }).Principals.find((p) => p.Arn === ALICE)!.UniqueId;
+    const aliceEncrypts = { Sid: 'Alice encrypts', Effect: 'Allow', Principal: { AWS: ALICE }, Action: 'kms:Encrypt', Resource: '*' };
+    const denyEncrypt = (condition: object) => ({ Sid: 'Deny', Effect: 'Deny', Principal: '*', Action: 'kms:Encrypt', Resource: '*', Condition: condition });
+    for (const condition of [
+      { StringEquals: { 'aws:PrincipalType': 'User' } },
+      { StringEquals: { 'aws:userid': aliceId } },
+      { Null: { 'aws:PrincipalTag/team': 'true' } },
+    ]) {
+      const { keyId } = await createKey(policy(enableIam, aliceEncrypts, denyEncrypt(condition)));
+      await expectAwsError(alice.send(new EncryptCommand({ KeyId: keyId, Plaintext: text('denied') })), 'AccessDeniedException');
+      // The account root is neither a User nor alice, and has no tags either.
+      if (!('Null' in condition)) await root.send(new EncryptCommand({ KeyId: keyId, Plaintext: text('root') }));
+    }
+    const { keyId } = await createKey(policy(enableIam, aliceEncrypts, denyEncrypt({ StringEquals: { 'aws:PrincipalType': 'Account' } })));
+    await alice.send(new EncryptCommand({ KeyId: keyId, Plaintext: text('a user') }));
+    await expectAwsError(root.send(new EncryptCommand({ KeyId: keyId, Plaintext: text('the root') })), 'AccessDeniedException');
   });
 
   it('lets the user encrypt only with the encryption context its statement names', async () => {
@@ -442,5 +461,54 @@ describe('two instances sharing the database and token', () => {
     } finally {
       await second.stop();
     }
+  });
+});
+
+describe('a principal is bound by its unique id, not its name', () => {
+  const uniqueIdOf = async (arn: string) =>
+    ((await admin('ListPrincipals', { AccountId: ACCOUNT })) as { Principals: Array<{ Arn: string; UniqueId: string }> }).Principals.find((p) => p.Arn === arn)?.UniqueId;
+
+  it('gives a namesake made after a deletion nothing a key policy or a grant gave the principal before it', async () => {
+    const dave = arnOf('dave');
+    const first = await userClient(dave);
+    const daveStatement = { Sid: 'Dave encrypts', Effect: 'Allow', Principal: { AWS: dave }, Action: 'kms:Encrypt', Resource: '*' };
+    const byPolicy = await createKey(policy(enableIam, daveStatement));
+    const byGrant = await createKey();
+    await root.send(new CreateGrantCommand({ KeyId: byGrant.keyId, GranteePrincipal: dave, RetiringPrincipal: dave, Operations: ['Encrypt', 'RetireGrant'] }));
+    await first.client.send(new EncryptCommand({ KeyId: byPolicy.keyId, Plaintext: text('first dave') }));
+    await first.client.send(new EncryptCommand({ KeyId: byGrant.keyId, Plaintext: text('first dave') }));
+    const firstId = await uniqueIdOf(dave);
+    expect(firstId).toMatch(/^AIDA[A-Z2-7]{17}$/);
+
+    await admin('DeletePrincipal', { Arn: dave });
+    const second = await userClient(dave);
+    expect(await uniqueIdOf(dave)).not.toBe(firstId);
+    await expectAwsError(second.client.send(new EncryptCommand({ KeyId: byPolicy.keyId, Plaintext: text('namesake') })), 'AccessDeniedException');
+    await expectAwsError(second.client.send(new EncryptCommand({ KeyId: byGrant.keyId, Plaintext: text('namesake') })), 'AccessDeniedException');
+    const [grant] = (await root.send(new ListGrantsCommand({ KeyId: byGrant.keyId }))).Grants!;
+    await expectAwsError(second.client.send(new RetireGrantCommand({ KeyId: byGrant.arn, GrantId: grant!.GrantId })), 'AccessDeniedException');
+    expect((await root.send(new ListRetirableGrantsCommand({ RetiringPrincipal: dave }))).Grants).toEqual([]);
+
+    // As AWS shows them: the grant and the key policy name the principal that is gone by its unique id.
+    expect(grant).toMatchObject({ GranteePrincipal: firstId, RetiringPrincipal: firstId });
+    const shown = (await root.send(new GetKeyPolicyCommand({ KeyId: byPolicy.keyId, PolicyName: 'default' }))).Policy!;
+    expect(shown).toContain(firstId);
+    expect(shown).not.toContain(dave);
+
+    // Named again, the new principal is the one bound.
+    await root.send(new PutKeyPolicyCommand({ KeyId: byPolicy.keyId, PolicyName: 'default', Policy: policy(enableIam, daveStatement) }));
+    await second.client.send(new EncryptCommand({ KeyId: byPolicy.keyId, Plaintext: text('second dave, named') }));
+    await root.send(new CreateGrantCommand({ KeyId: byGrant.keyId, GranteePrincipal: dave, Operations: ['Encrypt'] }));
+    await second.client.send(new EncryptCommand({ KeyId: byGrant.keyId, Plaintext: text('second dave, granted') }));
+  });
+
+  it('refuses a grant to a principal that does not exist, and makes none', async () => {
+    const { keyId } = await createKey();
+    const ghost = arnOf('ghost');
+    await expectAwsError(root.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: ghost, Operations: ['Encrypt'] })), 'InvalidArnException');
+    await expectAwsError(root.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: ALICE, RetiringPrincipal: ghost, Operations: ['Encrypt'] })), 'InvalidArnException');
+    expect((await root.send(new ListGrantsCommand({ KeyId: keyId }))).Grants).toEqual([]);
+    // An account root needs no principal of its own.
+    await root.send(new CreateGrantCommand({ KeyId: keyId, GranteePrincipal: `arn:aws:iam::${OTHER_ACCOUNT}:root`, Operations: ['Encrypt'] }));
   });
 });

@@ -13,7 +13,7 @@ describe('a key with thousands of grants', () => {
     const t0 = performance.now();
     for (let i = 0; i < GRANTS; i++) {
       await kms.service.store.grants.createGrant(
-        { grantId: `${String(i).padStart(64, '0')}`, keyId, keyArn: arn, granteePrincipal: `arn:aws:iam::111122223333:user/someone-${i}`, issuingAccount: '111122223333', operations: ['Encrypt'], creationDate: new Date(), name: undefined, retiringPrincipal: undefined, constraints: undefined },
+        { grantId: `${String(i).padStart(64, '0')}`, keyId, keyArn: arn, granteePrincipal: `arn:aws:iam::111122223333:user/someone-${i}`, granteeId: `AIDA${i}`, retiringId: undefined, issuingAccount: '111122223333', operations: ['Encrypt'], creationDate: new Date(), name: undefined, retiringPrincipal: undefined, constraints: undefined },
         50_000,
       );
     }
@@ -21,8 +21,9 @@ describe('a key with thousands of grants', () => {
     const user = 'arn:aws:iam::111122223333:user/granted';
     await testAdmin(kms.endpoint)('CreatePrincipal', { Arn: user });
     const { AccessKey } = (await testAdmin(kms.endpoint)('CreateAccessKey', { PrincipalArn: user })) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+    const granteeId = (await kms.service.store.principals.getPrincipal(user))!.uniqueId;
     await kms.service.store.grants.createGrant(
-      { grantId: 'f'.repeat(64), keyId, keyArn: arn, granteePrincipal: user, issuingAccount: '111122223333', operations: ['Encrypt'], creationDate: new Date(), name: undefined, retiringPrincipal: undefined, constraints: undefined },
+      { grantId: 'f'.repeat(64), keyId, keyArn: arn, granteePrincipal: user, granteeId, retiringId: undefined, issuingAccount: '111122223333', operations: ['Encrypt'], creationDate: new Date(), name: undefined, retiringPrincipal: undefined, constraints: undefined },
       50_000,
     );
     const client = new KMSClient(kmsClientConfig(kms.endpoint, AccessKey.AccessKeyId, AccessKey.SecretAccessKey));

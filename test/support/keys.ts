@@ -29,6 +29,7 @@ export function keyFixture(keyId: string, over: Partial<KmsKey> = {}): KmsKey {
     pendingDeletionWindowInDays: undefined,
     currentVersion: 1,
     policy: '{}',
+    policyPrincipals: {},
     ...over,
   };
 }

@@ -429,7 +429,7 @@ describe('Policy.parse() rejects malformed policies', () => {
   });
 
   // Condition keys AWS documents but this service never fills: a condition on them could never be decided.
-  it.each(['aws:PrincipalTag/team', 'aws:PrincipalType', 'kms:MultiRegion', 'kms:MadeUpKey'])(
+  it.each(['aws:PrincipalOrgID', 'aws:SourceVpce', 'kms:MultiRegion', 'kms:MadeUpKey'])(
     'refuses a new policy naming %s, which this service never fills',
     (key) => {
       const document = doc([{ ...OK_STMT, Effect: 'Deny', Condition: { StringEquals: { [key]: 'x' } } }]);
@@ -439,9 +439,9 @@ describe('Policy.parse() rejects malformed policies', () => {
 
   it('reads a stored policy naming such a key failing closed: its Deny applies, its Allow does not', () => {
     const request = { action: 'kms:Encrypt', resource: '*', principal: alice, conditions: { get: () => undefined } };
-    const deny = Policy.parse(doc([OK_STMT, { ...OK_STMT, Effect: 'Deny', Condition: { StringNotEquals: { 'aws:PrincipalTag/team': 'x' } } }]), 'identity');
+    const deny = Policy.parse(doc([OK_STMT, { ...OK_STMT, Effect: 'Deny', Condition: { StringNotEquals: { 'aws:PrincipalOrgID': 'x' } } }]), 'identity');
     expect(deny.evaluate(request).deny).toBe(true);
-    const allow = Policy.parse(doc([{ ...OK_STMT, Condition: { StringEquals: { 'aws:PrincipalTag/team': 'x' } } }]), 'identity');
+    const allow = Policy.parse(doc([{ ...OK_STMT, Condition: { StringEquals: { 'aws:PrincipalOrgID': 'x' } } }]), 'identity');
     expect(allow.evaluate(request).allow).toBe(false);
     // Another service's key never applies to KMS, in AWS too: accepted, and decided as absent.
     expect(() => Policy.parse(doc([{ ...OK_STMT, Condition: { StringEquals: { 's3:prefix': 'x' } } }]), 'identity', 'new')).not.toThrow();
@@ -462,5 +462,32 @@ describe('Policy.parse() rejects malformed policies', () => {
   it('accepts ForAnyValue with kms:EncryptionContextKeys and Principal in a key policy (controls)', () => {
     const policy = Policy.parse(doc([{ ...OK_KEY_STMT, Condition: { 'ForAnyValue:StringEquals': { 'kms:EncryptionContextKeys': 'Department' } } }]), 'key');
     expect(policy.evaluate(req({ 'kms:EncryptionContextKeys': ['Department'] }, { principal: root }))).toEqual(ALLOW);
+  });
+});
+
+describe('key policies bind the users and roles they name to unique ids', () => {
+  const user = `arn:aws:iam::${ACCOUNT}:user/erin`;
+  const doc = (effect: 'Allow' | 'Deny') => JSON.stringify({ Statement: [{ Effect: effect, Principal: { AWS: user }, Action: 'kms:Encrypt', Resource: '*' }] });
+  const ask = (policy: Policy, uniqueId: string) => policy.evaluate({ action: 'kms:Encrypt', resource: '*', principal: { arn: user, accountId: ACCOUNT, uniqueId }, conditions: new Map() });
+
+  it(`matches the principal bound when the policy was written, never a namesake (${KEY_POLICIES})`, () => {
+    const allow = Policy.parse(doc('Allow'), 'key', 'stored', { [user]: 'AIDAERINFIRST0000000' });
+    expect(ask(allow, 'AIDAERINFIRST0000000').allow).toBe(true);
+    expect(ask(allow, 'AIDAERINSECOND000000').allow).toBe(false);
+    const deny = Policy.parse(doc('Deny'), 'key', 'stored', { [user]: 'AIDAERINFIRST0000000' });
+    expect(ask(deny, 'AIDAERINFIRST0000000').deny).toBe(true);
+    expect(ask(deny, 'AIDAERINSECOND000000').deny).toBe(false);
+  });
+
+  it('reads a policy not bound yet so that its named users count in a Deny and never in an Allow', () => {
+    expect(ask(Policy.parse(doc('Allow'), 'key', 'stored', null), 'AIDAERINFIRST0000000').allow).toBe(false);
+    expect(ask(Policy.parse(doc('Deny'), 'key', 'stored', null), 'AIDAERINFIRST0000000').deny).toBe(true);
+    expect(ask(Policy.parse(doc('Deny'), 'key', 'stored', {}), 'AIDAERINFIRST0000000').deny).toBe(true);
+  });
+
+  it('binds nothing in a root or an account: they are their account', () => {
+    const rootDoc = JSON.stringify({ Statement: [{ Effect: 'Allow', Principal: { AWS: rootArn(ACCOUNT) }, Action: 'kms:*', Resource: '*' }] });
+    const verdict = Policy.parse(rootDoc, 'key', 'stored', {}).evaluate({ action: 'kms:Encrypt', resource: '*', principal: { arn: rootArn(ACCOUNT), accountId: ACCOUNT, uniqueId: ACCOUNT }, conditions: new Map() });
+    expect(verdict.allow).toBe(true);
   });
 });

@@ -14,6 +14,7 @@ const accessKeyId = z.string().regex(/^[A-Z0-9]{16,128}$/);
 
 const principalOut = (p: StoredPrincipal) => ({
   Arn: p.arn,
+  UniqueId: p.uniqueId,
   AccountId: p.accountId,
   Type: p.kind,
   Name: p.name,

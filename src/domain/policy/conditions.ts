@@ -28,10 +28,16 @@ const FILLED_CONDITION_KEYS: ReadonlySet<string> = new Set([
   'kms:trailingdayswithoutkeyusage', 'kms:schedulekeydeletionpendingwindowindays', 'kms:bypasspolicylockoutsafetycheck',
   'kms:rotationperiodindays', 'kms:wrappingalgorithm', 'kms:wrappingkeyspec', 'kms:expirationmodel', 'kms:validto',
   'kms:customermasterkeyspec', 'kms:customermasterkeyusage', 'aws:requestedregion', 'aws:username', 'kms:reencryptonsamekey',
+  'aws:principaltype', 'aws:userid',
   // Absent on every request, as AWS has it on a call made directly rather than through an AWS service.
   'kms:viaservice',
 ]);
-const FILLED_CONDITION_KEY_PREFIXES = [ENCRYPTION_CONTEXT_PREFIX, RESOURCE_TAG_PREFIX, REQUEST_TAG_PREFIX];
+/**
+ * aws:PrincipalTag/<key>: principals here carry no tags (there is no API to tag
+ * them), so each is absent, as for an untagged IAM principal in AWS.
+ */
+export const PRINCIPAL_TAG_PREFIX = 'aws:principaltag/';
+const FILLED_CONDITION_KEY_PREFIXES = [ENCRYPTION_CONTEXT_PREFIX, RESOURCE_TAG_PREFIX, REQUEST_TAG_PREFIX, PRINCIPAL_TAG_PREFIX];
 
 /** Whether a condition on this (normalised) key can ever be decided: another service's key (s3:, ec2:) never applies to KMS, as in AWS. */
 export function isKnownConditionKey(key: string): boolean {

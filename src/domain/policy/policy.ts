@@ -7,7 +7,17 @@ import { PatternSet } from './wildcard.js';
 export interface PolicyPrincipal {
   readonly arn: string;
   readonly accountId: string;
+  /** The principal's immutable unique id (AIDA..., AROA...; the account id for a root), which a namesake never shares. */
+  readonly uniqueId?: string;
 }
+
+/**
+ * The unique id each IAM user and role a key policy names had when the policy
+ * was written (as IAM binds them): a principal matches a named ARN only with
+ * that id. null: a key policy stored before principals were bound, read so that
+ * its named users and roles count in a Deny and never in an Allow.
+ */
+export type PrincipalBindings = Readonly<Record<string, string>> | null;
 
 /** One request as the policy language sees it. */
 export interface PolicyRequest {
@@ -32,7 +42,14 @@ export interface PolicyVerdict {
 
 const NO_MATCH: PolicyVerdict = { deny: false, allow: false, delegatedAllow: false };
 
-type PrincipalMatch = 'principal' | 'account' | 'none';
+/** 'unconfirmed': named by ARN in a policy whose binding of that ARN is unknown (counts in a Deny only). */
+type PrincipalMatch = 'principal' | 'account' | 'unconfirmed' | 'none';
+
+/** The ARNs IAM binds to a unique id: users and roles (a root is its account; sessions are matched by ARN). */
+export function isBoundArn(arn: string): boolean {
+  const kind = parsePrincipalArn(arn)?.kind;
+  return kind === 'user' || kind === 'role';
+}
 
 /** A Principal or NotPrincipal element: everyone, whole accounts, or exact ARNs. */
 class PrincipalSet {
@@ -74,8 +91,15 @@ class PrincipalSet {
    * 'principal' when the element names this caller itself (or everyone, or it is the
    * root of a named account); 'account' when it names the caller's account only.
    */
-  match(p: PolicyPrincipal): PrincipalMatch {
-    if (this.everyone || this.arns.has(p.arn)) return 'principal';
+  match(p: PolicyPrincipal, bindings: PrincipalBindings | undefined): PrincipalMatch {
+    if (this.everyone) return 'principal';
+    if (this.arns.has(p.arn)) {
+      if (bindings === undefined || !isBoundArn(p.arn)) return 'principal';
+      const bound = bindings !== null && Object.hasOwn(bindings, p.arn) ? bindings[p.arn] : undefined;
+      if (bound === undefined) return 'unconfirmed';
+      if (bound === p.uniqueId) return 'principal';
+      // A namesake of the principal the policy named: to this statement, a stranger.
+    }
     if (this.accounts.has(p.accountId)) return isRoot(p) ? 'principal' : 'account';
     return 'none';
   }
@@ -123,6 +147,8 @@ export class Policy {
     readonly statements: readonly Statement[],
     /** The condition keys the policy reads, normalised, so callers gather only those. */
     readonly conditionKeys: ReadonlySet<string>,
+    /** Key policies as stored: the unique ids of the users and roles they name; undefined: matched by ARN alone (identity policies, and policies read to validate them). */
+    private readonly bindings: PrincipalBindings | undefined,
   ) {
     this.readsResourceTags = [...conditionKeys].some((k) => k.startsWith(RESOURCE_TAG_PREFIX));
     this.readsResourceAliases = conditionKeys.has('kms:resourcealiases');
@@ -133,7 +159,7 @@ export class Policy {
    * policy (being written) may name only condition keys this service decides; a
    * stored one fails closed on others (see PolicyReading).
    */
-  static parse(document: string, kind: PolicyKind, reading: PolicyReading = 'stored'): Policy {
+  static parse(document: string, kind: PolicyKind, reading: PolicyReading = 'stored', bindings?: PrincipalBindings): Policy {
     if (Buffer.byteLength(document, 'utf8') > MAX_POLICY_BYTES) throw new MalformedPolicyDocumentException(`The policy exceeds ${MAX_POLICY_BYTES} bytes.`);
     let doc: unknown;
     try {
@@ -150,7 +176,12 @@ export class Policy {
     if (statements === undefined || list.length === 0) throw new MalformedPolicyDocumentException('The policy has no Statement.');
     const compiled = list.map((s, i) => parseStatement(s, i, kind, reading));
     const keys = new Set(compiled.flatMap((s) => s.conditions.map((c) => c.key)));
-    return new Policy(compiled, keys);
+    return new Policy(compiled, keys, kind === 'key' ? bindings : undefined);
+  }
+
+  /** The same policy, its named users and roles bound to these unique ids (see PrincipalBindings). */
+  bound(bindings: PrincipalBindings): Policy {
+    return new Policy(this.statements, this.conditionKeys, bindings);
   }
 
   /** Every user, role and session ARN named in Principal or NotPrincipal elements. */
@@ -162,8 +193,8 @@ export class Policy {
     let allow = false;
     let delegatedAllow = false;
     for (const s of this.statements) {
-      const who = principalMatch(s, request.principal);
-      if (who === 'none') continue;
+      const who = principalMatch(s, request.principal, this.bindings);
+      if (who === 'none' || (who === 'unconfirmed' && s.effect === 'Allow')) continue;
       if (!matchesAction(s, request.action) || !matchesResource(s, request.resource)) continue;
       if (!s.conditions.every((c) => c.evaluate(request.conditions))) continue;
       // A Deny naming an account denies every principal of it; an Allow only delegates to its IAM policies.
@@ -175,10 +206,10 @@ export class Policy {
   }
 }
 
-function principalMatch(s: Statement, p: PolicyPrincipal): PrincipalMatch {
-  if (s.principal) return s.principal.match(p);
+function principalMatch(s: Statement, p: PolicyPrincipal, bindings: PrincipalBindings | undefined): PrincipalMatch {
+  if (s.principal) return s.principal.match(p, bindings);
   // NotPrincipal: every principal the list does not name; a listed account spares its root only.
-  if (s.notPrincipal) return s.notPrincipal.match(p) === 'principal' ? 'none' : 'principal';
+  if (s.notPrincipal) return s.notPrincipal.match(p, bindings) === 'principal' ? 'none' : 'principal';
   return 'principal'; // identity policies apply to the principal they are attached to
 }
 
@@ -223,4 +254,22 @@ function parseStatement(raw: unknown, index: number, kind: PolicyKind, reading: 
     notResource: resources('NotResource'),
     conditions: compileConditions(s.Condition, s.Effect, reading),
   };
+}
+
+/**
+ * The policy document with some principals named otherwise in its Principal and
+ * NotPrincipal elements (how AWS shows a deleted principal: by its unique id).
+ */
+export function renamePrincipals(document: string, renames: ReadonlyMap<string, string>): string {
+  const doc = JSON.parse(document) as { Statement?: unknown };
+  const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
+  const rename = (v: unknown) => (typeof v === 'string' ? (renames.get(v) ?? v) : v);
+  for (const s of statements as Array<Record<string, unknown> | null>) {
+    for (const element of ['Principal', 'NotPrincipal']) {
+      const p = s?.[element] as Record<string, unknown> | undefined;
+      if (typeof p !== 'object' || p === null || !Object.hasOwn(p, 'AWS')) continue;
+      p.AWS = Array.isArray(p.AWS) ? p.AWS.map(rename) : rename(p.AWS);
+    }
+  }
+  return JSON.stringify(doc);
 }

@@ -1,11 +1,14 @@
 import type { EncryptionContext } from '../encryption-context.js';
 import type { KmsKey, Tag } from '../key.js';
+import { parsePrincipalArn } from '../principal-arn.js';
 import { ENCRYPTION_CONTEXT_PREFIX, REQUEST_TAG_PREFIX, RESOURCE_TAG_PREFIX, type ConditionValues } from './conditions.js';
 
 /** Everything a request may tell its policies' conditions. */
 export interface RequestConditionFacts {
   readonly principalArn: string;
   readonly principalAccount: string;
+  /** The caller's unique id (aws:userid): AIDA... for a user, AROA... for a role, the account id for a root. */
+  readonly principalUniqueId?: string;
   /** The Region the request is made in (aws:RequestedRegion). */
   readonly region: string;
   readonly now: Date;
@@ -47,6 +50,13 @@ class RequestConditionValues implements ConditionValues {
       case 'aws:principalaccount':
       case 'kms:calleraccount':
         return [f.principalAccount];
+      case 'aws:principaltype': {
+        // Roles here are used with their own access keys; in AWS a role calls as an assumed-role session.
+        const kind = parsePrincipalArn(f.principalArn)?.kind;
+        return one(kind === 'root' ? 'Account' : kind === 'user' ? 'User' : kind === 'role' ? 'AssumedRole' : undefined);
+      }
+      case 'aws:userid':
+        return one(f.principalUniqueId);
       case 'aws:requestedregion':
         return [f.region];
       case 'aws:username':

@@ -6,6 +6,8 @@ export type AccessKeyStatus = 'Active' | 'Inactive';
 
 export interface StoredPrincipal {
   readonly arn: string;
+  /** Immutable, never reused: what key policies and grants bind to (see newUniqueId). */
+  readonly uniqueId: string;
   readonly accountId: string;
   readonly kind: PrincipalKind;
   readonly name: string;
@@ -32,6 +34,8 @@ export interface PrincipalStore {
   /** Throws AlreadyExistsException when the ARN is taken. */
   createPrincipal(principal: StoredPrincipal): Promise<void>;
   getPrincipal(arn: string): Promise<StoredPrincipal | undefined>;
+  /** The unique ids of the principals these ARNs name now (ARNs with none are left out). */
+  uniqueIdsOf(arns: readonly string[]): Promise<Map<string, string>>;
   listPrincipals(accountId: string | undefined): Promise<StoredPrincipal[]>;
   setPrincipalEnabled(arn: string, enabled: boolean): Promise<boolean>;
   /** Removes the principal with its access keys and identity policies. */

@@ -5,7 +5,7 @@ import { decodeGrantToken, grantPermits, type Grant } from '../../domain/grant.j
 import type { KmsKey, Tag } from '../../domain/key.js';
 import type { ConditionValues } from '../../domain/policy/conditions.js';
 import { combineVerdicts, decide, denialMessage, type PolicyDecision } from '../../domain/policy/decision.js';
-import { Policy, type PolicyVerdict } from '../../domain/policy/policy.js';
+import { Policy, type PolicyVerdict, type PrincipalBindings } from '../../domain/policy/policy.js';
 import { quotaOf } from '../../domain/quotas.js';
 import { requestAliasOf, requestConditions } from '../../domain/policy/request-conditions.js';
 import type { CallContext } from '../context.js';
@@ -44,7 +44,7 @@ const EMPTY: ConditionValues = new Map();
  * to the database on the hot path.
  */
 export class Authorizer {
-  private readonly keyPolicies = new Map<string, { source: string; policy: Policy }>();
+  private readonly keyPolicies = new Map<string, { source: string; principals: PrincipalBindings; policy: Policy }>();
 
   constructor(
     private readonly keys: KeyDirectory,
@@ -136,6 +136,7 @@ export class Authorizer {
     return requestConditions({
       principalArn: ctx.principal.arn,
       principalAccount: ctx.principal.accountId,
+      principalUniqueId: ctx.principal.uniqueId,
       region: ctx.scope.region,
       now: this.clock.now(),
       sourceIp: ctx.request.sourceIp,
@@ -155,6 +156,8 @@ export class Authorizer {
     const permits = (g: Grant) =>
       g.keyId === key.keyId &&
       g.granteePrincipal === ctx.principal.arn &&
+      // The principal the grant was made to, never a namesake made since.
+      g.granteeId === ctx.principal.uniqueId &&
       grantPermits(g, access.action, access.encryptionContext) &&
       (access.grantFilter?.(g) ?? true);
     const cached = (await this.grants.grantsFor(key.keyId, ctx.principal.arn)).find(permits);
@@ -166,17 +169,17 @@ export class Authorizer {
 
   private keyPolicy(key: KmsKey): Policy {
     const hit = this.keyPolicies.get(key.keyId);
-    if (hit && hit.source === key.policy) return hit.policy;
+    if (hit && hit.source === key.policy && hit.principals === key.policyPrincipals) return hit.policy;
     let policy: Policy;
     try {
-      policy = Policy.parse(key.policy, 'key');
+      policy = Policy.parse(key.policy, 'key', 'stored', key.policyPrincipals);
     } catch (e) {
       // Every stored policy was validated when it was put: this one was altered outside the service.
       const error = new KMSInternalException(`The key policy of ${key.arn} cannot be read.`);
       error.detail = (e as Error).message;
       throw error;
     }
-    this.keyPolicies.set(key.keyId, { source: key.policy, policy });
+    this.keyPolicies.set(key.keyId, { source: key.policy, principals: key.policyPrincipals, policy });
     return policy;
   }
 }

@@ -12,7 +12,9 @@ import {
 import type { KmsKey } from '../../domain/key.js';
 import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { parsePrincipalArn, rootArn } from '../../domain/principal-arn.js';
-import type { GrantStore } from './access-ports.js';
+import type { GrantStore, PrincipalStore } from './access-ports.js';
+import { bindPrincipals, displayedPrincipal } from './principal-bindings.js';
+import { isBoundArn } from '../../domain/policy/policy.js';
 import type { Authorizer } from './authorizer.js';
 import type { CallContext } from '../context.js';
 import type { GrantDirectory } from './grant-directory.js';
@@ -44,6 +46,7 @@ export interface RetireGrantRequest {
 export class GrantService {
   constructor(
     private readonly store: GrantStore,
+    private readonly principals: Pick<PrincipalStore, 'uniqueIdsOf'>,
     private readonly grants: GrantDirectory,
     private readonly access: Authorizer,
     private readonly clock: Clock,
@@ -70,12 +73,18 @@ export class GrantService {
     });
     assertNotPendingDeletion(key);
     checkGrantRequest(key, operations, req.constraints);
+    // The grant binds to the principals that hold these ARNs now; AWS refuses ones that do not exist.
+    const named = req.retiringPrincipal === undefined ? [req.granteePrincipal] : [req.granteePrincipal, req.retiringPrincipal];
+    const { ids, missing } = await bindPrincipals(this.principals, named);
+    if (missing.length > 0) throw new InvalidArnException(`${missing[0]} is not a valid principal: no such user or role exists.`);
+    const granteeId = ids[req.granteePrincipal]!;
+    const retiringId = req.retiringPrincipal === undefined ? undefined : ids[req.retiringPrincipal];
     if (req.dryRun) throw dryRunSucceeded();
 
     const nonce = randomBytes(16);
     if (req.name !== undefined) {
       // Idempotent by name: the same request returns the same grant (with a new token).
-      const same = (await this.store.grantsOfKey(key.keyId)).find((g) => g.name === req.name && sameGrant(g, req, operations));
+      const same = (await this.store.grantsOfKey(key.keyId)).find((g) => g.name === req.name && g.granteeId === granteeId && g.retiringId === retiringId && sameGrant(g, req, operations));
       if (same) return { grantId: same.grantId, grantToken: encodeGrantToken(same.grantId, nonce) };
     }
     const grant: Grant = {
@@ -84,7 +93,9 @@ export class GrantService {
       keyArn: key.arn,
       name: req.name,
       granteePrincipal: req.granteePrincipal,
+      granteeId,
       retiringPrincipal: req.retiringPrincipal,
+      retiringId,
       issuingAccount: ctx.principal.accountId,
       operations,
       constraints: req.constraints,
@@ -97,7 +108,19 @@ export class GrantService {
 
   async listGrants(ctx: CallContext, keyId: string, filter: { grantId?: string; granteePrincipal?: string }, after: string | undefined, limit: number): Promise<Page<Grant>> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'ListGrants', extra: new Map([NOT_FOR_AWS_RESOURCE]) });
-    return this.store.listGrants(key.keyId, filter, after, limit);
+    return this.displayed(await this.store.listGrants(key.keyId, filter, after, limit));
+  }
+
+  /** Grants as AWS lists them: a principal that was deleted (or whose ARN a namesake now holds) shows as its unique id. */
+  private async displayed(page: Page<Grant>): Promise<Page<Grant>> {
+    const arns = [...new Set(page.items.flatMap((g) => (g.retiringPrincipal === undefined ? [g.granteePrincipal] : [g.granteePrincipal, g.retiringPrincipal])))];
+    const current = await this.principals.uniqueIdsOf(arns.filter(isBoundArn));
+    const items = page.items.map((g) => ({
+      ...g,
+      granteePrincipal: displayedPrincipal(g.granteePrincipal, g.granteeId, current),
+      retiringPrincipal: g.retiringPrincipal === undefined ? undefined : displayedPrincipal(g.retiringPrincipal, g.retiringId, current),
+    }));
+    return { ...page, items };
   }
 
   async listRetirableGrants(ctx: CallContext, retiringPrincipal: string, after: string | undefined, limit: number): Promise<Page<Grant>> {
@@ -105,7 +128,10 @@ export class GrantService {
     if (parsePrincipalArn(retiringPrincipal)?.accountId !== ctx.principal.accountId) {
       throw new AccessDeniedException(`User: ${ctx.principal.arn} is not authorized to perform: kms:ListRetirableGrants for ${retiringPrincipal}: the retiring principal must be in the caller's account`);
     }
-    return this.store.listRetirableGrants(retiringPrincipal, after, limit);
+    // Only the grants of the principal that holds the ARN now.
+    const holder = (await bindPrincipals(this.principals, [retiringPrincipal])).ids[retiringPrincipal];
+    const page = await this.store.listRetirableGrants(retiringPrincipal, after, limit);
+    return this.displayed({ ...page, items: page.items.filter((g) => g.retiringId === holder) });
   }
 
   /**
@@ -117,9 +143,12 @@ export class GrantService {
     const grant = await this.findForRetirement(ctx, req);
     const caller = ctx.principal.arn;
     const keyAccount = parseKeyArnAccount(grant.keyArn);
+    // The principals the grant was made for, never namesakes made since.
+    const isRetiring = grant.retiringPrincipal === caller && grant.retiringId === ctx.principal.uniqueId;
+    const isGrantee = grant.granteePrincipal === caller && grant.granteeId === ctx.principal.uniqueId;
     const may =
-      grant.retiringPrincipal === caller ||
-      (grant.granteePrincipal === caller && grant.operations.includes('RetireGrant')) ||
+      isRetiring ||
+      (isGrantee && grant.operations.includes('RetireGrant')) ||
       caller === rootArn(keyAccount) ||
       caller === rootArn(grant.issuingAccount);
     if (!may) {

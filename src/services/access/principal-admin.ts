@@ -1,7 +1,7 @@
 import { generateAccessKeyId, generateSecretAccessKey } from '../../domain/access-key.js';
 import { AccessDeniedException, NotFoundException, ValidationException } from '../../domain/errors.js';
 import { Policy } from '../../domain/policy/policy.js';
-import { isRoot, parsePrincipalArn, rootArn } from '../../domain/principal-arn.js';
+import { isRoot, newUniqueId, parsePrincipalArn, rootArn } from '../../domain/principal-arn.js';
 import type { AccessKeyStatus, IdentityPolicyDocument, PrincipalStore, StoredAccessKey, StoredPrincipal } from './access-ports.js';
 import type { CallContext } from '../context.js';
 import type { CredentialSealer } from './credential-sealer.js';
@@ -44,7 +44,7 @@ export class PrincipalAdmin {
     if (!parsed || parsed.kind === 'root') throw new ValidationException(`${arn} is not a user or role ARN (arn:aws:iam::ACCOUNT:user/NAME or role/NAME).`);
     this.assertManages(ctx, 'CreatePrincipal', arn, parsed.accountId);
     await this.ensureAccount(parsed.accountId);
-    const principal: StoredPrincipal = { arn, ...parsed, enabled: true, creationDate: this.clock.now() };
+    const principal: StoredPrincipal = { arn, uniqueId: newUniqueId(parsed.kind, parsed.accountId), ...parsed, enabled: true, creationDate: this.clock.now() };
     await this.store.createPrincipal(principal);
     return principal;
   }
@@ -143,7 +143,7 @@ export class PrincipalAdmin {
   }
 
   private rootPrincipal(accountId: string): StoredPrincipal {
-    return { arn: rootArn(accountId), accountId, kind: 'root', name: 'root', enabled: true, creationDate: this.clock.now() };
+    return { arn: rootArn(accountId), uniqueId: newUniqueId('root', accountId), accountId, kind: 'root', name: 'root', enabled: true, creationDate: this.clock.now() };
   }
 
   private assertManages(ctx: CallContext, action: string, resource: string, accountId: string): void {

@@ -42,7 +42,7 @@ export class PrincipalDirectory implements CredentialDirectory {
     });
     this.bootstrap = {
       secretAccessKey: admin.secretAccessKey,
-      principal: { accountId: operatorAccount, arn: rootArn(operatorAccount), accessKeyId: admin.accessKeyId, identityPolicies: [], operator: true },
+      principal: { accountId: operatorAccount, arn: rootArn(operatorAccount), uniqueId: operatorAccount, accessKeyId: admin.accessKeyId, identityPolicies: [], operator: true },
     };
   }
 
@@ -90,6 +90,7 @@ export class PrincipalDirectory implements CredentialDirectory {
       principal: {
         accountId: principal.accountId,
         arn: principal.arn,
+        uniqueId: principal.uniqueId,
         accessKeyId,
         identityPolicies: documents.map((d) => Policy.parse(d.document, 'identity')),
         operator: principal.arn === rootArn(this.operatorAccount),

@@ -68,7 +68,7 @@ export class KeyAdmin {
     const policy = req.policy ?? defaultKeyPolicy(ctx.scope.accountId);
 
     const keyId = randomUUID();
-    const key: KmsKey = {
+    let key: KmsKey = {
       keyId,
       accountId: ctx.scope.accountId,
       region: ctx.scope.region,
@@ -84,9 +84,11 @@ export class KeyAdmin {
       pendingDeletionWindowInDays: undefined,
       currentVersion: 1,
       policy,
+      // AWS's default policy names the account alone.
+      policyPrincipals: {},
     };
     // AWS's default policy needs no check; a given one must be valid and must not lock the creator out.
-    if (req.policy !== undefined) await this.policies.checkNewPolicy(ctx, key, policy, req.bypassPolicyLockoutSafetyCheck ?? false);
+    if (req.policy !== undefined) key = { ...key, policyPrincipals: await this.policies.checkNewPolicy(ctx, key, policy, req.bypassPolicyLockoutSafetyCheck ?? false) };
     // Row first (invisible), token object second, then the row becomes visible:
     // a crash in between leaves only a provisioning row that start-up cleans away.
     // AWS's resource quota: each new key is a new object in the HSM, whose store is finite.

@@ -1,7 +1,8 @@
 import { NotFoundException, MalformedPolicyDocumentException } from '../../domain/errors.js';
 import type { KmsKey } from '../../domain/key.js';
-import { Policy } from '../../domain/policy/policy.js';
+import { Policy, renamePrincipals } from '../../domain/policy/policy.js';
 import type { PrincipalStore } from '../access/access-ports.js';
+import { bindPrincipals, displayedPrincipal, NO_PRINCIPAL } from '../access/principal-bindings.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { CallContext } from '../context.js';
 import type { KeyDirectory } from './key-directory.js';
@@ -22,7 +23,16 @@ export class KeyPolicies {
   async getKeyPolicy(ctx: CallContext, keyId: string, policyName: string): Promise<string> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'GetKeyPolicy' });
     assertPolicyName(policyName);
-    return key.policy;
+    return this.displayed(key);
+  }
+
+  /** As AWS shows a key policy: a user or role deleted since it was written (or whose ARN a namesake holds) by its unique id. */
+  private async displayed(key: KmsKey): Promise<string> {
+    const bindings = key.policyPrincipals;
+    if (!bindings || Object.keys(bindings).length === 0) return key.policy;
+    const current = await this.principals.uniqueIdsOf(Object.keys(bindings));
+    const renames = new Map(Object.entries(bindings).flatMap(([arn, id]) => (displayedPrincipal(arn, id, current) === arn ? [] : [[arn, id] as const])));
+    return renames.size === 0 ? key.policy : renamePrincipals(key.policy, renames);
   }
 
   async listKeyPolicies(ctx: CallContext, keyId: string): Promise<string[]> {
@@ -33,24 +43,43 @@ export class KeyPolicies {
   async putKeyPolicy(ctx: CallContext, keyId: string, policyName: string, document: string, bypassLockoutCheck: boolean): Promise<void> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'PutKeyPolicy', extra: new Map([['kms:bypasspolicylockoutsafetycheck', [String(bypassLockoutCheck)]]]) });
     assertPolicyName(policyName);
-    await this.checkNewPolicy(ctx, key, document, bypassLockoutCheck);
-    if (!(await this.store.updateKeyPolicy(key.keyId, document))) throw new NotFoundException(`Key '${key.arn}' does not exist`);
+    const principals = await this.checkNewPolicy(ctx, key, document, bypassLockoutCheck);
+    if (!(await this.store.updateKeyPolicy(key.keyId, document, principals))) throw new NotFoundException(`Key '${key.arn}' does not exist`);
     this.keys.forgetKey(key.keyId);
   }
 
   /**
    * A new key policy must be well formed, name only principals that exist, and
    * (unless the caller bypasses the lockout safety check) still let the caller
-   * put the key policy.
+   * put the key policy. Returns the unique ids its named users and roles have
+   * now, which the policy binds to from now on.
    */
-  async checkNewPolicy(ctx: CallContext, key: KmsKey, document: string, bypassLockoutCheck: boolean): Promise<void> {
-    const policy = Policy.parse(document, 'key', 'new');
-    for (const arn of policy.namedPrincipals) {
-      if (arn.startsWith('arn:aws:iam::') && !(await this.principals.getPrincipal(arn))) {
-        throw new MalformedPolicyDocumentException('Policy contains a statement with one or more invalid principals.');
+  async checkNewPolicy(ctx: CallContext, key: KmsKey, document: string, bypassLockoutCheck: boolean): Promise<Record<string, string>> {
+    const parsed = Policy.parse(document, 'key', 'new');
+    const { ids, missing } = await bindPrincipals(this.principals, parsed.namedPrincipals);
+    if (missing.length > 0) throw new MalformedPolicyDocumentException('Policy contains a statement with one or more invalid principals.');
+    if (!bypassLockoutCheck) await this.access.assertPolicyKeepsCaller(ctx, key, parsed.bound(ids));
+    return ids;
+  }
+
+  /**
+   * Binds the key policies written before principals had unique ids to the
+   * principals that hold their ARNs now (a user or role already gone binds to no
+   * one). Run at start-up, before requests are served.
+   */
+  async bindUnboundPolicies(): Promise<number> {
+    let bound = 0;
+    for (;;) {
+      const keys = await this.store.listKeysWithUnboundPolicies(100);
+      for (const key of keys) {
+        const named = Policy.parse(key.policy, 'key').namedPrincipals;
+        const { ids, missing } = await bindPrincipals(this.principals, named);
+        for (const arn of missing) ids[arn] = NO_PRINCIPAL;
+        await this.store.bindKeyPolicyPrincipals(key.keyId, ids);
+        bound++;
       }
+      if (keys.length < 100) return bound;
     }
-    if (!bypassLockoutCheck) await this.access.assertPolicyKeepsCaller(ctx, key, policy);
   }
 }
 

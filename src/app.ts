@@ -231,6 +231,9 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const fate = config.pkcs11.module === undefined ? 'they were destroyed (the embedded token is this service\'s alone)' : 'they are not used; the token\'s owner should remove them';
     logger.warn({ unreadableObjects: token.unreadableObjects }, `the token held objects whose class and id cannot be read (left half-written by a crash): ${fate}`);
   }
+  if (!token.capabilities.allowedMechanismsAttribute) {
+    logger.warn('the token does not keep CKA_ALLOWED_MECHANISMS: its objects are locked to their purpose by their usage attributes alone, and a PIN holder may use a root key with another mechanism of the same usage');
+  }
   let store: MetadataStore | undefined;
   let sink: AuditSink | undefined;
   try {

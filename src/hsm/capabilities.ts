@@ -14,9 +14,18 @@ export interface TokenCapabilities {
   /** CKM_AES_KEY_WRAP_PAD unwrap (RFC 5649), the second step of RSA_AES_KEY_WRAP. */
   readonly aesKeyWrapPadUnwrap: boolean;
   readonly mechanisms: ReadonlySet<number>;
+  /**
+   * Whether the token keeps CKA_ALLOWED_MECHANISMS on the objects it makes (tried
+   * once on a session key at start-up). Where it does not, objects are locked to
+   * their purpose by their usage attributes alone, and the start-up log says so.
+   */
+  readonly allowedMechanismsAttribute: boolean;
 }
 
-export function detectCapabilities(lib: P11.PKCS11, slot: Buffer): TokenCapabilities {
+/** What only trying tells: found by the token once logged in. */
+export type AttributeSupport = Pick<TokenCapabilities, 'allowedMechanismsAttribute'>;
+
+export function detectCapabilities(lib: P11.PKCS11, slot: Buffer): Omit<TokenCapabilities, keyof AttributeSupport> {
   const mechanisms = new Set(lib.C_GetMechanismList(slot));
   const supports = (m: number, flag: number) => mechanisms.has(m) && (lib.C_GetMechanismInfo(slot, m).flags & flag) !== 0;
   return {

@@ -15,6 +15,14 @@ export interface ObjectFacts {
   readonly mechanisms: readonly number[];
 }
 
+/** What the token does that decides what its objects can carry. */
+export interface TokenTraits {
+  /** The token keeps CKA_ALLOWED_MECHANISMS (where it does not, no object carries it). */
+  readonly allowedMechanismsAttribute: boolean;
+  /** RSA decryption pairs allow raw RSA where the token has no OAEP with SHA-256. */
+  readonly rawRsaDecrypt: boolean;
+}
+
 export interface Judgement {
   /** What makes the object unfit for use, whatever its history: each a phrase for the operational log. */
   readonly problems: string[];
@@ -75,7 +83,8 @@ function sameSet(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((m) => b.includes(m));
 }
 
-function requireMechanisms(j: Judgement, facts: ObjectFacts, what: string, fits: (mechanisms: readonly number[]) => boolean): void {
+function requireMechanisms(j: Judgement, token: TokenTraits, facts: ObjectFacts, what: string, fits: (mechanisms: readonly number[]) => boolean): void {
+  if (!token.allowedMechanismsAttribute) return;
   if (facts.mechanisms.length === 0) j.legacyGaps.push(`${what} sets no CKA_ALLOWED_MECHANISMS`);
   else if (!fits(facts.mechanisms)) j.problems.push(`${what} allows mechanisms ${facts.mechanisms.map((m) => `0x${m.toString(16)}`).join(', ')}, not those of its purpose`);
 }
@@ -97,7 +106,7 @@ const SECRET_USAGES = [A.CKA_ENCRYPT, A.CKA_DECRYPT, A.CKA_SIGN, A.CKA_VERIFY, A
  * exactly its usage. Whether it was made in the token or imported is the
  * caller's to compare with what was recorded.
  */
-export function judgeSecretKey(facts: ObjectFacts): Judgement {
+export function judgeSecretKey(facts: ObjectFacts, token: TokenTraits): Judgement {
   const j = judge();
   const what = 'the secret key';
   if (facts.objectClass !== A.CKO_SECRET_KEY) j.problems.push(`${what} is of class ${facts.objectClass}`);
@@ -105,10 +114,10 @@ export function judgeSecretKey(facts: ObjectFacts): Judgement {
   requireNotModifiable(j, facts, what);
   if (facts.keyType === A.CKK_AES) {
     requireUsage(j, facts, what, SECRET_USAGES, [A.CKA_ENCRYPT, A.CKA_DECRYPT]);
-    requireMechanisms(j, facts, what, (m) => sameSet(m, [A.CKM_AES_GCM]));
+    requireMechanisms(j, token, facts, what, (m) => sameSet(m, [A.CKM_AES_GCM]));
   } else if (facts.keyType === A.CKK_GENERIC_SECRET) {
     requireUsage(j, facts, what, SECRET_USAGES, [A.CKA_SIGN, A.CKA_VERIFY]);
-    requireMechanisms(j, facts, what, (m) => m.length === 1 && HMAC_MECHANISM_SET.has(m[0]!));
+    requireMechanisms(j, token, facts, what, (m) => m.length === 1 && HMAC_MECHANISM_SET.has(m[0]!));
   } else {
     j.problems.push(`${what} is of key type ${facts.keyType}, neither AES nor a generic secret`);
   }
@@ -122,7 +131,7 @@ export function judgeSecretKey(facts: ObjectFacts): Judgement {
  * Whether the halves belong together (the same modulus or curve) is the caller's
  * to read.
  */
-export function judgeKeyPair(privateKey: ObjectFacts, publicKey: ObjectFacts, rawRsaDecrypt: boolean): Judgement {
+export function judgeKeyPair(privateKey: ObjectFacts, publicKey: ObjectFacts, token: TokenTraits): Judgement {
   const j = judge();
   const priv = 'the private key';
   const pub = 'the public key';
@@ -144,11 +153,11 @@ export function judgeKeyPair(privateKey: ObjectFacts, publicKey: ObjectFacts, ra
   if (decrypts && kind !== 'RSA') j.problems.push(`${priv} of an elliptic-curve pair decrypts`);
   requireUsage(j, privateKey, priv, [A.CKA_DECRYPT, A.CKA_SIGN, A.CKA_UNWRAP, A.CKA_DERIVE], [decrypts ? A.CKA_DECRYPT : A.CKA_SIGN]);
   requireUsage(j, publicKey, pub, [A.CKA_ENCRYPT, A.CKA_VERIFY, A.CKA_WRAP, A.CKA_DERIVE], [decrypts ? A.CKA_ENCRYPT : A.CKA_VERIFY]);
-  const expected = keyPairMechanisms(kind, decrypts, rawRsaDecrypt);
+  const expected = keyPairMechanisms(kind, decrypts, token.rawRsaDecrypt);
   // A pair made where the token had OAEP with SHA-256 allows no raw RSA; one made elsewhere may: both fit.
-  const fits = (m: readonly number[]) => sameSet(m, expected) || (kind === 'RSA' && decrypts && sameSet(m, keyPairMechanisms(kind, decrypts, !rawRsaDecrypt)));
-  requireMechanisms(j, privateKey, priv, fits);
-  requireMechanisms(j, publicKey, pub, fits);
+  const fits = (m: readonly number[]) => sameSet(m, expected) || (kind === 'RSA' && decrypts && sameSet(m, keyPairMechanisms(kind, decrypts, !token.rawRsaDecrypt)));
+  requireMechanisms(j, token, privateKey, priv, fits);
+  requireMechanisms(j, token, publicKey, pub, fits);
   if (kind === 'EC' && privateKey.mechanisms.includes(CKM_EDDSA)) j.problems.push(`${priv} allows EdDSA on a Weierstrass curve`);
   return plain(j);
 }

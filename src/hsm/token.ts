@@ -3,7 +3,7 @@ import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
 import type { KeyMaterialRef } from '../domain/key.js';
 import type { KeyVault } from '../services/ports.js';
-import { detectCapabilities, type TokenCapabilities } from './capabilities.js';
+import { detectCapabilities, type AttributeSupport, type TokenCapabilities } from './capabilities.js';
 import { acquireModule, releaseModule } from './pkcs11-module.js';
 import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
 import { SessionPool } from './session-pool.js';
@@ -15,7 +15,7 @@ import { IncorrectKeyMaterialException, InvalidCiphertextException, KMSInternalE
 import { derElement } from '../domain/der.js';
 import { oaepDecode } from '../domain/oaep.js';
 import { KeyVersionNotVerified, type KeyVersionCheck, type KeyVersionVerdict, type SigningKeyPairParams, type WrappingAlgorithm } from '../services/ports.js';
-import { judgeKeyPair, judgeSecretKey, madeInToken, PRIVATE_FLAGS, PUBLIC_FLAGS, SECRET_FLAGS, type Judgement, type ObjectFacts } from './object-verification.js';
+import { judgeKeyPair, judgeSecretKey, madeInToken, PRIVATE_FLAGS, PUBLIC_FLAGS, SECRET_FLAGS, type Judgement, type ObjectFacts, type TokenTraits } from './object-verification.js';
 import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 import {
   aesGcmMechanism,
@@ -65,6 +65,9 @@ export interface TokenOptions {
 
 const RW_SESSION = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
 
+/** What a token answers for an attribute it does not know or will not set. */
+const ATTRIBUTE_REFUSED: ReadonlySet<number> = new Set([pkcs11js.CKR_ATTRIBUTE_TYPE_INVALID, pkcs11js.CKR_ATTRIBUTE_VALUE_INVALID, pkcs11js.CKR_TEMPLATE_INCONSISTENT]);
+
 const NOT_256_BITS = 'The key material must be a 256-bit symmetric key.';
 
 /** The object classes that hold key material, and so are named by a CKA_ID here. */
@@ -89,17 +92,20 @@ export class Pkcs11Token implements KeyVault {
   private readonly privateKeyWork: PrivateKeyThread;
   private loginSession: Buffer | undefined;
 
+  readonly capabilities: TokenCapabilities;
+
   private constructor(
     private readonly lib: P11.PKCS11,
     private readonly options: TokenOptions,
     private readonly slot: Buffer,
     private readonly pin: string,
-    readonly capabilities: TokenCapabilities,
+    mechanisms: Omit<TokenCapabilities, keyof AttributeSupport>,
   ) {
     this.pool = new SessionPool(options.sessions, () => lib.C_OpenSession(slot, RW_SESSION), (s) => lib.C_CloseSession(s));
     this.keygen = new KeyGenerationThread(options.modulePath, slot);
     this.privateKeyWork = new PrivateKeyThread(options.modulePath, slot);
     this.login();
+    this.capabilities = { ...mechanisms, ...this.probeAttributeSupport() };
     this.oaepSha256Unwrap = this.probeOaepSha256Unwrap();
     this.indexHandles();
   }
@@ -156,6 +162,30 @@ export class Pkcs11Token implements KeyVault {
     }
   }
 
+  /**
+   * Whether the token keeps CKA_ALLOWED_MECHANISMS: a session AES key is made
+   * with it, and the attribute read back. A token that refuses the attribute, or
+   * drops it, makes every object without it from then on (see fit).
+   */
+  private probeAttributeSupport(): AttributeSupport {
+    const session = this.lib.C_OpenSession(this.slot, RW_SESSION);
+    try {
+      const key = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, probeWrappingKeyTemplate());
+      const kept = this.lib.C_GetAttributeValue(session, key, [{ type: pkcs11js.CKA_ALLOWED_MECHANISMS }])[0]!.value as Buffer;
+      return { allowedMechanismsAttribute: kept.length === 8 && Number(kept.readBigUInt64LE()) === pkcs11js.CKM_AES_KEY_WRAP };
+    } catch (e) {
+      if (e instanceof pkcs11js.Pkcs11Error && ATTRIBUTE_REFUSED.has(e.code)) return { allowedMechanismsAttribute: false };
+      throw e;
+    } finally {
+      this.lib.C_CloseSession(session); // session objects go with it
+    }
+  }
+
+  /** A template as this token takes it: without CKA_ALLOWED_MECHANISMS where the token refuses it. */
+  private fit(template: P11.Template): P11.Template {
+    return this.capabilities.allowedMechanismsAttribute ? template : template.filter((a) => a.type !== pkcs11js.CKA_ALLOWED_MECHANISMS);
+  }
+
   /** Whether RSA-OAEP with SHA-256 unwraps in this token: no mechanism flag says so, so it is tried once. */
   readonly oaepSha256Unwrap: boolean;
 
@@ -164,13 +194,13 @@ export class Pkcs11Token implements KeyVault {
     const session = this.lib.C_OpenSession(this.slot, RW_SESSION);
     try {
       const t = importWrappingKeyPairTemplates('probe', 1024, false);
-      const pair = this.lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN }, t.publicKey, t.privateKey);
+      const pair = this.lib.C_GenerateKeyPair(session, { mechanism: pkcs11js.CKM_RSA_PKCS_KEY_PAIR_GEN }, this.fit(t.publicKey), this.fit(t.privateKey));
       const wrapped = publicEncrypt(
         { key: createPublicKey({ key: this.publicKeyDer(session, pair.publicKey), format: 'der', type: 'spki' }), padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' },
         randomBytes(32),
       );
       try {
-        this.lib.C_UnwrapKey(session, rsaOaepMechanism('SHA_256'), pair.privateKey, wrapped, importedKeyTemplate(undefined));
+        this.lib.C_UnwrapKey(session, rsaOaepMechanism('SHA_256'), pair.privateKey, wrapped, this.fit(importedKeyTemplate(undefined)));
         return true;
       } catch {
         return false;
@@ -299,11 +329,11 @@ export class Pkcs11Token implements KeyVault {
       let check: () => KeyVersionCheck;
       if (single) {
         const facts = this.objectFacts(session, secrets[0]!.handle, SECRET_FLAGS);
-        judgement = judgeSecretKey(facts);
+        judgement = judgeSecretKey(facts, this.traits);
         check = () => ({ value: this.secretCheckValue(session, secrets[0]!.handle, facts), madeInToken: madeInToken(facts) });
       } else {
         const [privateKey, publicKey] = [privates[0]!.handle, publics[0]!.handle];
-        judgement = judgeKeyPair(this.objectFacts(session, privateKey, PRIVATE_FLAGS), this.objectFacts(session, publicKey, PUBLIC_FLAGS), !this.oaepSha256Unwrap);
+        judgement = judgeKeyPair(this.objectFacts(session, privateKey, PRIVATE_FLAGS), this.objectFacts(session, publicKey, PUBLIC_FLAGS), this.traits);
         if (judgement.problems.length === 0 && !this.halvesMatch(session, privateKey, publicKey)) judgement.problems.push('its private and public halves have different moduli or curves');
         check = () => ({ value: sha256(this.subjectPublicKeyInfo(session, publicKey)), madeInToken: true });
       }
@@ -319,6 +349,10 @@ export class Pkcs11Token implements KeyVault {
       for (const o of found) this.handles.set(handleCacheKey(ref, o.objectClass), o.handle);
       return { usable: true, check: actual, legacyGaps: judgement.legacyGaps };
     });
+  }
+
+  private get traits(): TokenTraits {
+    return { allowedMechanismsAttribute: this.capabilities.allowedMechanismsAttribute, rawRsaDecrypt: !this.oaepSha256Unwrap };
   }
 
   /** The key objects carrying the version's id: indexed at start-up, or searched for (made by another process since). */
@@ -371,7 +405,7 @@ export class Pkcs11Token implements KeyVault {
     return this.changing(() =>
       this.run('generate', ref, (session) => {
         // Synchronous on purpose: pkcs11js's async key generation leaks native memory per call.
-        const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, symmetricRootKeyTemplate(ref));
+        const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, this.fit(symmetricRootKeyTemplate(ref)));
         this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
         return this.madeSecretCheck(session, handle);
       }),
@@ -381,7 +415,7 @@ export class Pkcs11Token implements KeyVault {
   createHmacKey(ref: KeyMaterialRef, spec: HmacKeySpec): Promise<KeyVersionCheck> {
     return this.changing(() =>
       this.run('generate', ref, (session) => {
-        const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, hmacKeyTemplate(ref, spec));
+        const handle = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN }, this.fit(hmacKeyTemplate(ref, spec)));
         this.handles.set(handleCacheKey(ref, pkcs11js.CKO_SECRET_KEY), handle);
         return this.madeSecretCheck(session, handle);
       }),
@@ -437,7 +471,7 @@ export class Pkcs11Token implements KeyVault {
    */
   private async generateKeyPair(mechanism: P11.Mechanism, t: { publicKey: P11.Template; privateKey: P11.Template }): Promise<{ publicKey: Buffer; privateKey: Buffer }> {
     try {
-      return await this.changing(() => this.keygen.generateKeyPair(mechanism, t.publicKey, t.privateKey));
+      return await this.changing(() => this.keygen.generateKeyPair(mechanism, this.fit(t.publicKey), this.fit(t.privateKey)));
     } catch (e) {
       const c = classifyTokenError(e, 'generate');
       if (c.relogin) this.login();
@@ -602,16 +636,16 @@ export class Pkcs11Token implements KeyVault {
       let key: Buffer;
       if (algorithm.startsWith('RSAES_OAEP')) {
         this.assertImportedKeyLength(session, rsaOaepMechanism(hash), privateKey, wrapped);
-        key = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), privateKey, wrapped, importedKeyTemplate(ref));
+        key = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), privateKey, wrapped, this.fit(importedKeyTemplate(ref)));
       } else {
         // RSA_AES_KEY_WRAP in two steps inside the token: RSA-OAEP gives an ephemeral AES key
         // (never extractable), which unwraps the material with AES key wrap with padding (RFC 5649).
         const modulusBytes = (this.lib.C_GetAttributeValue(session, privateKey, [{ type: pkcs11js.CKA_MODULUS }])[0]!.value as Buffer).length;
         // RFC 5649 wraps 32 bytes of material into 40.
         if (wrapped.length !== modulusBytes + 40) throw new InvalidCiphertextException('The wrapped key material must be a 256-bit key wrapped with RSA_AES_KEY_WRAP.');
-        const ephemeral = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), privateKey, wrapped.subarray(0, modulusBytes), ephemeralUnwrapKeyTemplate());
+        const ephemeral = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), privateKey, wrapped.subarray(0, modulusBytes), this.fit(ephemeralUnwrapKeyTemplate()));
         try {
-          key = this.lib.C_UnwrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, ephemeral, wrapped.subarray(modulusBytes), importedKeyTemplate(ref));
+          key = this.lib.C_UnwrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, ephemeral, wrapped.subarray(modulusBytes), this.fit(importedKeyTemplate(ref)));
         } finally {
           this.lib.C_DestroyObject(session, ephemeral);
         }
@@ -650,8 +684,8 @@ export class Pkcs11Token implements KeyVault {
     let probe: Buffer | undefined;
     let ephemeral: Buffer | undefined;
     try {
-      probe = this.lib.C_UnwrapKey(session, mechanism, privateKey, wrapped, lengthProbeTemplate());
-      ephemeral = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, probeWrappingKeyTemplate());
+      probe = this.lib.C_UnwrapKey(session, mechanism, privateKey, wrapped, this.fit(lengthProbeTemplate()));
+      ephemeral = this.lib.C_GenerateKey(session, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, this.fit(probeWrappingKeyTemplate()));
       let length: number;
       try {
         // RSA-OAEP carries at most 470 bytes (RSA_4096 with SHA-256), which wrap into at most 480.

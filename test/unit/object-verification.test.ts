@@ -3,6 +3,8 @@ import { pkcs11js as A } from '../../src/hsm/pkcs11js.js';
 import { judgeKeyPair, judgeSecretKey, madeInToken, type ObjectFacts } from '../../src/hsm/object-verification.js';
 import { CKM_EDDSA } from '../../src/hsm/templates.js';
 
+const SOFTHSM = { allowedMechanismsAttribute: true, rawRsaDecrypt: false };
+const judgeSecretKey_ = (facts: ObjectFacts) => judgeSecretKey(facts, SOFTHSM);
 const flags = (on: number[], off: number[]) => new Map<number, boolean>([...on.map((t) => [t, true] as const), ...off.map((t) => [t, false] as const)]);
 
 const aesRootKey: ObjectFacts = {
@@ -39,27 +41,31 @@ const ecPublic: ObjectFacts = {
 
 describe('judging a secret key object', () => {
   it('finds nothing wrong with a root key as the service makes it, and knows the token made it', () => {
-    expect(judgeSecretKey(aesRootKey)).toEqual({ problems: [], legacyGaps: [] });
+    expect(judgeSecretKey_(aesRootKey)).toEqual({ problems: [], legacyGaps: [] });
     expect(madeInToken(aesRootKey)).toBe(true);
   });
 
   it('refuses an extractable, non-sensitive or session object, and one with any extra usage', () => {
     for (const [type, value] of [[A.CKA_EXTRACTABLE, true], [A.CKA_SENSITIVE, false], [A.CKA_TOKEN, false], [A.CKA_PRIVATE, false], [A.CKA_WRAP, true], [A.CKA_DERIVE, true], [A.CKA_SIGN, true], [A.CKA_DECRYPT, false]] as const) {
-      expect(judgeSecretKey(with_(aesRootKey, { set: [[type, value]] })).problems, `attribute 0x${type.toString(16)} = ${value}`).toHaveLength(1);
+      expect(judgeSecretKey_(with_(aesRootKey, { set: [[type, value]] })).problems, `attribute 0x${type.toString(16)} = ${value}`).toHaveLength(1);
     }
   });
 
   it('refuses mechanisms beyond its purpose, and other key types', () => {
-    expect(judgeSecretKey(with_(aesRootKey, { mechanisms: [A.CKM_AES_GCM, A.CKM_AES_ECB] })).problems[0]).toMatch(/not those of its purpose/);
-    expect(judgeSecretKey(with_(aesRootKey, { keyType: A.CKK_DES3 })).problems[0]).toMatch(/neither AES nor a generic secret/);
+    expect(judgeSecretKey_(with_(aesRootKey, { mechanisms: [A.CKM_AES_GCM, A.CKM_AES_ECB] })).problems[0]).toMatch(/not those of its purpose/);
+    expect(judgeSecretKey_(with_(aesRootKey, { keyType: A.CKK_DES3 })).problems[0]).toMatch(/neither AES nor a generic secret/);
     const hmac = with_(aesRootKey, { keyType: A.CKK_GENERIC_SECRET, mechanisms: [A.CKM_SHA256_HMAC, A.CKM_SHA512_HMAC], set: [[A.CKA_SIGN, true], [A.CKA_VERIFY, true], [A.CKA_ENCRYPT, false], [A.CKA_DECRYPT, false]] });
-    expect(judgeSecretKey(hmac).problems).toHaveLength(1);
-    expect(judgeSecretKey({ ...hmac, mechanisms: [A.CKM_SHA256_HMAC] }).problems).toEqual([]);
+    expect(judgeSecretKey_(hmac).problems).toHaveLength(1);
+    expect(judgeSecretKey_({ ...hmac, mechanisms: [A.CKM_SHA256_HMAC] }).problems).toEqual([]);
   });
 
   it('tells what an object made before objects were locked lacks from what is wrong', () => {
     const legacy = with_(aesRootKey, { mechanisms: [], set: [[A.CKA_MODIFIABLE, true]] });
-    expect(judgeSecretKey(legacy)).toEqual({ problems: [], legacyGaps: ['the secret key is modifiable', 'the secret key sets no CKA_ALLOWED_MECHANISMS'] });
+    expect(judgeSecretKey_(legacy)).toEqual({ problems: [], legacyGaps: ['the secret key is modifiable', 'the secret key sets no CKA_ALLOWED_MECHANISMS'] });
+  });
+
+  it('expects no CKA_ALLOWED_MECHANISMS of a token that does not keep it', () => {
+    expect(judgeSecretKey({ ...aesRootKey, mechanisms: [] }, { ...SOFTHSM, allowedMechanismsAttribute: false })).toEqual({ problems: [], legacyGaps: [] });
   });
 
   it('reads an imported key as not made in the token', () => {
@@ -69,22 +75,22 @@ describe('judging a secret key object', () => {
 
 describe('judging a key pair', () => {
   it('finds nothing wrong with a signing pair as the service makes it', () => {
-    expect(judgeKeyPair(ecPrivate, ecPublic, false)).toEqual({ problems: [], legacyGaps: [] });
+    expect(judgeKeyPair(ecPrivate, ecPublic, { ...SOFTHSM, rawRsaDecrypt: false })).toEqual({ problems: [], legacyGaps: [] });
   });
 
   it('refuses a private half made outside the token, halves of two types, and a half that decrypts or wraps', () => {
-    expect(judgeKeyPair(with_(ecPrivate, { set: [[A.CKA_LOCAL, false]] }), ecPublic, false).problems[0]).toMatch(/not made in the token/);
-    expect(judgeKeyPair(ecPrivate, with_(ecPublic, { keyType: A.CKK_RSA }), false).problems[0]).toMatch(/key types/);
-    expect(judgeKeyPair(ecPrivate, with_(ecPublic, { set: [[A.CKA_WRAP, true]] }), false).problems).toHaveLength(1);
-    expect(judgeKeyPair(with_(ecPrivate, { mechanisms: [A.CKM_ECDSA, CKM_EDDSA] }), ecPublic, false).problems.length).toBeGreaterThan(0);
+    expect(judgeKeyPair(with_(ecPrivate, { set: [[A.CKA_LOCAL, false]] }), ecPublic, { ...SOFTHSM, rawRsaDecrypt: false }).problems[0]).toMatch(/not made in the token/);
+    expect(judgeKeyPair(ecPrivate, with_(ecPublic, { keyType: A.CKK_RSA }), { ...SOFTHSM, rawRsaDecrypt: false }).problems[0]).toMatch(/key types/);
+    expect(judgeKeyPair(ecPrivate, with_(ecPublic, { set: [[A.CKA_WRAP, true]] }), { ...SOFTHSM, rawRsaDecrypt: false }).problems).toHaveLength(1);
+    expect(judgeKeyPair(with_(ecPrivate, { mechanisms: [A.CKM_ECDSA, CKM_EDDSA] }), ecPublic, { ...SOFTHSM, rawRsaDecrypt: false }).problems.length).toBeGreaterThan(0);
   });
 
   it('accepts an RSA decryption pair with or without raw RSA, whichever the token needed when it was made', () => {
     const rsaPrivate = with_(ecPrivate, { keyType: A.CKK_RSA, mechanisms: [A.CKM_RSA_PKCS_OAEP], set: [[A.CKA_SIGN, false], [A.CKA_DECRYPT, true]] });
     const rsaPublic = with_(ecPublic, { keyType: A.CKK_RSA, mechanisms: [A.CKM_RSA_PKCS_OAEP], set: [[A.CKA_VERIFY, false], [A.CKA_ENCRYPT, true]] });
-    expect(judgeKeyPair(rsaPrivate, rsaPublic, true).problems).toEqual([]);
+    expect(judgeKeyPair(rsaPrivate, rsaPublic, { ...SOFTHSM, rawRsaDecrypt: true }).problems).toEqual([]);
     const raw = [A.CKM_RSA_PKCS_OAEP, A.CKM_RSA_X_509];
-    expect(judgeKeyPair({ ...rsaPrivate, mechanisms: raw }, { ...rsaPublic, mechanisms: raw }, false).problems).toEqual([]);
-    expect(judgeKeyPair({ ...rsaPrivate, mechanisms: [A.CKM_RSA_PKCS] }, rsaPublic, false).problems).toHaveLength(1);
+    expect(judgeKeyPair({ ...rsaPrivate, mechanisms: raw }, { ...rsaPublic, mechanisms: raw }, { ...SOFTHSM, rawRsaDecrypt: false }).problems).toEqual([]);
+    expect(judgeKeyPair({ ...rsaPrivate, mechanisms: [A.CKM_RSA_PKCS] }, rsaPublic, { ...SOFTHSM, rawRsaDecrypt: false }).problems).toHaveLength(1);
   });
 });

@@ -20,7 +20,7 @@ export const REQUEST_TAG_PREFIX = 'aws:requesttag/';
  * operation has them (normalised). A policy may name no other: a condition on a
  * key that is never filled never matches, so a Deny naming it would never apply.
  */
-const FILLED_CONDITION_KEYS: ReadonlySet<string> = new Set([
+export const FILLED_CONDITION_KEYS: ReadonlySet<string> = new Set([
   'aws:currenttime', 'aws:epochtime', 'aws:principalaccount', 'aws:principalarn', 'aws:securetransport', 'aws:sourceip', 'aws:tagkeys',
   'kms:calleraccount', 'kms:datakeypairspec', 'kms:encryptionalgorithm', 'kms:encryptioncontextkeys', 'kms:grantconstrainttype',
   'kms:granteeprincipal', 'kms:grantisforawsresource', 'kms:grantoperations', 'kms:keyorigin', 'kms:keyspec', 'kms:keyusage',

@@ -87,7 +87,8 @@ export class KeyImporter {
 
   async importKeyMaterial(ctx: CallContext, req: ImportRequest): Promise<KmsKey> {
     const extra = new Map<string, string[]>([['kms:expirationmodel', [req.expirationModel ?? 'KEY_MATERIAL_EXPIRES']]]);
-    if (req.validTo) extra.set('kms:validto', [req.validTo.toISOString()]);
+    // A timestamp in epoch seconds, compared with numeric operators (AWS's kms:ValidTo examples).
+    if (req.validTo) extra.set('kms:validto', [String(Math.floor(req.validTo.getTime() / 1000))]);
     const key = await this.access.useKey(ctx, req.keyId, false, { action: 'ImportKeyMaterial', extra });
     assertExternal(key);
     assertNotPendingDeletion(key);

@@ -1,7 +1,10 @@
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type * as P11 from 'pkcs11js';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateMacCommand, SignCommand } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
-import { findSoftHsmModule } from '../../src/hsm/embedded-softhsm.js';
+import { prepareEmbeddedSoftHsm } from '../../src/hsm/embedded-softhsm.js';
 import { acquireModule, releaseModule } from '../../src/hsm/pkcs11-module.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
 import { startTestService } from '../support/service.js';
@@ -13,7 +16,10 @@ import { startTestService } from '../support/service.js';
  */
 describe('a token that refuses CKA_ALLOWED_MECHANISMS', () => {
   it('is recorded as such at start-up, warned about, and served with objects locked by their usage alone', async () => {
-    const modulePath = await findSoftHsmModule();
+    // The module is initialised with this data folder's token before the service opens it.
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-capabilities-'));
+    const { modulePath, softhsmConf } = await prepareEmbeddedSoftHsm(dataDir);
+    process.env.SOFTHSM2_CONF = softhsmConf;
     const lib = acquireModule(modulePath); // the instance every token opened in this process shares
     const refusing = (template: P11.Template) => {
       if (template.some((a) => a.type === pkcs11js.CKA_ALLOWED_MECHANISMS)) throw new pkcs11js.Pkcs11Error('CKR_ATTRIBUTE_TYPE_INVALID', pkcs11js.CKR_ATTRIBUTE_TYPE_INVALID, 'C_GenerateKey');
@@ -33,7 +39,7 @@ describe('a token that refuses CKA_ALLOWED_MECHANISMS', () => {
       return original.pair(session, mechanism, pub, priv);
     }) as typeof lib.C_GenerateKeyPair;
     const log: string[] = [];
-    const kms = await startTestService({ logLines: log });
+    const kms = await startTestService({ dataDir, logLines: log });
     try {
       expect(kms.service.token.capabilities.allowedMechanismsAttribute).toBe(false);
       expect(log.some((l) => l.includes('does not keep CKA_ALLOWED_MECHANISMS'))).toBe(true);

@@ -92,6 +92,10 @@ export const systemClock: Clock = { now: () => new Date() };
 /** The operations whose success counts as a use of their keys (GetKeyLastUsage). */
 const CRYPTOGRAPHIC_OPERATIONS: ReadonlySet<string> = new Set([...OPERATIONS.values()].filter((op) => op.audit.kind === 'crypto').map((op) => op.name));
 
+function sessionBounds({ pkcs11 }: Config): Pick<TokenOptions, 'sessions' | 'sessionWaitMs' | 'maxWaiting' | 'callTimeoutMs'> {
+  return { sessions: pkcs11.sessions, sessionWaitMs: pkcs11.sessionWaitMs, maxWaiting: pkcs11.maxWaiting, callTimeoutMs: pkcs11.callTimeoutMs };
+}
+
 async function tokenOptions(config: Config, changeGate: TokenChangeGate | undefined): Promise<TokenOptions> {
   const { pkcs11 } = config;
   if (pkcs11.module !== undefined && pkcs11.tokenLabel !== undefined) {
@@ -100,7 +104,7 @@ async function tokenOptions(config: Config, changeGate: TokenChangeGate | undefi
       tokenLabel: pkcs11.tokenLabel,
       pin: pkcs11.pin,
       pinFile: pkcs11.pinFile,
-      sessions: pkcs11.sessions,
+      ...sessionBounds(config),
       // A token of unknown speed (a network HSM, say) is called asynchronously unless told otherwise.
       synchronousSmallOperations: pkcs11.synchronousSmallOperations ?? false,
       changeGate,
@@ -115,7 +119,7 @@ async function tokenOptions(config: Config, changeGate: TokenChangeGate | undefi
     tokenLabel: embedded.tokenLabel,
     pin: pinElsewhere ? pkcs11.pin : embedded.userPin,
     pinFile: pkcs11.pinFile,
-    sessions: pkcs11.sessions,
+    ...sessionBounds(config),
     synchronousSmallOperations: pkcs11.synchronousSmallOperations ?? true,
     initializeWith: { soPin: embedded.soPin },
     changeGate,
@@ -226,7 +230,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'hsm-kms' } }, pino.destination(2));
   logger.debug({ config: redactConfig(config) }, 'configuration');
 
-  const token = await Pkcs11Token.open(await tokenOptions(config, role.kind === 'standalone' ? undefined : role.tokenGate));
+  const token = await Pkcs11Token.open({ ...(await tokenOptions(config, role.kind === 'standalone' ? undefined : role.tokenGate)), log: logger });
   if (token.unreadableObjects > 0) {
     const fate = config.pkcs11.module === undefined ? 'they were destroyed (the embedded token is this service\'s alone)' : 'they are not used; the token\'s owner should remove them';
     logger.warn({ unreadableObjects: token.unreadableObjects }, `the token held objects whose class and id cannot be read (left half-written by a crash): ${fate}`);

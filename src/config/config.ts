@@ -53,10 +53,16 @@ export const ConfigSchema = z
         pin: z.string().min(1).optional(),
         pinFile: z.string().min(1).optional(),
         sessions: positiveInt.max(256).default(8),
+        /** How long a request waits for a free session before DependencyTimeoutException. */
+        sessionWaitMs: z.coerce.number().int().min(1).max(60_000).default(2_000),
+        /** Requests waiting for a session at most; the next one is answered DependencyTimeoutException at once. */
+        maxWaiting: z.coerce.number().int().min(0).max(100_000).default(1_024),
+        /** How long an asynchronous token call may take before it is given up and the token initialised again. */
+        callTimeoutMs: z.coerce.number().int().min(100).max(300_000).default(10_000),
         /** Small symmetric operations as synchronous calls (a token in process memory); default: on for the embedded SoftHSM only. */
         synchronousSmallOperations: flag.optional(),
       })
-      .default({ sessions: 8 }),
+      .prefault({}),
     /** SQLite file path; a postgres:// URL comes with the PostgreSQL store. */
     database: z.string().min(1).optional(),
     /** How long another instance's metadata changes may take to be seen (AWS KMS is eventually consistent too). */
@@ -156,6 +162,9 @@ function fromEnvironment(env: Env) {
       pin: env.KMS_PKCS11_PIN,
       pinFile: env.KMS_PKCS11_PIN_FILE,
       sessions: env.KMS_PKCS11_SESSIONS,
+      sessionWaitMs: env.KMS_PKCS11_SESSION_WAIT_MS,
+      maxWaiting: env.KMS_PKCS11_MAX_WAITING,
+      callTimeoutMs: env.KMS_PKCS11_CALL_TIMEOUT_MS,
       synchronousSmallOperations: env.KMS_PKCS11_SYNCHRONOUS,
     },
     database: env.KMS_DATABASE,

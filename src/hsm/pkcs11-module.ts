@@ -42,3 +42,23 @@ export function releaseModule(modulePath: string): void {
     entry.lib.close();
   }
 }
+
+/**
+ * Finalises and initialises the loaded module again, after its device failed:
+ * every session, handle and login of it is gone (other tokens opened on it find
+ * their sessions invalid and replace them).
+ */
+export function reinitializeModule(modulePath: string): void {
+  const entry = loaded.get(modulePath);
+  if (!entry) throw new Error(`the PKCS#11 module ${modulePath} is not loaded`);
+  try {
+    entry.lib.C_Finalize();
+  } catch {
+    // Already finalised, or the device took the state with it: initialising is what matters.
+  }
+  try {
+    entry.lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  } catch (e) {
+    if (!(e instanceof pkcs11js.Pkcs11Error && e.code === pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED)) throw e;
+  }
+}

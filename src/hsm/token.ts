@@ -4,9 +4,9 @@ import { pkcs11js } from './pkcs11js.js';
 import type { KeyMaterialRef } from '../domain/key.js';
 import type { KeyVault } from '../services/ports.js';
 import { detectCapabilities, type AttributeSupport, type TokenCapabilities } from './capabilities.js';
-import { acquireModule, releaseModule } from './pkcs11-module.js';
+import { acquireModule, reinitializeModule, releaseModule } from './pkcs11-module.js';
 import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
-import { SessionPool } from './session-pool.js';
+import { SessionPool, SessionUnavailable, type PoolGauges } from './session-pool.js';
 import { KeyGenerationThread } from './keygen-thread.js';
 import { PrivateKeyThread } from './private-key-thread.js';
 import type { TokenChangeGate } from './change-gate.js';
@@ -50,6 +50,12 @@ export interface TokenOptions {
   readonly pin?: string;
   readonly pinFile?: string;
   readonly sessions: number;
+  /** Bounds of the wait for a session and of one asynchronous call (see SessionPool). */
+  readonly sessionWaitMs: number;
+  readonly maxWaiting: number;
+  readonly callTimeoutMs: number;
+  /** Where the token says it lost the device and got it back (the operational log). */
+  readonly log?: TokenLog;
   /**
    * Small symmetric operations (AES-GCM of at most a few KiB, HMAC) as synchronous
    * calls: for a token in this process's memory (SoftHSM) they take less time than
@@ -64,6 +70,15 @@ export interface TokenOptions {
 }
 
 const RW_SESSION = pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION;
+
+export interface TokenLog {
+  warn(facts: object, message: string): void;
+  info(facts: object, message: string): void;
+}
+
+/** Backoff of the attempts to initialise the module again: from the first to the longest wait. */
+const RECOVERY_FIRST_WAIT_MS = 100;
+const RECOVERY_LONGEST_WAIT_MS = 30_000;
 
 /** What a token answers for an attribute it does not know or will not set. */
 const ATTRIBUTE_REFUSED: ReadonlySet<number> = new Set([pkcs11js.CKR_ATTRIBUTE_TYPE_INVALID, pkcs11js.CKR_ATTRIBUTE_VALUE_INVALID, pkcs11js.CKR_TEMPLATE_INCONSISTENT]);
@@ -88,20 +103,29 @@ export class Pkcs11Token implements KeyVault {
   private readonly indexed = new Map<string, Buffer[]>();
   private readonly publicKeys = new Map<string, Buffer>();
   private readonly pool: SessionPool;
-  private readonly keygen: KeyGenerationThread;
-  private readonly privateKeyWork: PrivateKeyThread;
+  private keygen: KeyGenerationThread;
+  private privateKeyWork: PrivateKeyThread;
   private loginSession: Buffer | undefined;
+  /** Set while the module is initialised again after the device failed: calls answer KeyUnavailableException meanwhile. */
+  private recovery: Promise<void> | undefined;
+  private closing = false;
+  /** How often the device was lost and got back (metrics). */
+  recoveries = 0;
 
   readonly capabilities: TokenCapabilities;
 
   private constructor(
     private readonly lib: P11.PKCS11,
     private readonly options: TokenOptions,
-    private readonly slot: Buffer,
+    private slot: Buffer,
     private readonly pin: string,
     mechanisms: Omit<TokenCapabilities, keyof AttributeSupport>,
   ) {
-    this.pool = new SessionPool(options.sessions, () => lib.C_OpenSession(slot, RW_SESSION), (s) => lib.C_CloseSession(s));
+    this.pool = new SessionPool(
+      { size: options.sessions, waitMs: options.sessionWaitMs, maxWaiting: options.maxWaiting, callTimeoutMs: options.callTimeoutMs },
+      () => lib.C_OpenSession(slot, RW_SESSION),
+      (s) => lib.C_CloseSession(s),
+    );
     this.keygen = new KeyGenerationThread(options.modulePath, slot);
     this.privateKeyWork = new PrivateKeyThread(options.modulePath, slot);
     this.login();
@@ -261,14 +285,83 @@ export class Pkcs11Token implements KeyVault {
   }
 
   private run<T>(operation: TokenOperation, ref: KeyMaterialRef | undefined, work: (session: Buffer) => T | Promise<T>): Promise<T> {
+    if (this.recovery) return Promise.reject(classifyTokenError(new SessionUnavailable('closed'), operation).error);
     return this.pool
       .use(work, (e) => classifyTokenError(e, operation).evictSession)
       .catch((e: unknown) => {
-        const c = classifyTokenError(e, operation);
-        if (c.dropHandle && ref) this.forgetHandles(ref);
-        if (c.relogin) this.login();
-        throw c.error;
+        throw this.classified(e, operation, ref);
       });
+  }
+
+  /** The one way a failed call is handled: its API error, and what it says about handles, login and the device. */
+  private classified(e: unknown, operation: TokenOperation, ref: KeyMaterialRef | undefined): Error {
+    const c = classifyTokenError(e, operation);
+    if (c.dropHandle && ref) this.forgetHandles(ref);
+    if (c.relogin && !c.resetToken) {
+      try {
+        this.login();
+      } catch {
+        // The next call tells more; this one's error stands.
+      }
+    }
+    if (c.resetToken) this.recover(c.error.detail ?? c.error.message);
+    return c.error;
+  }
+
+  /**
+   * After the device failed (or a call never returned): the module is finalised
+   * and initialised again, the token found and logged in again, and every handle
+   * found again and verified before its next use; attempts back off from 100 ms
+   * to 30 s. Calls meanwhile answer KeyUnavailableException (retryable); nothing
+   * waits on the device.
+   */
+  private recover(cause: string): void {
+    if (this.recovery || this.closing) return;
+    this.options.log?.warn({ cause }, 'the token failed: initialising the PKCS#11 module again; requests answer KeyUnavailableException meanwhile');
+    this.recovery = (async () => {
+      for (let wait = RECOVERY_FIRST_WAIT_MS, attempt = 1; !this.closing; wait = Math.min(wait * 2, RECOVERY_LONGEST_WAIT_MS), attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        if (this.closing) return;
+        try {
+          await this.reinitialize();
+          this.recoveries++;
+          this.options.log?.info({ attempt }, 'the token is back');
+          return;
+        } catch (e) {
+          this.options.log?.warn({ attempt, error: (e as Error).message, nextInMs: Math.min(wait * 2, RECOVERY_LONGEST_WAIT_MS) }, 'the token is still unavailable');
+        }
+      }
+    })().finally(() => {
+      this.recovery = undefined;
+    });
+  }
+
+  private async reinitialize(): Promise<void> {
+    reinitializeModule(this.options.modulePath);
+    const slot = findSlot(this.lib, this.options.tokenLabel);
+    if (!slot) throw new Error(`no PKCS#11 token labelled '${this.options.tokenLabel}'`);
+    this.slot = slot;
+    this.loginSession = undefined; // died with the module's state
+    this.login();
+    this.pool.reset(() => this.lib.C_OpenSession(slot, RW_SESSION));
+    // The threads' sessions died too; they start again on the new slot.
+    await Promise.all([this.keygen.close(), this.privateKeyWork.close()]);
+    this.keygen = new KeyGenerationThread(this.options.modulePath, slot);
+    this.privateKeyWork = new PrivateKeyThread(this.options.modulePath, slot);
+    // Handles are the module's: found again, and verified again before use.
+    this.handles.clear();
+    this.indexed.clear();
+    this.publicKeys.clear();
+    this.indexHandles();
+  }
+
+  /** Whether calls are served now (false while the module is initialised again). */
+  get available(): boolean {
+    return this.recovery === undefined && !this.closing;
+  }
+
+  get sessionGauges(): PoolGauges {
+    return this.pool.gauges;
   }
 
   /**
@@ -470,12 +563,11 @@ export class Pkcs11Token implements KeyVault {
    * asynchronous generation leaks native memory.)
    */
   private async generateKeyPair(mechanism: P11.Mechanism, t: { publicKey: P11.Template; privateKey: P11.Template }): Promise<{ publicKey: Buffer; privateKey: Buffer }> {
+    if (this.recovery) throw this.classified(new SessionUnavailable('closed'), 'generate', undefined);
     try {
       return await this.changing(() => this.keygen.generateKeyPair(mechanism, this.fit(t.publicKey), this.fit(t.privateKey)));
     } catch (e) {
-      const c = classifyTokenError(e, 'generate');
-      if (c.relogin) this.login();
-      throw c.error;
+      throw this.classified(e, 'generate', undefined);
     }
   }
 
@@ -553,14 +645,12 @@ export class Pkcs11Token implements KeyVault {
    * are classified as any token call's.
    */
   private async onPrivateKeyThread(operation: 'sign' | 'decrypt', ref: KeyMaterialRef, mechanism: P11.Mechanism, input: Buffer): Promise<Buffer> {
+    if (this.recovery) throw this.classified(new SessionUnavailable('closed'), operation, ref);
     const handle = this.requireHandle(ref, pkcs11js.CKO_PRIVATE_KEY);
     try {
       return await this.privateKeyWork.run({ operation, handle, mechanism, input });
     } catch (e) {
-      const c = classifyTokenError(e, operation);
-      if (c.dropHandle) this.forgetHandles(ref);
-      if (c.relogin) this.login();
-      throw c.error;
+      throw this.classified(e, operation, ref);
     }
   }
 
@@ -766,6 +856,8 @@ export class Pkcs11Token implements KeyVault {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    await this.recovery;
     await this.keygen.close();
     await this.privateKeyWork.close();
     await this.pool.close();

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidCiphertextException, KMSInternalException } from '../../src/domain/errors.js';
+import { DependencyTimeoutException, InvalidCiphertextException, KeyUnavailableException, KMSInternalException } from '../../src/domain/errors.js';
 import { classifyTokenError } from '../../src/hsm/pkcs11-errors.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
-import { SessionPool } from '../../src/hsm/session-pool.js';
+import { SessionPool, SessionUnavailable, type SessionPoolLimits } from '../../src/hsm/session-pool.js';
 
 const p11 = (code: number) => new pkcs11js.Pkcs11Error('test', code, 'C_Test');
 
@@ -19,6 +19,14 @@ describe('classifyTokenError', () => {
   it('evicts sessions the token lost and drops handles that no longer name an object', () => {
     expect(classifyTokenError(p11(pkcs11js.CKR_SESSION_HANDLE_INVALID), 'encrypt').evictSession).toBe(true);
     expect(classifyTokenError(p11(pkcs11js.CKR_DEVICE_ERROR), 'decrypt').evictSession).toBe(true);
+    for (const code of [pkcs11js.CKR_DEVICE_ERROR, pkcs11js.CKR_DEVICE_REMOVED, pkcs11js.CKR_TOKEN_NOT_PRESENT]) {
+      const device = classifyTokenError(p11(code), 'encrypt');
+      expect(device.resetToken).toBe(true);
+      expect(device.error).toBeInstanceOf(KeyUnavailableException);
+    }
+    expect(classifyTokenError(p11(pkcs11js.CKR_SESSION_HANDLE_INVALID), 'encrypt').resetToken).toBe(false);
+    expect(classifyTokenError(new SessionUnavailable('wait-timeout'), 'encrypt').error).toBeInstanceOf(DependencyTimeoutException);
+    expect(classifyTokenError(new SessionUnavailable('hung'), 'encrypt').resetToken).toBe(true);
     expect(classifyTokenError(p11(pkcs11js.CKR_OPERATION_ACTIVE), 'encrypt').evictSession).toBe(true);
     const lost = classifyTokenError(p11(pkcs11js.CKR_OBJECT_HANDLE_INVALID), 'encrypt');
     expect(lost.dropHandle).toBe(true);
@@ -29,10 +37,10 @@ describe('classifyTokenError', () => {
 });
 
 describe('SessionPool', () => {
-  function pool(size: number) {
+  function pool(size: number, bounds: Partial<SessionPoolLimits> = {}) {
     let opened = 0;
     const closed: Buffer[] = [];
-    const p = new SessionPool(size, () => Buffer.from([++opened]), (s) => closed.push(s));
+    const p = new SessionPool({ size, waitMs: 5_000, maxWaiting: 100, callTimeoutMs: 0, ...bounds }, () => Buffer.from([++opened]), (s) => closed.push(s));
     return { p, closed, opened: () => opened };
   }
 
@@ -76,5 +84,42 @@ describe('SessionPool', () => {
     await expect(waiter).rejects.toThrow(/closed/);
     release();
     await holder;
+  });
+
+  it('bounds the wait for a session in time and in length, and lets no refused caller hold a place', async () => {
+    const { p } = pool(1, { waitMs: 30, maxWaiting: 1 });
+    let release!: () => void;
+    const holder = p.use(() => new Promise<void>((r) => (release = r)), () => false);
+    const waiter = p.use(() => 'late', () => false);
+    const refused = p.use(() => 'refused', () => false);
+    await expect(refused).rejects.toMatchObject({ reason: 'queue-full' });
+    await expect(waiter).rejects.toMatchObject({ reason: 'wait-timeout' });
+    expect(p.gauges).toEqual({ size: 1, open: 1, inUse: 1, waiting: 0 });
+    release();
+    await holder;
+    expect(await p.use((s) => s[0], () => false)).toBe(1);
+  });
+
+  it('gives up on a call that never returns, leaves its session behind, and serves the next caller with a fresh one', async () => {
+    const { p, closed, opened } = pool(1, { callTimeoutMs: 30 });
+    const hung = p.use(() => new Promise<never>(() => undefined), () => false);
+    await expect(hung).rejects.toMatchObject({ reason: 'hung' });
+    expect(await p.use((s) => s[0], () => false)).toBe(2);
+    // Never closed under the call that may still be running.
+    expect(closed).toEqual([]);
+    expect(opened()).toBe(2);
+  });
+
+  it('after a reset, closes sessions of the old module as they come back and opens new ones', async () => {
+    const { p, closed } = pool(2);
+    await p.use(() => undefined, () => false); // one idle session (1)
+    let release!: () => void;
+    const lent = p.use(() => new Promise<void>((r) => (release = r)), () => false); // takes 1
+    p.reset(() => Buffer.from([99]));
+    expect(await p.use((s) => s[0], () => false)).toBe(99);
+    release();
+    await lent;
+    expect(closed.map((s) => s[0])).toEqual([1]);
+    expect(await p.use((s) => s[0], () => false)).toBe(99);
   });
 });

@@ -2,6 +2,7 @@ import { decodeGrantToken, type Grant } from '../../domain/grant.js';
 import type { GrantStore } from './access-ports.js';
 import type { Clock } from '../ports.js';
 import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
+import { BoundedCache } from '../bounded-cache.js';
 
 /**
  * The grants of each key to each grantee, cached like key metadata: a grant made
@@ -11,32 +12,23 @@ import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
  * loaded, so a key with thousands of grants costs a caller no more than its own.
  */
 export class GrantDirectory {
-  private readonly byKey = new Map<string, Map<string, { grants: Grant[]; expires: number }>>();
-  /** Moves on every change, so that a read that began before it does not cache what it read. */
-  private generation = 0;
+  /** By key (the group dropped when its grants change), then by grantee. */
+  readonly cache: BoundedCache<Grant[]>;
 
   constructor(
     private readonly store: GrantStore,
-    private readonly clock: Clock,
-    private readonly ttlMs: number,
+    clock: Clock,
+    ttlMs: number,
     private readonly changes: ChangeFeed = SINGLE_PROCESS,
   ) {
+    this.cache = new BoundedCache('grants', clock, ttlMs);
     changes.subscribe((change) => {
-      if (change.kind === 'grants') this.drop(change.keyId);
+      if (change.kind === 'grants') this.cache.drop(change.keyId);
     });
   }
 
-  async grantsFor(keyId: string, granteePrincipal: string): Promise<Grant[]> {
-    const now = this.clock.now().getTime();
-    const hit = this.byKey.get(keyId)?.get(granteePrincipal);
-    if (hit && hit.expires > now) return hit.grants;
-    const generation = this.generation;
-    const grants = await this.store.grantsOfGrantee(keyId, granteePrincipal);
-    if (generation !== this.generation) return grants;
-    let ofKey = this.byKey.get(keyId);
-    if (!ofKey) this.byKey.set(keyId, (ofKey = new Map()));
-    ofKey.set(granteePrincipal, { grants, expires: now + this.ttlMs });
-    return grants;
+  grantsFor(keyId: string, granteePrincipal: string): Promise<Grant[]> {
+    return this.cache.get(keyId, granteePrincipal, () => this.store.grantsOfGrantee(keyId, granteePrincipal));
   }
 
   /** The grants named by grant tokens (InvalidGrantTokenException for a malformed one); retired grants are simply absent. */
@@ -48,12 +40,7 @@ export class GrantDirectory {
 
   /** The key's grants changed here: forgotten here and in every other process. */
   forget(keyId: string): void {
-    this.drop(keyId);
+    this.cache.drop(keyId);
     this.changes.publish({ kind: 'grants', keyId });
-  }
-
-  private drop(keyId: string): void {
-    this.generation++;
-    this.byKey.delete(keyId);
   }
 }

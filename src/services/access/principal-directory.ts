@@ -4,11 +4,7 @@ import type { PrincipalStore } from './access-ports.js';
 import type { CredentialSealer } from './credential-sealer.js';
 import type { Clock, Credential, CredentialDirectory } from '../ports.js';
 import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
-
-interface Cached {
-  readonly credential: Credential;
-  readonly expires: number;
-}
+import { BoundedCache } from '../bounded-cache.js';
 
 /** Known access keys kept at most; the oldest is dropped first. Unknown ids are never cached. */
 const MAX_CACHED = 10_000;
@@ -21,22 +17,20 @@ const MAX_CACHED = 10_000;
  * the feed did not carry counts within the TTL.
  */
 export class PrincipalDirectory implements CredentialDirectory {
-  private readonly cache = new Map<string, Cached>();
-  private readonly loading = new Map<string, Promise<Credential | undefined>>();
-  /** Moves on every forget, so that a load that began before a change does not cache what it read. */
-  private generation = 0;
+  readonly cache: BoundedCache<Credential | undefined>;
   private readonly bootstrap: Credential;
 
   constructor(
     private readonly store: PrincipalStore,
     private readonly sealer: CredentialSealer,
-    private readonly clock: Clock,
-    private readonly ttlMs: number,
+    clock: Clock,
+    ttlMs: number,
     admin: { accessKeyId: string; secretAccessKey: string },
     /** The service's default account, whose root is the operator. */
     private readonly operatorAccount: string,
     private readonly changes: ChangeFeed = SINGLE_PROCESS,
   ) {
+    this.cache = new BoundedCache('credentials', clock, ttlMs, MAX_CACHED);
     changes.subscribe((change) => {
       if (change.kind === 'credentials') this.drop(change.accessKeyIds);
     });
@@ -46,16 +40,10 @@ export class PrincipalDirectory implements CredentialDirectory {
     };
   }
 
-  async lookup(accessKeyId: string): Promise<Credential | undefined> {
-    if (accessKeyId === this.bootstrap.principal.accessKeyId) return this.bootstrap;
-    const hit = this.cache.get(accessKeyId);
-    if (hit && hit.expires > this.clock.now().getTime()) return hit.credential;
-    let pending = this.loading.get(accessKeyId);
-    if (!pending) {
-      pending = this.load(accessKeyId).finally(() => this.loading.delete(accessKeyId));
-      this.loading.set(accessKeyId, pending);
-    }
-    return pending;
+  lookup(accessKeyId: string): Promise<Credential | undefined> {
+    if (accessKeyId === this.bootstrap.principal.accessKeyId) return Promise.resolve(this.bootstrap);
+    // Unknown ids are not remembered: a flood of made-up ids cannot push real ones out.
+    return this.cache.get(accessKeyId, '', () => this.read(accessKeyId), (credential) => credential !== undefined);
   }
 
   /** Forgets cached credentials so that a change made here counts on the next request. */
@@ -65,18 +53,7 @@ export class PrincipalDirectory implements CredentialDirectory {
   }
 
   private drop(accessKeyIds: readonly string[]): void {
-    this.generation++;
-    for (const id of accessKeyIds) this.cache.delete(id);
-  }
-
-  private async load(accessKeyId: string): Promise<Credential | undefined> {
-    const generation = this.generation;
-    const credential = await this.read(accessKeyId);
-    // Unknown ids are not remembered: a flood of made-up ids cannot push real ones out.
-    if (credential === undefined || generation !== this.generation) return credential;
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
-    this.cache.set(accessKeyId, { credential, expires: this.clock.now().getTime() + this.ttlMs });
-    return credential;
+    for (const id of accessKeyIds) this.cache.drop(id);
   }
 
   private async read(accessKeyId: string): Promise<Credential | undefined> {

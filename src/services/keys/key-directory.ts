@@ -4,11 +4,7 @@ import type { KmsKey, Tag } from '../../domain/key.js';
 import type { CallContext } from '../context.js';
 import type { Clock, MetadataStore } from '../ports.js';
 import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
-
-interface Cached<T> {
-  readonly value: T;
-  readonly expires: number;
-}
+import { BoundedCache } from '../bounded-cache.js';
 
 /**
  * Finds keys by any name a caller may use, with an in-memory cache so that
@@ -17,36 +13,36 @@ interface Cached<T> {
  * processes; a change the feed did not carry is seen within the TTL.
  */
 export class KeyDirectory {
-  private readonly keys = new Map<string, Cached<KmsKey>>();
-  private readonly aliases = new Map<string, Cached<string>>();
+  private readonly keys: BoundedCache<KmsKey | undefined>;
+  private readonly aliases: BoundedCache<string | undefined>;
   /** Only read when a policy's conditions ask for them (aws:ResourceTag, kms:ResourceAliases). */
-  private readonly tagsByKey = new Map<string, Cached<Tag[]>>();
-  private readonly aliasesByKey = new Map<string, Cached<string[]>>();
-  /** Moves on every change, so that a read that began before it does not cache what it read. */
-  private generation = 0;
+  private readonly tagsByKey: BoundedCache<Tag[]>;
+  private readonly aliasesByKey: BoundedCache<string[]>;
 
   constructor(
     private readonly store: MetadataStore,
-    private readonly clock: Clock,
-    private readonly ttlMs: number,
+    clock: Clock,
+    ttlMs: number,
     private readonly changes: ChangeFeed = SINGLE_PROCESS,
   ) {
+    this.keys = new BoundedCache('keys', clock, ttlMs);
+    this.aliases = new BoundedCache('aliases', clock, ttlMs);
+    this.tagsByKey = new BoundedCache('key-tags', clock, ttlMs);
+    this.aliasesByKey = new BoundedCache('key-aliases', clock, ttlMs);
     changes.subscribe((change) => {
       if (change.kind === 'key') this.dropKey(change.keyId);
       else if (change.kind === 'alias') this.dropAlias(change.accountId, change.aliasName, change.targetKeyIds);
     });
   }
 
-  async get(keyId: string): Promise<KmsKey | undefined> {
-    const now = this.clock.now().getTime();
-    const hit = this.keys.get(keyId);
-    if (hit && hit.expires > now) return hit.value;
-    const generation = this.generation;
-    const key = await this.store.getKey(keyId);
-    if (generation !== this.generation) return key;
-    if (key) this.keys.set(keyId, { value: key, expires: now + this.ttlMs });
-    else this.keys.delete(keyId);
-    return key;
+  /** The caches, for their hit rates. */
+  get caches(): Array<BoundedCache<unknown>> {
+    return [this.keys, this.aliases, this.tagsByKey, this.aliasesByKey] as Array<BoundedCache<unknown>>;
+  }
+
+  get(keyId: string): Promise<KmsKey | undefined> {
+    // A key not (or no longer) there is not remembered: it may be made at any moment.
+    return this.keys.get(keyId, '', () => this.store.getKey(keyId), (key) => key !== undefined);
   }
 
   /** Resolves a KeyId parameter to a key of the account it names (the caller's unless an ARN says otherwise), or NotFoundException. */
@@ -62,24 +58,16 @@ export class KeyDirectory {
   }
 
   private async aliasTarget(accountId: string, aliasName: string): Promise<string | undefined> {
-    const cacheKey = `${accountId}/${aliasName}`;
-    const now = this.clock.now().getTime();
-    const hit = this.aliases.get(cacheKey);
-    if (hit && hit.expires > now) return hit.value;
-    const generation = this.generation;
-    const alias = await this.store.getAlias(accountId, aliasName);
-    if (generation !== this.generation) return alias?.targetKeyId;
-    if (alias) this.aliases.set(cacheKey, { value: alias.targetKeyId, expires: now + this.ttlMs });
-    else this.aliases.delete(cacheKey);
-    return alias?.targetKeyId;
+    const alias = `${accountId}/${aliasName}`;
+    return this.aliases.get(alias, '', async () => (await this.store.getAlias(accountId, aliasName))?.targetKeyId, (target) => target !== undefined);
   }
 
   tagsOf(keyId: string): Promise<Tag[]> {
-    return this.cached(this.tagsByKey, keyId, () => this.store.listTags(keyId));
+    return this.tagsByKey.get(keyId, '', () => this.store.listTags(keyId));
   }
 
-  async aliasNamesOf(key: KmsKey): Promise<string[]> {
-    return this.cached(this.aliasesByKey, key.keyId, async () => {
+  aliasNamesOf(key: KmsKey): Promise<string[]> {
+    return this.aliasesByKey.get(key.keyId, '', async () => {
       const names: string[] = [];
       let after: string | undefined;
       do {
@@ -89,16 +77,6 @@ export class KeyDirectory {
       } while (after !== undefined);
       return names;
     });
-  }
-
-  private async cached<T>(map: Map<string, Cached<T>>, keyId: string, load: () => Promise<T>): Promise<T> {
-    const now = this.clock.now().getTime();
-    const hit = map.get(keyId);
-    if (hit && hit.expires > now) return hit.value;
-    const generation = this.generation;
-    const value = await load();
-    if (generation === this.generation) map.set(keyId, { value, expires: now + this.ttlMs });
-    return value;
   }
 
   /** The key's metadata changed here: forgotten here and in every other process. */
@@ -114,14 +92,12 @@ export class KeyDirectory {
   }
 
   private dropKey(keyId: string): void {
-    this.generation++;
-    this.keys.delete(keyId);
-    this.tagsByKey.delete(keyId);
+    this.keys.drop(keyId);
+    this.tagsByKey.drop(keyId);
   }
 
   private dropAlias(accountId: string, aliasName: string, targetKeyIds: readonly string[]): void {
-    this.generation++;
-    this.aliases.delete(`${accountId}/${aliasName}`);
-    for (const keyId of targetKeyIds) this.aliasesByKey.delete(keyId);
+    this.aliases.drop(`${accountId}/${aliasName}`);
+    for (const keyId of targetKeyIds) this.aliasesByKey.drop(keyId);
   }
 }

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { createPublicKey } from 'node:crypto';
 import { CallHandler } from './api/call-handler.js';
-import { httpRequestListener } from './api/http-server.js';
+import { httpRequestListener, operatorApp, type OperatorRoutes } from './api/http-server.js';
+import { ServiceMetrics } from './metrics/service-metrics.js';
+import { Readiness } from './services/readiness.js';
 import type { Services } from './api/operation.js';
 import { OPERATIONS } from './api/operations/index.js';
 import { FileAuditTrail, readEventsSince } from './audit/file-trail.js';
@@ -59,7 +61,15 @@ import type { TokenChangeGate } from './hsm/change-gate.js';
 export type ServiceRole =
   | { readonly kind: 'standalone' }
   | { readonly kind: 'primary'; readonly changes: ChangeFeed; readonly tokenGate: TokenChangeGate }
-  | { readonly kind: 'worker'; readonly index: number; readonly workers: number; readonly changes: ChangeFeed; readonly tokenGate: TokenChangeGate };
+  | {
+      readonly kind: 'worker';
+      readonly index: number;
+      readonly workers: number;
+      readonly changes: ChangeFeed;
+      readonly tokenGate: TokenChangeGate;
+      /** Every worker's metrics, added up by the primary (a scrape reaches one worker of several). */
+      readonly clusterMetrics: () => Promise<string>;
+    };
 
 export interface ServiceOptions {
   readonly config: Config;
@@ -230,7 +240,12 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'hsm-kms' } }, pino.destination(2));
   logger.debug({ config: redactConfig(config) }, 'configuration');
 
-  const token = await Pkcs11Token.open({ ...(await tokenOptions(config, role.kind === 'standalone' ? undefined : role.tokenGate)), log: logger });
+  const metrics = new ServiceMetrics();
+  const token = await Pkcs11Token.open({
+    ...(await tokenOptions(config, role.kind === 'standalone' ? undefined : role.tokenGate)),
+    log: logger,
+    onCall: (operation, seconds, ok) => metrics.tokenCall(operation, seconds, ok),
+  });
   if (token.unreadableObjects > 0) {
     const fate = config.pkcs11.module === undefined ? 'they were destroyed (the embedded token is this service\'s alone)' : 'they are not used; the token\'s owner should remove them';
     logger.warn({ unreadableObjects: token.unreadableObjects }, `the token held objects whose class and id cannot be read (left half-written by a crash): ${fate}`);
@@ -241,7 +256,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   let store: MetadataStore | undefined;
   let sink: AuditSink | undefined;
   try {
-    store = openStore(config);
+    store = metrics.timed(openStore(config));
     const opened = store;
     // Every use case sees the token through this: no key version's object is used before it is verified.
     const vault = new VerifiedKeyVault(token, store, clock, logger);
@@ -260,7 +275,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId, changes);
 
     const signer = await openAuditSigner(vault);
-    const auditOptions = { ...config.audit, dir: auditDir, logger };
+    const auditOptions = { ...config.audit, dir: auditDir, logger, onSync: (seconds: number) => metrics.auditSync(seconds) };
     sink = config.audit.mode === 'on' ? await FileAuditTrail.open(auditOptions, signer) : DISABLED_AUDIT;
     const usage = new KeyUsageTracker(store.usage, config.keyUsageFlushMs, logger, role.kind === 'worker' ? path.basename(auditDir) : '');
     const audit = new AuditRecorder(sink, usage, clock);
@@ -352,8 +367,42 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     }
 
     // Signatures are checked against the wall clock the callers sign with, even when tests move the domain clock.
-    const handler = new CallHandler({ services, credentials, audit, region: config.region, accountId: config.accountId, clock: systemClock, logger });
-    const listener = httpRequestListener({ handler });
+    const handler = new CallHandler({
+      services,
+      credentials,
+      audit,
+      region: config.region,
+      accountId: config.accountId,
+      clock: systemClock,
+      logger,
+      observe: (operation, outcome, seconds) => metrics.requestFinished(operation, outcome, seconds),
+    });
+    const trail = openSink;
+    metrics.attach({
+      sessions: () => token.sessionGauges,
+      tokenAvailable: () => token.available,
+      tokenRecoveries: () => token.recoveries,
+      caches: () => [...keys.caches, grantDirectory.cache, credentials.cache].map((c) => c.stats),
+      auditBacklog: () => (trail instanceof FileAuditTrail ? trail.backlog : 0),
+      keysByState: () => opened.countKeysByState(),
+    });
+    const readiness = new Readiness({ database: () => opened.ping(), tokenAvailable: () => token.available, tokenCanary: () => sealer.canary() }, systemClock);
+    let wasReady = true;
+    const operator: OperatorRoutes = {
+      ready: async () => {
+        const report = await readiness.report();
+        if (report.ready !== wasReady) {
+          wasReady = report.ready;
+          if (report.ready) logger.info('ready again');
+          else logger.warn({ failures: report.failures }, 'not ready: /readyz answers 503');
+        }
+        return report.ready;
+      },
+      metrics: async () =>
+        role.kind === 'worker' ? { contentType: metrics.contentType(), text: await role.clusterMetrics() } : { contentType: metrics.contentType(), text: await metrics.text() },
+    };
+    if (role.kind === 'worker') metrics.shareWithPrimary();
+    const listener = httpRequestListener({ handler, operator, operatorHere: config.operatorPort === undefined });
     const { certFile, keyFile } = config.tls;
     // TLS 1.2 and 1.3 only; the certificate may be a chain.
     const server: Server =
@@ -369,6 +418,17 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     });
     const port = (server.address() as AddressInfo).port;
     const url = serviceUrl(config, port);
+    // The operator's routes on a port of their own, when one is set (plain HTTP: they carry no secret).
+    const operatorServer = config.operatorPort === undefined ? undefined : createServer(operatorApp(operator));
+    if (operatorServer) {
+      await new Promise<void>((resolve, reject) => {
+        operatorServer.once('error', reject);
+        operatorServer.listen(config.operatorPort, config.host, () => {
+          operatorServer.off('error', reject);
+          resolve();
+        });
+      });
+    }
     if (runsJobs) scheduler.start();
     usage.start();
     // A worker's primary says it once for all of them.
@@ -386,6 +446,8 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       runScheduledJobs: () => scheduler.runAll(),
       async stop() {
         await scheduler.stop();
+        operatorServer?.close();
+        operatorServer?.closeAllConnections();
         // Stop taking requests, let running ones finish (briefly), then drain the token's sessions.
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

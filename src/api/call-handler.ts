@@ -34,6 +34,8 @@ export interface CallAnswer {
 
 export interface CallHandlerDeps {
   readonly services: Services;
+  /** Told of every answered call: its operation (Unknown for a target that names none), outcome (Success or the AWS error name) and seconds. */
+  readonly observe?: (operation: string, outcome: string, seconds: number) => void;
   readonly credentials: CredentialDirectory;
   readonly audit: AuditRecorder;
   readonly region: string;
@@ -161,6 +163,7 @@ export class CallHandler {
       else deps.logger.debug(line, 'request');
     }
 
+    deps.observe?.(operation?.name ?? 'Unknown', error ? error.awsName : 'Success', Number(process.hrtime.bigint() - startedAt) / 1e9);
     const headers: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-RequestId': requestId };
     if (error) return { status, headers: { ...headers, 'x-amzn-ErrorType': error.awsName }, body: encodeError(error) };
     return { status, headers, body: encodeOutput(output!) };

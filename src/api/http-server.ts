@@ -7,24 +7,51 @@ import type { TlsDetails } from '../audit/event.js';
 import { RequestEntityTooLargeException, SerializationException, UnknownOperationException, type KmsError } from '../domain/errors.js';
 import type { CallHandler } from './call-handler.js';
 
+/** What the operator's routes tell: nothing but whether the process is ready, and its metrics. */
+export interface OperatorRoutes {
+  readonly ready: () => Promise<boolean>;
+  readonly metrics: () => Promise<{ readonly contentType: string; readonly text: string }>;
+}
+
 export interface HttpDeps {
   readonly handler: CallHandler;
+  readonly operator: OperatorRoutes;
+  /** false: the operator's routes have a port of their own (KMS_OPERATOR_PORT) and are not served here. */
+  readonly operatorHere: boolean;
   /** Larger request bodies are refused with 413; AWS's largest KMS request (a 32 KiB policy) fits. */
   readonly maxBodyBytes?: number;
 }
 
-/** The operator's routes: served by express with helmet, off the KMS hot path. */
-const OPERATOR_PATHS: ReadonlySet<string> = new Set(['/healthz']);
+/** The operator's routes: served by express with helmet, off the KMS hot path, unauthenticated and telling nothing else. */
+const OPERATOR_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 const EMPTY = Buffer.alloc(0);
 
-function operatorApp(): express.Express {
+export function operatorApp(routes: OperatorRoutes): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.use(helmet({ contentSecurityPolicy: false }));
-  app.get('/healthz', (_req, res) => {
+  app.use((_req, res, next) => {
     res.setHeader('x-amzn-RequestId', randomUUID());
+    res.setHeader('cache-control', 'no-store');
+    next();
+  });
+  // Alive: the process answers.
+  app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  // Ready: the database, the token and a canary in it (checked at most once a second); why not is in the operational log only.
+  app.get('/readyz', (_req, res) => {
+    routes.ready().then(
+      (ready) => res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready' }),
+      () => res.status(503).json({ status: 'unready' }),
+    );
+  });
+  app.get('/metrics', (_req, res) => {
+    routes.metrics().then(
+      ({ contentType, text }) => res.type(contentType).send(text),
+      () => res.status(503).type('text/plain').send('metrics unavailable\n'),
+    );
   });
   return app;
 }
@@ -36,13 +63,13 @@ function operatorApp(): express.Express {
  * refused here (wrong method or path, body too large or unreadable) too.
  */
 export function httpRequestListener(deps: HttpDeps): RequestListener {
-  const operator = operatorApp();
+  const operator = operatorApp(deps.operator);
   const limit = deps.maxBodyBytes ?? 64 * 1024;
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    if (req.method === 'GET' && OPERATOR_PATHS.has(path)) {
+    if (deps.operatorHere && req.method === 'GET' && OPERATOR_PATHS.has(path)) {
       operator(req, res);
       return;
     }

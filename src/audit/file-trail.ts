@@ -35,6 +35,8 @@ export interface FileTrailOptions {
   readonly retryMs?: number;
   /** Events held while the disk refuses them; past this, calls are refused without being queued. */
   readonly maxPending?: number;
+  /** Told how long each fsync of the trail took (metrics). */
+  readonly onSync?: (seconds: number) => void;
 }
 
 type Waiter = { resolve: () => void; reject: (e: unknown) => void };
@@ -92,6 +94,11 @@ class SyncFailure extends Error {
  * meanwhile `writable` is false and the events stay queued (marked late).
  */
 export class FileAuditTrail implements AuditSink {
+  /** Records waiting to be written (metrics: the trail's backlog). */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
   private readonly queue: Item[] = [];
   private draining = false;
   /** The drain under way, if any (close waits for it). */
@@ -311,11 +318,13 @@ export class FileAuditTrail implements AuditSink {
 
   private async syncFile(): Promise<void> {
     const file = await this.openFile();
+    const started = process.hrtime.bigint();
     try {
       await file.handle.datasync();
     } catch (e) {
       throw new SyncFailure(e);
     }
+    this.options.onSync?.(Number(process.hrtime.bigint() - started) / 1e9);
     if (this.failure !== undefined) this.options.logger.warn('the audit trail is writable again; calls are served');
     this.failure = undefined;
   }

@@ -15,7 +15,10 @@ export type ClusterMessage =
   /** Worker to primary: wants to change the token's objects (TokenChangeGate); the primary grants one at a time. */
   | { readonly type: 'gate-acquire'; readonly id: number }
   | { readonly type: 'gate-granted'; readonly id: number }
-  | { readonly type: 'gate-release'; readonly id: number };
+  | { readonly type: 'gate-release'; readonly id: number }
+  /** Worker to primary: a scrape of /metrics reached it; the primary answers with every worker's, added up. */
+  | { readonly type: 'metrics-request'; readonly id: number }
+  | { readonly type: 'metrics'; readonly id: number; readonly text: string };
 
 /** A message from the other side of the channel, checked rather than trusted. */
 export function asClusterMessage(value: unknown): ClusterMessage | undefined {
@@ -32,7 +35,10 @@ export function asClusterMessage(value: unknown): ClusterMessage | undefined {
     case 'gate-acquire':
     case 'gate-granted':
     case 'gate-release':
+    case 'metrics-request':
       return count(m.id) ? (m as ClusterMessage) : undefined;
+    case 'metrics':
+      return count(m.id) && typeof m.text === 'string' ? (m as ClusterMessage) : undefined;
     case 'hello':
     case 'stop':
       return m as ClusterMessage;

@@ -1,3 +1,4 @@
+import { ClusterMetrics } from '../metrics/service-metrics.js';
 import cluster, { type Worker } from 'node:cluster';
 import { logStartBanner, startPrimary } from '../app.js';
 import { serviceUrl, type Config } from '../config/config.js';
@@ -53,6 +54,7 @@ class WorkerHub implements ChangeFeed {
  */
 export async function runPrimary(config: Config): Promise<void> {
   const hub = new WorkerHub();
+  const clusterMetrics = new ClusterMetrics();
   const gate = new GateKeeper();
   const primary = await startPrimary({ config, role: { kind: 'primary', changes: hub, tokenGate: gate.local } });
   const { logger } = primary;
@@ -73,6 +75,13 @@ export async function runPrimary(config: Config): Promise<void> {
         else if (message?.type === 'cache-change') hub.relay(worker, message.change);
         else if (message?.type === 'gate-acquire') gate.acquire(owner + message.id, () => worker.send({ type: 'gate-granted', id: message.id }, () => undefined));
         else if (message?.type === 'gate-release') gate.release(owner + message.id);
+        else if (message?.type === 'metrics-request') {
+          const answer = (text: string) => worker.send({ type: 'metrics', id: message.id, text }, () => undefined);
+          clusterMetrics.text().then(answer, (e: unknown) => {
+            logger.warn({ err: e }, 'the workers\' metrics could not be collected');
+            answer('');
+          });
+        }
       });
       worker.once('exit', (code, signal) => {
         hub.remove(worker);

@@ -57,6 +57,33 @@ class GateThroughPrimary implements TokenChangeGate {
   }
 }
 
+/** Asks the primary for every worker's metrics, added up; refused when it does not answer within 5 s. */
+function metricsFromPrimary(): () => Promise<string> {
+  let nextId = 0;
+  const waiting = new Map<number, (text: string) => void>();
+  process.on('message', (raw) => {
+    const message = asClusterMessage(raw);
+    if (message?.type !== 'metrics') return;
+    waiting.get(message.id)?.(message.text);
+    waiting.delete(message.id);
+  });
+  return () =>
+    new Promise<string>((resolve, reject) => {
+      const id = nextId++;
+      const timer = setTimeout(() => {
+        waiting.delete(id);
+        reject(new Error('the primary did not send the metrics'));
+      }, 5_000);
+      waiting.set(id, (text) => {
+        clearTimeout(timer);
+        // Empty: the primary could not collect them (every process has node's own metrics at least).
+        if (text === '') reject(new Error('the primary could not collect the metrics'));
+        else resolve(text);
+      });
+      send({ type: 'metrics-request', id });
+    });
+}
+
 /**
  * One worker of several: waits to be told which it is, serves on the port the
  * workers share, and stops when the primary says so, on a signal, or when the
@@ -91,7 +118,10 @@ export async function runWorker(config: Config): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
-  const service: RunningService = await startService({ config, role: { kind: 'worker', index: start.index, workers: start.workers, changes: new PrimaryChannel(), tokenGate: new GateThroughPrimary() } });
+  const service: RunningService = await startService({
+    config,
+    role: { kind: 'worker', index: start.index, workers: start.workers, changes: new PrimaryChannel(), tokenGate: new GateThroughPrimary(), clusterMetrics: metricsFromPrimary() },
+  });
   stopNow = (reason) => {
     service.logger.info({ worker: start.index, reason }, 'worker stopping');
     service.stop().then(

@@ -32,6 +32,8 @@ export const ConfigSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
     port: port.default(8080),
+    /** /healthz, /readyz and /metrics on a port of their own (plain HTTP) instead of the service's. */
+    operatorPort: port.optional(),
     /** Processes serving requests on the one port (node:cluster); 1 runs the service as a single process. */
     workers: positiveInt.max(64).default(() => availableParallelism()),
     dataDir: z.string().min(1).default('./.kms'),
@@ -149,6 +151,7 @@ function fromEnvironment(env: Env) {
   return prune({
     host: env.KMS_HOST,
     port: env.KMS_PORT,
+    operatorPort: env.KMS_OPERATOR_PORT,
     workers: env.KMS_WORKERS,
     dataDir: env.KMS_DATA_DIR,
     region: env.KMS_REGION,

@@ -6,6 +6,8 @@ import type { KeyVault } from '../services/ports.js';
 import { detectCapabilities, type AttributeSupport, type TokenCapabilities } from './capabilities.js';
 import { acquireModule, reinitializeModule, releaseModule } from './pkcs11-module.js';
 import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
+
+export type { TokenOperation };
 import { SessionPool, SessionUnavailable, type PoolGauges } from './session-pool.js';
 import { KeyGenerationThread } from './keygen-thread.js';
 import { PrivateKeyThread } from './private-key-thread.js';
@@ -56,6 +58,8 @@ export interface TokenOptions {
   readonly callTimeoutMs: number;
   /** Where the token says it lost the device and got it back (the operational log). */
   readonly log?: TokenLog;
+  /** Told how long each token call took, waiting for a session included (metrics). */
+  readonly onCall?: (operation: TokenOperation, seconds: number, ok: boolean) => void;
   /**
    * Small symmetric operations (AES-GCM of at most a few KiB, HMAC) as synchronous
    * calls: for a token in this process's memory (SoftHSM) they take less time than
@@ -286,11 +290,25 @@ export class Pkcs11Token implements KeyVault {
 
   private run<T>(operation: TokenOperation, ref: KeyMaterialRef | undefined, work: (session: Buffer) => T | Promise<T>): Promise<T> {
     if (this.recovery) return Promise.reject(classifyTokenError(new SessionUnavailable('closed'), operation).error);
-    return this.pool
+    const call = this.pool
       .use(work, (e) => classifyTokenError(e, operation).evictSession)
       .catch((e: unknown) => {
         throw this.classified(e, operation, ref);
       });
+    const observe = this.options.onCall;
+    if (!observe) return call;
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    return call.then(
+      (value) => {
+        observe(operation, seconds(), true);
+        return value;
+      },
+      (e: unknown) => {
+        observe(operation, seconds(), false);
+        throw e;
+      },
+    );
   }
 
   /** The one way a failed call is handled: its API error, and what it says about handles, login and the device. */

@@ -179,6 +179,10 @@ export interface MetadataStore {
   updateKey(key: KmsKey): Promise<void>;
   /** The policy alone, so that no concurrent state change can write an older policy back. False when the key is gone. */
   updateKeyPolicy(keyId: string, policy: string, principals: Readonly<Record<string, string>>): Promise<boolean>;
+  /** How many keys are in each state (the metrics' keys by state); deleted keys are not counted. */
+  countKeysByState(): Promise<Record<string, number>>;
+  /** A trivial query: throws when the database cannot be reached (readiness). */
+  ping(): Promise<void>;
   /** Keys whose policy was written before principals were bound (policyPrincipals null), in any state. */
   listKeysWithUnboundPolicies(limit: number): Promise<KmsKey[]>;
   /** Binds such a key's policy (only while it is still unbound: a policy put meanwhile keeps its own). */

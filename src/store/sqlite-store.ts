@@ -128,6 +128,8 @@ export class SqliteStore implements MetadataStore {
         pending_window = @pending_window,
         expiration_model = @expiration_model, valid_to = @valid_to
         WHERE key_id = @key_id AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`),
+      keysByState: db.prepare('SELECT key_state, COUNT(*) AS n FROM keys WHERE provisioning = 0 AND deleted_at IS NULL GROUP BY key_state'),
+      ping: db.prepare('SELECT 1'),
       unboundPolicies: db.prepare('SELECT * FROM keys WHERE policy_principals IS NULL ORDER BY key_id LIMIT ?'),
       bindPolicy: db.prepare('UPDATE keys SET policy_principals = ? WHERE key_id = ? AND policy_principals IS NULL'),
       updatePolicy: db.prepare('UPDATE keys SET policy = ?, policy_principals = ? WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL'),
@@ -275,6 +277,15 @@ export class SqliteStore implements MetadataStore {
 
   async updateKeyPolicy(keyId: string, policy: string, principals: Readonly<Record<string, string>>): Promise<boolean> {
     return this.stmt.updatePolicy.run(policy, JSON.stringify(principals), keyId).changes === 1;
+  }
+
+  async countKeysByState(): Promise<Record<string, number>> {
+    const rows = this.stmt.keysByState.all() as Array<{ key_state: string; n: number }>;
+    return Object.fromEntries(rows.map((r) => [r.key_state, r.n]));
+  }
+
+  async ping(): Promise<void> {
+    this.stmt.ping.get();
   }
 
   async listKeysWithUnboundPolicies(limit: number): Promise<KmsKey[]> {

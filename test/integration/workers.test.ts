@@ -89,6 +89,28 @@ describe(`${WORKERS} workers on one port (KMS_WORKERS)`, () => {
     expect((await readEventsSince(audit, undefined)).filter((e) => e.eventType === 'AwsApiCall')).toEqual([]);
   });
 
+  it('publish every worker\'s metrics added up, whichever worker a scrape reaches', async () => {
+    const scrape = async () => {
+      // A new connection each time, so that scrapes reach every worker too.
+      const response = await fetch(`${endpoint}/metrics`, { headers: { connection: 'close' } });
+      expect(response.status).toBe(200);
+      return response.text();
+    };
+    const encrypts = (text: string) => Number(/^kms_requests_total\{operation="Encrypt",outcome="Success"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    const client = everyWorker();
+    const keyId = (await client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+    const before = encrypts(await scrape());
+    await allSucceed(() => client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('counted') })));
+    for (let i = 0; i < WORKERS; i++) {
+      const text = await scrape();
+      expect(encrypts(text) - before).toBe(ROUND);
+      // Both workers' pools added up; keys by state read once from the database, not summed.
+      expect(text).toMatch(new RegExp(`^kms_token_sessions\\{state="size"\\} ${8 * WORKERS}$`, 'm'));
+      // Two keys so far (one made by the first case, one here): summed over the workers it would read four.
+      expect(Number(/^kms_keys\{state="Enabled"\} (\d+)$/m.exec(text)?.[1])).toBe(2);
+    }
+  });
+
   it('see the token objects each other made, also after changing the token themselves', async () => {
     // SoftHSM hides an object another process made from a process that then changes the
     // token itself, unless changes go through the gate: two keys made on two workers in a row.

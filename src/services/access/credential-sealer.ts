@@ -39,6 +39,19 @@ export class CredentialSealer {
   }
 
   /**
+   * A round trip through the token (readiness): a fixed text sealed under the
+   * sealing key with an AAD of its own and opened again; throws unless the same
+   * text comes back.
+   */
+  async canary(): Promise<void> {
+    await this.prepare();
+    const iv = await this.ivs.next();
+    const sealed = await this.vault.encrypt(CREDENTIALS_KEY, iv, CANARY_AAD, CANARY);
+    const opened = await this.vault.decrypt(CREDENTIALS_KEY, iv, CANARY_AAD, sealed);
+    if (!opened.equals(CANARY)) throw new Error('the token\'s canary did not come back unchanged');
+  }
+
+  /**
    * Creates the sealing key unless the token has it: with the first access key
    * when one process is alone, at start-up by the primary of several workers (so
    * that two workers never both make it). Idempotent per process.
@@ -53,6 +66,9 @@ export class CredentialSealer {
     return this.ready;
   }
 }
+
+const CANARY = Buffer.from('hsm-kms readiness canary', 'utf8');
+const CANARY_AAD = Buffer.from('hsm-kms/readiness-canary/v1', 'utf8');
 
 function aad(accessKeyId: string): Buffer {
   return Buffer.from(`hsm-kms/access-key-secret/v1\0${accessKeyId}`, 'utf8');

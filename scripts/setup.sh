@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything hsm-kms needs on a Debian/Ubuntu machine with Node.js 20+:
-# the SoftHSMv2 PKCS#11 module (Debian package softhsm2), openssl, the AWS CLI and boto3 (when it can), and the npm packages.
+# the SoftHSMv2 PKCS#11 module (Debian package softhsm2), openssl, PostgreSQL (for the tests' throwaway cluster),
+# the AWS CLI and boto3 (when it can), and the npm packages.
 # Idempotent: does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,10 +14,14 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# Debian packages: softhsm2 (the embedded token) and openssl (scripts/dev-cert.sh, the TLS tests).
+# Debian packages: softhsm2 (the embedded token), openssl (scripts/dev-cert.sh, the TLS tests) and postgresql (the tests).
 missing=()
 scripts/find-softhsm.sh >/dev/null 2>&1 || missing+=(softhsm2)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# postgresql: the tests start a throwaway cluster of it (initdb); the service itself needs it only for KMS_DATABASE=postgres://.
+if [ -z "${KMS_TEST_DATABASE_URL:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     sudo=""

@@ -19,6 +19,7 @@ import { ConfigError, isLoopback, redactConfig, serviceUrl, type Config } from '
 import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
 import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
 import { VerifiedKeyVault } from './services/keys/verified-key-vault.js';
+import { PostgresStore } from './store/postgres-store.js';
 import { AliasService } from './services/keys/alias-service.js';
 import { CryptoService } from './services/crypto/crypto-service.js';
 import { IvSequence } from './services/crypto/iv-sequence.js';
@@ -136,9 +137,10 @@ async function tokenOptions(config: Config, changeGate: TokenChangeGate | undefi
   };
 }
 
-function openStore(config: Config): MetadataStore {
+/** KMS_DATABASE: a postgres:// URL (several instances on one database), else a SQLite file (default: in the data folder). */
+async function openStore(config: Config): Promise<MetadataStore> {
   const target = config.database ?? path.join(config.dataDir, 'kms.sqlite');
-  if (/^postgres(ql)?:\/\//.test(target)) throw new Error('KMS_DATABASE: the PostgreSQL store is not available yet; use a SQLite file path');
+  if (/^postgres(ql)?:\/\//.test(target)) return PostgresStore.open(target);
   return new SqliteStore(target);
 }
 
@@ -256,7 +258,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   let store: MetadataStore | undefined;
   let sink: AuditSink | undefined;
   try {
-    store = metrics.timed(openStore(config));
+    store = metrics.timed(await openStore(config));
     const opened = store;
     // Every use case sees the token through this: no key version's object is used before it is verified.
     const vault = new VerifiedKeyVault(token, store, clock, logger);

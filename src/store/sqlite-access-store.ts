@@ -1,7 +1,6 @@
 import type Database from 'better-sqlite3';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
-import type { Grant, GrantConstraints, GrantOperation } from '../domain/grant.js';
-import type { PrincipalKind } from '../domain/principal-arn.js';
+import type { Grant } from '../domain/grant.js';
 import type {
   AccessKeyStatus,
   GrantStore,
@@ -12,72 +11,7 @@ import type {
 } from '../services/access/access-ports.js';
 import type { Page } from '../services/ports.js';
 import { page } from './paging.js';
-
-interface PrincipalRow {
-  arn: string;
-  unique_id: string;
-  account_id: string;
-  kind: string;
-  name: string;
-  enabled: number;
-  creation_date: number;
-}
-
-interface AccessKeyRow {
-  access_key_id: string;
-  principal_arn: string;
-  sealed_secret: Buffer;
-  status: string;
-  creation_date: number;
-}
-
-interface GrantRow {
-  grant_id: string;
-  key_id: string;
-  key_arn: string;
-  name: string | null;
-  grantee_principal: string;
-  grantee_id: string;
-  retiring_principal: string | null;
-  retiring_id: string | null;
-  issuing_account: string;
-  operations: string;
-  constraints: string | null;
-  creation_date: number;
-}
-
-const toPrincipal = (r: PrincipalRow): StoredPrincipal => ({
-  arn: r.arn,
-  uniqueId: r.unique_id,
-  accountId: r.account_id,
-  kind: r.kind as PrincipalKind,
-  name: r.name,
-  enabled: r.enabled === 1,
-  creationDate: new Date(r.creation_date),
-});
-
-const toAccessKey = (r: AccessKeyRow): StoredAccessKey => ({
-  accessKeyId: r.access_key_id,
-  principalArn: r.principal_arn,
-  sealedSecret: r.sealed_secret,
-  status: r.status as AccessKeyStatus,
-  creationDate: new Date(r.creation_date),
-});
-
-const toGrant = (r: GrantRow): Grant => ({
-  grantId: r.grant_id,
-  keyId: r.key_id,
-  keyArn: r.key_arn,
-  name: r.name ?? undefined,
-  granteePrincipal: r.grantee_principal,
-  granteeId: r.grantee_id,
-  retiringPrincipal: r.retiring_principal ?? undefined,
-  retiringId: r.retiring_id ?? undefined,
-  issuingAccount: r.issuing_account,
-  operations: JSON.parse(r.operations) as GrantOperation[],
-  constraints: r.constraints === null ? undefined : (JSON.parse(r.constraints) as GrantConstraints),
-  creationDate: new Date(r.creation_date),
-});
+import { toAccessKey, toGrant, toPrincipal, type AccessKeyRow, type GrantRow, type PrincipalRow } from './rows.js';
 
 const grantPage = (rows: GrantRow[], limit: number): Page<Grant> => page(rows, limit, toGrant, (r) => r.grant_id);
 

@@ -1,93 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { keyArn } from '../domain/arn.js';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
-import type { Alias, ExpirationModel, KeyMaterialRef, KeyState, KmsKey, Tag } from '../domain/key.js';
+import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
+import { keyRowParams, toAlias, toImportToken, toKey, type AliasRow, type ImportTokenRow, type KeyRow } from './rows.js';
 import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js';
 import { SqliteKeyUsageStore } from './sqlite-usage-store.js';
 
-interface KeyRow {
-  key_id: string;
-  account_id: string;
-  region: string;
-  description: string;
-  key_usage: string;
-  key_spec: string;
-  origin: string;
-  key_state: string;
-  creation_date: number;
-  deletion_date: number | null;
-  pending_window: number | null;
-  current_version: number;
-  policy: string;
-  policy_principals: string | null;
-  expiration_model: string | null;
-  valid_to: number | null;
-}
-
-interface AliasRow {
-  account_id: string;
-  alias_name: string;
-  target_key_id: string;
-  creation_date: number;
-  last_updated_date: number;
-}
-
-function toKey(r: KeyRow): KmsKey {
-  return {
-    keyId: r.key_id,
-    accountId: r.account_id,
-    region: r.region,
-    arn: keyArn({ region: r.region, accountId: r.account_id }, r.key_id),
-    description: r.description,
-    keyUsage: r.key_usage as KmsKey['keyUsage'],
-    keySpec: r.key_spec as KmsKey['keySpec'],
-    origin: r.origin as KmsKey['origin'],
-    keyState: r.key_state as KeyState,
-    creationDate: new Date(r.creation_date),
-    deletionDate: r.deletion_date === null ? undefined : new Date(r.deletion_date),
-    pendingDeletionWindowInDays: r.pending_window ?? undefined,
-    currentVersion: r.current_version,
-    policy: r.policy,
-    policyPrincipals: r.policy_principals === null ? null : (JSON.parse(r.policy_principals) as Record<string, string>),
-    expirationModel: (r.expiration_model ?? undefined) as KmsKey['expirationModel'],
-    validTo: r.valid_to === null ? undefined : new Date(r.valid_to),
-  };
-}
-
-interface ImportTokenRow {
-  token_id: string;
-  key_id: string;
-  wrapping_algorithm: string;
-  wrapping_key_spec: string;
-  created_at: number;
-  expires_at: number;
-}
-
-function toImportToken(r: ImportTokenRow): ImportToken {
-  return {
-    tokenId: r.token_id,
-    keyId: r.key_id,
-    wrappingAlgorithm: r.wrapping_algorithm as ImportToken['wrappingAlgorithm'],
-    wrappingKeySpec: r.wrapping_key_spec as ImportToken['wrappingKeySpec'],
-    createdAt: new Date(r.created_at),
-    expiresAt: new Date(r.expires_at),
-  };
-}
-
-function toAlias(r: AliasRow): Alias {
-  return {
-    accountId: r.account_id,
-    aliasName: r.alias_name,
-    targetKeyId: r.target_key_id,
-    creationDate: new Date(r.creation_date),
-    lastUpdatedDate: new Date(r.last_updated_date),
-  };
-}
 
 /**
  * The embedded metadata store. better-sqlite3 is synchronous; the service keeps
@@ -215,32 +137,11 @@ export class SqliteStore implements MetadataStore {
     }
   }
 
-  private keyParams(key: KmsKey) {
-    return {
-      key_id: key.keyId,
-      account_id: key.accountId,
-      region: key.region,
-      description: key.description,
-      key_usage: key.keyUsage,
-      key_spec: key.keySpec,
-      origin: key.origin,
-      key_state: key.keyState,
-      creation_date: key.creationDate.getTime(),
-      deletion_date: key.deletionDate?.getTime() ?? null,
-      pending_window: key.pendingDeletionWindowInDays ?? null,
-      current_version: key.currentVersion,
-      policy: key.policy,
-      policy_principals: key.policyPrincipals === null ? null : JSON.stringify(key.policyPrincipals),
-      expiration_model: key.expirationModel ?? null,
-      valid_to: key.validTo?.getTime() ?? null,
-    };
-  }
-
   async insertProvisioningKey({ key, tags }: NewKey, maxKeysInAccount = Number.POSITIVE_INFINITY): Promise<boolean> {
     return this.db.transaction(() => {
       // Keys being created count too (destroyed ones do not), so that concurrent creations cannot overshoot.
       if ((this.stmt.countKeys.get(key.accountId) as { n: number }).n >= maxKeysInAccount) return false;
-      this.stmt.insertKey.run(this.keyParams(key));
+      this.stmt.insertKey.run(keyRowParams(key));
       // An imported key has no version until its material is imported.
       if (key.origin === 'AWS_KMS') this.stmt.insertVersion.run(key.keyId, key.currentVersion, key.creationDate.getTime());
       for (const t of tags) this.stmt.putTag.run(key.keyId, t.TagKey, t.TagValue);
@@ -272,7 +173,7 @@ export class SqliteStore implements MetadataStore {
   }
 
   async updateKey(key: KmsKey): Promise<void> {
-    this.stmt.updateKey.run(this.keyParams(key));
+    this.stmt.updateKey.run(keyRowParams(key));
   }
 
   async updateKeyPolicy(keyId: string, policy: string, principals: Readonly<Record<string, string>>): Promise<boolean> {

@@ -8,6 +8,7 @@ import { startService, type RunningService } from '../../src/app.js';
 import { callAdmin } from '../../src/cli/admin-client.js';
 import { parseConfig, type ConfigInput } from '../../src/config/config.js';
 import type { Clock } from '../../src/services/ports.js';
+import { freshPostgresDatabase } from './postgres.js';
 
 export const TEST_ACCESS_KEY_ID = 'AKIATESTADMIN00000001';
 export const TEST_SECRET_ACCESS_KEY = 'test-secret-access-key-0123456789abcdef';
@@ -50,13 +51,25 @@ export function testAdmin(
   return (operation, input) => callAdmin({ endpoint, region: 'us-east-1', ...credentials }, operation, input);
 }
 
+const postgresDatabases = new Map<string, string>();
+
+async function postgresDatabaseFor(dataDir: string): Promise<string> {
+  let url = postgresDatabases.get(dataDir);
+  if (!url) postgresDatabases.set(dataDir, (url = await freshPostgresDatabase()));
+  return url;
+}
+
 /**
  * Starts the real service on an ephemeral port with its own SoftHSM token and
  * SQLite file under a fresh temp folder: nothing is shared with other tests.
  */
 export async function startTestService(options: TestServiceOptions = {}): Promise<TestService> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-test-')));
+  // KMS_TEST_STORE=postgres: the same tests on a PostgreSQL database of their own (scripts/test.sh runs the API's files so too).
+  // A restart on the same data folder keeps its database.
+  const database = options.config?.database ?? (process.env.KMS_TEST_STORE === 'postgres' ? await postgresDatabaseFor(dataDir) : undefined);
   const config = parseConfig({
+    database,
     dataDir,
     port: 0,
     logLevel: 'silent',

@@ -1,0 +1,178 @@
+import { keyArn } from '../domain/arn.js';
+import type { Grant, GrantConstraints, GrantOperation } from '../domain/grant.js';
+import type { Alias, KeyState, KmsKey } from '../domain/key.js';
+import type { PrincipalKind } from '../domain/principal-arn.js';
+import type { AccessKeyStatus, StoredAccessKey, StoredPrincipal } from '../services/access/access-ports.js';
+import type { ImportToken } from '../services/ports.js';
+
+// The rows of the store's tables and how they read, the same in every dialect: dates are
+// milliseconds since the epoch, flags 0 or 1, JSON as text, binary values Buffers.
+
+export interface KeyRow {
+  key_id: string;
+  account_id: string;
+  region: string;
+  description: string;
+  key_usage: string;
+  key_spec: string;
+  origin: string;
+  key_state: string;
+  creation_date: number;
+  deletion_date: number | null;
+  pending_window: number | null;
+  current_version: number;
+  policy: string;
+  policy_principals: string | null;
+  expiration_model: string | null;
+  valid_to: number | null;
+}
+
+export interface AliasRow {
+  account_id: string;
+  alias_name: string;
+  target_key_id: string;
+  creation_date: number;
+  last_updated_date: number;
+}
+
+export function toKey(r: KeyRow): KmsKey {
+  return {
+    keyId: r.key_id,
+    accountId: r.account_id,
+    region: r.region,
+    arn: keyArn({ region: r.region, accountId: r.account_id }, r.key_id),
+    description: r.description,
+    keyUsage: r.key_usage as KmsKey['keyUsage'],
+    keySpec: r.key_spec as KmsKey['keySpec'],
+    origin: r.origin as KmsKey['origin'],
+    keyState: r.key_state as KeyState,
+    creationDate: new Date(r.creation_date),
+    deletionDate: r.deletion_date === null ? undefined : new Date(r.deletion_date),
+    pendingDeletionWindowInDays: r.pending_window ?? undefined,
+    currentVersion: r.current_version,
+    policy: r.policy,
+    policyPrincipals: r.policy_principals === null ? null : (JSON.parse(r.policy_principals) as Record<string, string>),
+    expirationModel: (r.expiration_model ?? undefined) as KmsKey['expirationModel'],
+    validTo: r.valid_to === null ? undefined : new Date(r.valid_to),
+  };
+}
+
+export interface ImportTokenRow {
+  token_id: string;
+  key_id: string;
+  wrapping_algorithm: string;
+  wrapping_key_spec: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export function toImportToken(r: ImportTokenRow): ImportToken {
+  return {
+    tokenId: r.token_id,
+    keyId: r.key_id,
+    wrappingAlgorithm: r.wrapping_algorithm as ImportToken['wrappingAlgorithm'],
+    wrappingKeySpec: r.wrapping_key_spec as ImportToken['wrappingKeySpec'],
+    createdAt: new Date(r.created_at),
+    expiresAt: new Date(r.expires_at),
+  };
+}
+
+export function toAlias(r: AliasRow): Alias {
+  return {
+    accountId: r.account_id,
+    aliasName: r.alias_name,
+    targetKeyId: r.target_key_id,
+    creationDate: new Date(r.creation_date),
+    lastUpdatedDate: new Date(r.last_updated_date),
+  };
+}
+
+
+export function keyRowParams(key: KmsKey) {
+  return {
+    key_id: key.keyId,
+    account_id: key.accountId,
+    region: key.region,
+    description: key.description,
+    key_usage: key.keyUsage,
+    key_spec: key.keySpec,
+    origin: key.origin,
+    key_state: key.keyState,
+    creation_date: key.creationDate.getTime(),
+    deletion_date: key.deletionDate?.getTime() ?? null,
+    pending_window: key.pendingDeletionWindowInDays ?? null,
+    current_version: key.currentVersion,
+    policy: key.policy,
+    policy_principals: key.policyPrincipals === null ? null : JSON.stringify(key.policyPrincipals),
+    expiration_model: key.expirationModel ?? null,
+    valid_to: key.validTo?.getTime() ?? null,
+  };
+}
+
+
+export interface PrincipalRow {
+  arn: string;
+  unique_id: string;
+  account_id: string;
+  kind: string;
+  name: string;
+  enabled: number;
+  creation_date: number;
+}
+
+export interface AccessKeyRow {
+  access_key_id: string;
+  principal_arn: string;
+  sealed_secret: Buffer;
+  status: string;
+  creation_date: number;
+}
+
+export interface GrantRow {
+  grant_id: string;
+  key_id: string;
+  key_arn: string;
+  name: string | null;
+  grantee_principal: string;
+  grantee_id: string;
+  retiring_principal: string | null;
+  retiring_id: string | null;
+  issuing_account: string;
+  operations: string;
+  constraints: string | null;
+  creation_date: number;
+}
+
+export const toPrincipal = (r: PrincipalRow): StoredPrincipal => ({
+  arn: r.arn,
+  uniqueId: r.unique_id,
+  accountId: r.account_id,
+  kind: r.kind as PrincipalKind,
+  name: r.name,
+  enabled: r.enabled === 1,
+  creationDate: new Date(r.creation_date),
+});
+
+export const toAccessKey = (r: AccessKeyRow): StoredAccessKey => ({
+  accessKeyId: r.access_key_id,
+  principalArn: r.principal_arn,
+  sealedSecret: r.sealed_secret,
+  status: r.status as AccessKeyStatus,
+  creationDate: new Date(r.creation_date),
+});
+
+export const toGrant = (r: GrantRow): Grant => ({
+  grantId: r.grant_id,
+  keyId: r.key_id,
+  keyArn: r.key_arn,
+  name: r.name ?? undefined,
+  granteePrincipal: r.grantee_principal,
+  granteeId: r.grantee_id,
+  retiringPrincipal: r.retiring_principal ?? undefined,
+  retiringId: r.retiring_id ?? undefined,
+  issuingAccount: r.issuing_account,
+  operations: JSON.parse(r.operations) as GrantOperation[],
+  constraints: r.constraints === null ? undefined : (JSON.parse(r.constraints) as GrantConstraints),
+  creationDate: new Date(r.creation_date),
+});
+

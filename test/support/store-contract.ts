@@ -1,0 +1,257 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KeyState, type KmsKey } from '../../src/domain/key.js';
+import type { Grant } from '../../src/domain/grant.js';
+import type { MetadataStore } from '../../src/services/ports.js';
+import { keyFixture } from './keys.js';
+
+const ACCOUNT = '111122223333';
+const T0 = new Date('2026-01-01T00:00:00.000Z');
+const at = (ms: number) => new Date(T0.getTime() + ms);
+const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+function provisioning(n: number, over: Partial<KmsKey> = {}): KmsKey {
+  return keyFixture(id(n), { accountId: ACCOUNT, creationDate: T0, keyState: KeyState.Enabled, ...over });
+}
+
+async function made(store: MetadataStore, n: number, over: Partial<KmsKey> = {}): Promise<KmsKey> {
+  const key = provisioning(n, over);
+  expect(await store.insertProvisioningKey({ key, tags: [] })).toBe(true);
+  expect(await store.activateKey(key.keyId)).toBe(true);
+  return key;
+}
+
+function grant(n: number, keyId: string, over: Partial<Grant> = {}): Grant {
+  return {
+    grantId: String(n).padStart(64, '0'),
+    keyId,
+    keyArn: `arn:aws:kms:us-east-1:${ACCOUNT}:key/${keyId}`,
+    name: undefined,
+    granteePrincipal: `arn:aws:iam::${ACCOUNT}:user/u${n % 3}`,
+    granteeId: `AIDAU${n % 3}`,
+    retiringPrincipal: undefined,
+    retiringId: undefined,
+    issuingAccount: ACCOUNT,
+    operations: ['Encrypt'],
+    constraints: undefined,
+    creationDate: T0,
+    ...over,
+  };
+}
+
+/**
+ * One contract for every implementation of the metadata store: the same calls
+ * must give the same answers on SQLite and on PostgreSQL. `open` makes a new,
+ * empty store for each case.
+ */
+export function describeStoreContract(name: string, open: () => Promise<MetadataStore>): void {
+  describe(`the metadata store contract: ${name}`, () => {
+    let store: MetadataStore;
+    beforeEach(async () => {
+      store = await open();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    it('keeps a key invisible until activated, counts it against the quota meanwhile, and lists pages', async () => {
+      const key = provisioning(1);
+      expect(await store.insertProvisioningKey({ key, tags: [{ TagKey: 'a', TagValue: '1' }] }, 2)).toBe(true);
+      expect(await store.getKey(key.keyId)).toBeUndefined();
+      expect(await store.listProvisioningKeys(at(1))).toEqual([{ keyId: key.keyId, version: 1, accountId: ACCOUNT, region: 'us-east-1' }]);
+      expect(await store.insertProvisioningKey({ key: provisioning(2), tags: [] }, 2)).toBe(true);
+      expect(await store.insertProvisioningKey({ key: provisioning(3), tags: [] }, 2)).toBe(false);
+      expect(await store.activateKey(key.keyId)).toBe(true);
+      expect(await store.getKey(key.keyId)).toEqual(key);
+      await store.deleteProvisioningKey(id(2));
+      expect(await store.listProvisioningKeys(at(1))).toEqual([]);
+      for (const n of [4, 5, 6]) await made(store, n);
+      const first = await store.listKeys(ACCOUNT, undefined, 2);
+      expect(first.items.map((k) => k.keyId)).toEqual([id(1), id(4)]);
+      const second = await store.listKeys(ACCOUNT, first.next, 2);
+      expect(second.items.map((k) => k.keyId)).toEqual([id(5), id(6)]);
+      expect(second.next).toBeUndefined();
+      expect(await store.listTags(key.keyId)).toEqual([{ TagKey: 'a', TagValue: '1' }]);
+      expect(await store.countKeysByState()).toEqual({ Enabled: 4 });
+      await store.ping();
+    });
+
+    it('updates a key and its policy, binds an unbound policy once, and keeps the bindings', async () => {
+      const key = await made(store, 1, { policyPrincipals: null });
+      await store.updateKey({ ...key, description: 'changed', keyState: KeyState.Disabled });
+      expect(await store.getKey(key.keyId)).toMatchObject({ description: 'changed', keyState: KeyState.Disabled });
+      expect((await store.listKeysWithUnboundPolicies(10)).map((k) => k.keyId)).toEqual([key.keyId]);
+      await store.bindKeyPolicyPrincipals(key.keyId, { 'arn:aws:iam::111122223333:user/a': 'AIDAA' });
+      await store.bindKeyPolicyPrincipals(key.keyId, { other: 'binding' }); // bound already: kept
+      expect((await store.getKey(key.keyId))!.policyPrincipals).toEqual({ 'arn:aws:iam::111122223333:user/a': 'AIDAA' });
+      expect(await store.listKeysWithUnboundPolicies(10)).toEqual([]);
+      expect(await store.updateKeyPolicy(key.keyId, '{"Statement":[]}', {})).toBe(true);
+      expect(await store.getKey(key.keyId)).toMatchObject({ policy: '{"Statement":[]}', policyPrincipals: {} });
+      expect(await store.updateKeyPolicy(id(99), '{}', {})).toBe(false);
+    });
+
+    it('deletes a key in steps: due, destruction begun (no cancel then), destroyed with its aliases and grants', async () => {
+      const key = await made(store, 1);
+      const pending = { ...key, keyState: KeyState.PendingDeletion, deletionDate: at(1_000), pendingDeletionWindowInDays: 7 };
+      await store.updateKey(pending);
+      await store.createAlias({ accountId: ACCOUNT, aliasName: 'alias/a', targetKeyId: key.keyId, creationDate: T0, lastUpdatedDate: T0 });
+      await store.grants.createGrant(grant(1, key.keyId), 10);
+      expect(await store.listKeysDueForDeletion(at(999), 10)).toEqual([]);
+      expect((await store.listKeysDueForDeletion(at(1_000), 10)).map((k) => k.keyId)).toEqual([key.keyId]);
+      expect(await store.cancelKeyDeletion(key.keyId)).toBe(true);
+      expect((await store.getKey(key.keyId))!.keyState).toBe(KeyState.Disabled);
+      await store.updateKey(pending);
+      expect(await store.beginKeyDestruction(key.keyId, at(500))).toBe(false);
+      expect(await store.beginKeyDestruction(key.keyId, at(1_000))).toBe(true);
+      expect(await store.cancelKeyDeletion(key.keyId)).toBe(false);
+      expect(await store.listKeyVersions(key.keyId)).toEqual([1]);
+      await store.completeKeyDestruction(key.keyId, [1], at(2_000));
+      await store.completeKeyDestruction(key.keyId, [1], at(3_000)); // again after a crash: nothing changes
+      expect(await store.getKey(key.keyId)).toBeUndefined();
+      expect(await store.getAlias(ACCOUNT, 'alias/a')).toBeUndefined();
+      expect(await store.grants.grantsOfKey(key.keyId)).toEqual([]);
+      expect(await store.listDestroyedKeyMaterial(key.keyId)).toEqual([{ keyId: key.keyId, version: 1, destroyedAt: at(2_000) }]);
+      expect(await store.countKeysByState()).toEqual({});
+    });
+
+    it('rotates under a lease: one holder at a time, versions committed or left for clean-up', async () => {
+      const key = await made(store, 1);
+      await store.setRotation(key.keyId, true, 90, at(1_000));
+      expect(await store.getRotationStatus(key.keyId)).toEqual({ enabled: true, periodDays: 90, nextRotationDate: at(1_000), onDemandStartedAt: undefined });
+      expect(await store.listKeysDueForRotation(at(999), 10)).toEqual([]);
+      expect(await store.listKeysDueForRotation(at(1_000), 10)).toEqual([key.keyId]);
+      expect(await store.acquireRotationLease(key.keyId, at(1_000), 60_000, 'AUTOMATIC')).toBe(true);
+      expect(await store.acquireRotationLease(key.keyId, at(1_001), 60_000, 'ON_DEMAND')).toBe(false);
+      await store.insertProvisioningVersion(key.keyId, 2, at(1_000), 'AUTOMATIC');
+      expect(await store.listProvisioningVersions(at(2_000))).toEqual([]); // the lease still holds
+      expect(await store.listProvisioningVersions(at(70_000))).toEqual([{ keyId: key.keyId, version: 2 }]);
+      await store.commitKeyVersion(key.keyId, 2, at(5_000));
+      expect((await store.getKey(key.keyId))!.currentVersion).toBe(2);
+      expect((await store.getRotationStatus(key.keyId))!.nextRotationDate).toEqual(at(5_000));
+      expect((await store.listRotations(key.keyId, 0, 10)).items).toEqual([{ keyId: key.keyId, version: 2, rotationDate: at(1_000), rotationType: 'AUTOMATIC' }]);
+      expect(await store.acquireRotationLease(key.keyId, at(6_000), 60_000, 'ON_DEMAND')).toBe(true);
+      await store.insertProvisioningVersion(key.keyId, 3, at(6_000), 'ON_DEMAND');
+      await store.deleteProvisioningVersion({ keyId: key.keyId, version: 3 });
+      expect(await store.listKeyVersions(key.keyId)).toEqual([1, 2]);
+      expect((await store.getRotationStatus(key.keyId))!.onDemandStartedAt).toBeUndefined();
+    });
+
+    it('imports material: tokens in order, one version, the state, the check value, expiry and deletion', async () => {
+      const key = await made(store, 1, { origin: 'EXTERNAL', keyState: KeyState.PendingImport });
+      for (const n of [1, 2, 3]) {
+        await store.saveImportToken({ tokenId: `t${n}`, keyId: key.keyId, wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_2048', createdAt: T0, expiresAt: at(n * 1_000) });
+      }
+      expect((await store.listImportTokensOfKey(key.keyId)).map((t) => t.tokenId)).toEqual(['t1', 't2', 't3']);
+      expect((await store.listExpiredImportTokens(at(2_000), 10)).map((t) => t.tokenId).sort()).toEqual(['t1', 't2']);
+      await store.deleteImportToken('t1');
+      expect(await store.getImportToken('t1')).toBeUndefined();
+      expect(await store.getImportToken('t2')).toMatchObject({ keyId: key.keyId, expiresAt: at(2_000) });
+      await store.recordImportedMaterial(key.keyId, Buffer.from('check'), 'KEY_MATERIAL_EXPIRES', at(10_000), at(1));
+      await store.recordImportedMaterial(key.keyId, Buffer.from('other'), 'KEY_MATERIAL_EXPIRES', at(10_000), at(2)); // re-import: the first check stays
+      expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.Enabled, expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(10_000) });
+      expect(await store.getMaterialCheck(key.keyId)).toEqual(Buffer.from('check'));
+      expect(await store.listKeyVersions(key.keyId)).toEqual([1]);
+      expect((await store.listKeysWithExpiredMaterial(at(10_000), 10)).map((k) => k.keyId)).toEqual([key.keyId]);
+      await store.markImportedMaterialDeleted(key.keyId);
+      expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.PendingImport, expirationModel: undefined, validTo: undefined });
+      expect(await store.listKeyVersions(key.keyId)).toEqual([]);
+    });
+
+    it('keeps aliases unique per account, lists them by key and in pages, retargets and deletes them', async () => {
+      const [a, b] = [await made(store, 1), await made(store, 2)];
+      const alias = (aliasName: string, targetKeyId: string) => ({ accountId: ACCOUNT, aliasName, targetKeyId, creationDate: T0, lastUpdatedDate: T0 });
+      await store.createAlias(alias('alias/x', a.keyId));
+      await store.createAlias(alias('alias/y', a.keyId));
+      await store.createAlias(alias('alias/z', b.keyId));
+      await expect(store.createAlias(alias('alias/x', b.keyId))).rejects.toMatchObject({ name: 'AlreadyExistsException' });
+      expect((await store.listAliases(ACCOUNT, a.keyId, undefined, 10)).items.map((x) => x.aliasName)).toEqual(['alias/x', 'alias/y']);
+      const page = await store.listAliases(ACCOUNT, undefined, undefined, 2);
+      expect(page.items.map((x) => x.aliasName)).toEqual(['alias/x', 'alias/y']);
+      expect((await store.listAliases(ACCOUNT, undefined, page.next, 2)).items.map((x) => x.aliasName)).toEqual(['alias/z']);
+      await store.updateAlias(ACCOUNT, 'alias/x', b.keyId, at(5));
+      expect(await store.getAlias(ACCOUNT, 'alias/x')).toMatchObject({ targetKeyId: b.keyId, lastUpdatedDate: at(5) });
+      expect(await store.deleteAlias(ACCOUNT, 'alias/x')).toBe(true);
+      expect(await store.deleteAlias(ACCOUNT, 'alias/x')).toBe(false);
+    });
+
+    it('puts tags up to the limit and changes nothing past it; removes them', async () => {
+      const key = await made(store, 1);
+      await store.putTags(key.keyId, [{ TagKey: 'b', TagValue: '1' }, { TagKey: 'a', TagValue: '1' }], 3);
+      await store.putTags(key.keyId, [{ TagKey: 'a', TagValue: '2' }], 3);
+      await expect(store.putTags(key.keyId, [{ TagKey: 'c', TagValue: '1' }, { TagKey: 'd', TagValue: '1' }], 3)).rejects.toMatchObject({ name: 'LimitExceededException' });
+      expect(await store.listTags(key.keyId)).toEqual([{ TagKey: 'a', TagValue: '2' }, { TagKey: 'b', TagValue: '1' }]);
+      await store.removeTags(key.keyId, ['a', 'missing']);
+      expect(await store.listTags(key.keyId)).toEqual([{ TagKey: 'b', TagValue: '1' }]);
+    });
+
+    it('hands out IV fixed fields once each, in order, and never again below a mark it was moved past', async () => {
+      expect(await store.lastIvInstance()).toBe(0);
+      const first = await store.allocateIvInstance();
+      const second = await store.allocateIvInstance();
+      expect(second).toBeGreaterThan(first);
+      expect(await store.lastIvInstance()).toBe(second);
+      await store.advanceIvInstancesPast(second + 10);
+      expect(await store.lastIvInstance()).toBe(second + 10);
+      expect(await store.allocateIvInstance()).toBeGreaterThan(second + 10);
+      await store.advanceIvInstancesPast(1); // behind already: nothing moves back
+      expect(await store.lastIvInstance()).toBeGreaterThan(second + 10);
+    });
+
+    it('records a key version\'s check value: at creation it replaces, at first use it never does', async () => {
+      const ref = { keyId: id(1), version: 1 };
+      await store.saveKeyVersionCheck(ref, { value: Buffer.from('a'), madeInToken: true }, 'CREATION', T0);
+      await store.saveKeyVersionCheck(ref, { value: Buffer.from('b'), madeInToken: false }, 'FIRST_USE', T0);
+      expect(await store.getKeyVersionCheck(ref)).toEqual({ value: Buffer.from('a'), madeInToken: true });
+      await store.saveKeyVersionCheck(ref, { value: Buffer.from('c'), madeInToken: false }, 'CREATION', T0);
+      expect(await store.getKeyVersionCheck(ref)).toEqual({ value: Buffer.from('c'), madeInToken: false });
+      expect(await store.getKeyVersionCheck({ keyId: id(1), version: 2 })).toBeUndefined();
+    });
+
+    it('keeps principals unique, with their access keys and identity policies, gone with them', async () => {
+      const p = store.principals;
+      const alice = { arn: `arn:aws:iam::${ACCOUNT}:user/alice`, uniqueId: 'AIDAALICE', accountId: ACCOUNT, kind: 'user' as const, name: 'alice', enabled: true, creationDate: T0 };
+      await p.createPrincipal(alice);
+      await expect(p.createPrincipal({ ...alice, uniqueId: 'AIDAOTHER' })).rejects.toMatchObject({ name: 'AlreadyExistsException' });
+      expect(await p.getPrincipal(alice.arn)).toEqual(alice);
+      expect(await p.uniqueIdsOf([alice.arn, 'arn:aws:iam::111122223333:user/none'])).toEqual(new Map([[alice.arn, 'AIDAALICE']]));
+      expect(await p.setPrincipalEnabled(alice.arn, false)).toBe(true);
+      expect((await p.listPrincipals(ACCOUNT)).map((x) => x.enabled)).toEqual([false]);
+      await p.createAccessKey({ accessKeyId: 'AKIAALICE0000001', principalArn: alice.arn, sealedSecret: Buffer.from([1, 2]), status: 'Active', creationDate: T0 });
+      expect(await p.setAccessKeyStatus('AKIAALICE0000001', 'Inactive')).toBe(true);
+      expect(await p.replaceSecret('AKIAALICE0000001', Buffer.from([3]))).toBe(true);
+      expect(await p.getAccessKey('AKIAALICE0000001')).toMatchObject({ status: 'Inactive', sealedSecret: Buffer.from([3]) });
+      await p.putIdentityPolicy(alice.arn, { policyName: 'p', document: '{"a":1}' });
+      await p.putIdentityPolicy(alice.arn, { policyName: 'p', document: '{"a":2}' });
+      expect(await p.listIdentityPolicies(alice.arn)).toEqual([{ policyName: 'p', document: '{"a":2}' }]);
+      expect(await p.deletePrincipal(alice.arn)).toBe(true);
+      expect(await p.getAccessKey('AKIAALICE0000001')).toBeUndefined();
+      expect(await p.listIdentityPolicies(alice.arn)).toEqual([]);
+      expect(await p.deletePrincipal(alice.arn)).toBe(false);
+    });
+
+    it('keeps grants to the per-key limit, finds them by grantee and retiring principal, in pages', async () => {
+      const key = await made(store, 1);
+      for (let n = 1; n <= 4; n++) await store.grants.createGrant(grant(n, key.keyId, n === 2 ? { retiringPrincipal: 'arn:aws:iam::111122223333:root', retiringId: ACCOUNT } : {}), 4);
+      await expect(store.grants.createGrant(grant(5, key.keyId), 4)).rejects.toMatchObject({ name: 'LimitExceededException' });
+      expect(await store.grants.getGrant(grant(2, key.keyId).grantId)).toEqual(grant(2, key.keyId, { retiringPrincipal: 'arn:aws:iam::111122223333:root', retiringId: ACCOUNT }));
+      expect((await store.grants.grantsOfGrantee(key.keyId, grant(1, key.keyId).granteePrincipal)).map((g) => g.grantId)).toEqual([grant(1, key.keyId).grantId, grant(4, key.keyId).grantId]);
+      const first = await store.grants.listGrants(key.keyId, {}, undefined, 3);
+      expect(first.items).toHaveLength(3);
+      expect((await store.grants.listGrants(key.keyId, {}, first.next, 3)).items).toHaveLength(1);
+      expect((await store.grants.listGrants(key.keyId, { grantId: grant(3, key.keyId).grantId }, undefined, 10)).items).toHaveLength(1);
+      expect((await store.grants.listRetirableGrants('arn:aws:iam::111122223333:root', undefined, 10)).items.map((g) => g.grantId)).toEqual([grant(2, key.keyId).grantId]);
+      expect(await store.grants.deleteGrant(grant(2, key.keyId).grantId)).toBe(true);
+      expect(await store.grants.deleteGrant(grant(2, key.keyId).grantId)).toBe(false);
+    });
+
+    it('keeps the later use of each key, and when each writer last wrote a batch', async () => {
+      const use = (ms: number, op: string) => ({ operation: op, timestamp: at(ms), eventId: `e${ms}`, requestId: `r${ms}` });
+      await store.usage.recordUsage(new Map([[id(1), use(10, 'Encrypt')]]), at(11), '');
+      await store.usage.recordUsage(new Map([[id(1), use(5, 'Decrypt')]]), at(12), 'worker-1');
+      expect(await store.usage.lastUsage(id(1))).toEqual(use(10, 'Encrypt'));
+      expect(await store.usage.flushedAt('')).toEqual(at(11));
+      expect(await store.usage.flushedAt('worker-1')).toEqual(at(12));
+      expect(await store.usage.flushedAt('worker-2')).toBeUndefined();
+      expect(await store.usage.trackingStart()).toBeInstanceOf(Date);
+    });
+  });
+}

@@ -34,7 +34,8 @@ import { SignService } from './services/crypto/sign-service.js';
 import { SlowLane } from './services/crypto/slow-lane.js';
 import { DataKeyPairs } from './services/crypto/data-key-pairs.js';
 import { Scheduler } from './services/scheduler.js';
-import type { Clock, MetadataStore } from './services/ports.js';
+import { serializedBy, UNSERIALIZED, type Clock, type MetadataStore } from './services/ports.js';
+import { InstancesGate } from './cluster/token-gate.js';
 import { TagService } from './services/keys/tags.js';
 import { Authorizer } from './services/access/authorizer.js';
 import { RequestQuotas } from './services/access/request-quotas.js';
@@ -138,9 +139,13 @@ async function tokenOptions(config: Config, changeGate: TokenChangeGate | undefi
 }
 
 /** KMS_DATABASE: a postgres:// URL (several instances on one database), else a SQLite file (default: in the data folder). */
+function isPostgresUrl(database: string | undefined): boolean {
+  return database !== undefined && /^postgres(ql)?:\/\//.test(database);
+}
+
 async function openStore(config: Config): Promise<MetadataStore> {
   const target = config.database ?? path.join(config.dataDir, 'kms.sqlite');
-  if (/^postgres(ql)?:\/\//.test(target)) return PostgresStore.open(target);
+  if (isPostgresUrl(target)) return PostgresStore.open(target);
   return new SqliteStore(target);
 }
 
@@ -235,7 +240,6 @@ export async function startPrimary(options: ServiceOptions & { readonly role: Ex
 async function composeService(options: ServiceOptions): Promise<RunningService | PrimaryService> {
   const { config } = options;
   const role = options.role ?? { kind: 'standalone' };
-  const changes = role.kind === 'standalone' ? SINGLE_PROCESS : role.changes;
   const auditDir = role.kind === 'worker' ? workerAuditDir(config.audit.dir!, role.index) : config.audit.dir!;
   const clock = options.clock ?? systemClock;
   // The operational log goes to stderr; the audit trail is the record of calls, in its own files.
@@ -243,8 +247,11 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   logger.debug({ config: redactConfig(config) }, 'configuration');
 
   const metrics = new ServiceMetrics();
+  // Instances sharing a PostgreSQL database share its token: their changes to its objects take turns there too.
+  const shared = isPostgresUrl(config.database);
+  const gate = role.kind === 'standalone' && !shared ? undefined : new InstancesGate(role.kind === 'standalone' ? undefined : role.tokenGate);
   const token = await Pkcs11Token.open({
-    ...(await tokenOptions(config, role.kind === 'standalone' ? undefined : role.tokenGate)),
+    ...(await tokenOptions(config, gate)),
     log: logger,
     onCall: (operation, seconds, ok) => metrics.tokenCall(operation, seconds, ok),
   });
@@ -260,6 +267,10 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   try {
     store = metrics.timed(await openStore(config));
     const opened = store;
+    const serialized = shared ? serializedBy(opened) : UNSERIALIZED;
+    if (shared) gate?.bind(serialized);
+    // On PostgreSQL every process hears every other's changes from the database; otherwise the workers' primary relays them.
+    const changes = opened.changeFeed() ?? (role.kind === 'standalone' ? SINGLE_PROCESS : role.changes);
     // Every use case sees the token through this: no key version's object is used before it is verified.
     const vault = new VerifiedKeyVault(token, store, clock, logger);
     const admin = await resolveAdminCredential(config);
@@ -272,11 +283,11 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       return fixedField;
     }, options.ivInvocationLimit);
     await ivs.next(); // takes this instance's fixed field now, so a broken store fails the start, not a request
-    const sealer = new CredentialSealer(vault, ivs);
+    const sealer = new CredentialSealer(vault, ivs, serialized);
     if (role.kind === 'primary') await sealer.prepare();
     const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId, changes);
 
-    const signer = await openAuditSigner(vault);
+    const signer = await openAuditSigner(vault, serialized);
     const auditOptions = { ...config.audit, dir: auditDir, logger, onSync: (seconds: number) => metrics.auditSync(seconds) };
     sink = config.audit.mode === 'on' ? await FileAuditTrail.open(auditOptions, signer) : DISABLED_AUDIT;
     const usage = new KeyUsageTracker(store.usage, config.keyUsageFlushMs, logger, role.kind === 'worker' ? path.basename(auditDir) : '');
@@ -334,6 +345,8 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       ],
       config.schedulerIntervalMs,
       logger,
+      // Once across the instances on one database: a round is skipped while another instance runs one.
+      (round) => opened.exclusive('background-jobs', round, false),
     );
     // Background jobs run in one process: alone, or the primary of several workers.
     const runsJobs = role.kind !== 'worker';

@@ -1,4 +1,5 @@
 import type { TokenChangeGate } from '../hsm/change-gate.js';
+import type { Serialized } from '../services/ports.js';
 
 /**
  * The primary's side of the token's change gate: one holder at a time, in the
@@ -48,5 +49,26 @@ export class GateKeeper {
     if (!next) return;
     this.holder = next.owner;
     next.grant();
+  }
+}
+
+/**
+ * The token's change gate of instances that share one database (and so one
+ * token): this process's own gate first (the workers' of one instance), then the
+ * database's lock, bound once the database is open (nothing changes the token's
+ * objects before that).
+ */
+export class InstancesGate implements TokenChangeGate {
+  private serialized: Serialized | undefined;
+
+  constructor(private readonly local: TokenChangeGate | undefined) {}
+
+  bind(serialized: Serialized): void {
+    this.serialized = serialized;
+  }
+
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const acrossInstances = () => (this.serialized ? this.serialized('token-changes', work) : work());
+    return this.local ? this.local.exclusive(acrossInstances) : acrossInstances();
   }
 }

@@ -3,6 +3,7 @@ import type { HmacKeySpec, MacAlgorithm, RsaKeySpec, SigningScheme } from '../do
 import type { Policy } from '../domain/policy/policy.js';
 import { KeyUnavailableException } from '../domain/errors.js';
 import type { GrantStore, KeyUsageStore, PrincipalStore } from './access/access-ports.js';
+import type { ChangeFeed } from './changes.js';
 
 export type SigningKeyPairParams =
   | { readonly kind: 'EC'; readonly ecParams: Buffer }
@@ -98,6 +99,21 @@ export class KeyVersionNotVerified extends KeyUnavailableException {
   }
 }
 
+/** Runs work while no other process on the database runs work of the same name (waiting its turn). */
+export type Serialized = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+/** MetadataStore.exclusive, waiting for its turn. */
+export function serializedBy(store: Pick<MetadataStore, 'exclusive'>): Serialized {
+  return async (name, work) => {
+    const outcome = await store.exclusive(name, work, true);
+    if (!outcome.ran) throw new Error(`exclusive ${name} did not run`);
+    return outcome.value;
+  };
+}
+
+/** Alone on the database: nothing to wait for. */
+export const UNSERIALIZED: Serialized = (_name, work) => work();
+
 export interface Page<T> {
   readonly items: T[];
   /** The last item's sort key when more items follow. */
@@ -183,6 +199,18 @@ export interface MetadataStore {
   countKeysByState(): Promise<Record<string, number>>;
   /** A trivial query: throws when the database cannot be reached (readiness). */
   ping(): Promise<void>;
+  /**
+   * Runs the work while no other process on this database runs work of the same
+   * name (PostgreSQL: an advisory lock, released with its connection if the
+   * process dies; SQLite, one instance: within the process). `wait` false: when
+   * another holds it, returns { ran: false } at once instead of waiting.
+   */
+  exclusive<T>(name: string, work: () => Promise<T>, wait?: boolean): Promise<{ ran: true; value: T } | { ran: false }>;
+  /**
+   * Cache changes from every other process on this database (PostgreSQL
+   * LISTEN/NOTIFY), or undefined where one process is alone on it (SQLite).
+   */
+  changeFeed(): ChangeFeed | undefined;
   /** Keys whose policy was written before principals were bound (policyPrincipals null), in any state. */
   listKeysWithUnboundPolicies(limit: number): Promise<KmsKey[]>;
   /** Binds such a key's policy (only while it is still unbound: a policy put meanwhile keeps its own). */

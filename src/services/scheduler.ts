@@ -19,6 +19,11 @@ export class Scheduler {
     private readonly jobs: readonly ScheduledJob[],
     private readonly intervalMs: number,
     private readonly logger: Logger,
+    /**
+     * Runs a round unless another process on the database is running one (then
+     * this round is skipped): background jobs run once across instances.
+     */
+    private readonly onlyOne: (round: () => Promise<void>) => Promise<unknown> = (round) => round(),
   ) {}
 
   start(): void {
@@ -30,7 +35,7 @@ export class Scheduler {
   /** Runs every job now (or waits for the run in progress, then runs again). */
   async runAll(): Promise<void> {
     while (this.running) await this.running;
-    this.running = (async () => {
+    this.running = this.onlyOne(async () => {
       for (const job of this.jobs) {
         try {
           await job.run();
@@ -38,7 +43,9 @@ export class Scheduler {
           this.logger.error({ job: job.name, err: e }, 'background job failed');
         }
       }
-    })().finally(() => {
+    })
+      .then(() => undefined, (e: unknown) => this.logger.error({ err: e }, 'background jobs could not run'))
+      .finally(() => {
       this.running = undefined;
     });
     return this.running;

@@ -14,6 +14,8 @@ import type {
 } from '../services/access/access-ports.js';
 import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports.js';
 import { page } from './paging.js';
+import { LocalMutex } from './local-mutex.js';
+import { PostgresChangeFeed } from './postgres-change-feed.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import {
   keyRowParams,
@@ -59,7 +61,14 @@ export class PostgresStore implements MetadataStore {
   readonly grants: PostgresGrantStore;
   readonly usage: PostgresKeyUsageStore;
 
-  private constructor(private readonly pool: pg.Pool) {
+  private readonly mutex = new LocalMutex();
+  private readonly feed: PostgresChangeFeed;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    url: string,
+  ) {
+    this.feed = new PostgresChangeFeed(url, pool);
     this.principals = new PostgresPrincipalStore(pool);
     this.grants = new PostgresGrantStore(pool);
     this.usage = new PostgresKeyUsageStore(pool);
@@ -71,11 +80,40 @@ export class PostgresStore implements MetadataStore {
     pool.on('error', () => undefined);
     try {
       await migrate(pool);
+      const store = new PostgresStore(pool, url);
+      await store.feed.start();
+      return store;
     } catch (e) {
       await pool.end();
       throw e;
     }
-    return new PostgresStore(pool);
+  }
+
+  /**
+   * An advisory lock on a connection of its own, taken after the same name's
+   * turn in this process (so that a process never holds more than one
+   * connection waiting for one name); the server releases it if the process dies.
+   */
+  async exclusive<T>(name: string, work: () => Promise<T>, wait = true): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (!wait && this.mutex.held(name)) return { ran: false };
+    return this.mutex.run(name, async () => {
+      const c = await this.pool.connect();
+      try {
+        if (wait) await c.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
+        else if (!(await c.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [name])).rows[0]!.locked) return { ran: false as const };
+        try {
+          return { ran: true as const, value: await work() };
+        } finally {
+          await c.query('SELECT pg_advisory_unlock(hashtext($1))', [name]);
+        }
+      } finally {
+        c.release();
+      }
+    });
+  }
+
+  changeFeed(): PostgresChangeFeed {
+    return this.feed;
   }
 
   private async rows<R>(sql: string, params: readonly unknown[] = [], on: Queryable = this.pool): Promise<R[]> {
@@ -479,6 +517,7 @@ export class PostgresStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    await this.feed.close();
     await this.pool.end();
   }
 }

@@ -6,6 +6,7 @@ import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../dom
 import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
+import { LocalMutex } from './local-mutex.js';
 import { keyRowParams, toAlias, toImportToken, toKey, type AliasRow, type ImportTokenRow, type KeyRow } from './rows.js';
 import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js';
 import { SqliteKeyUsageStore } from './sqlite-usage-store.js';
@@ -21,6 +22,7 @@ export class SqliteStore implements MetadataStore {
   readonly principals: SqlitePrincipalStore;
   readonly grants: SqliteGrantStore;
   readonly usage: SqliteKeyUsageStore;
+  private readonly mutex = new LocalMutex();
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -410,6 +412,16 @@ export class SqliteStore implements MetadataStore {
   /** A row at that very fixed field: AUTOINCREMENT hands out only greater ones after it. */
   async advanceIvInstancesPast(fixedField: number): Promise<void> {
     if (fixedField > (await this.lastIvInstance())) this.stmt.advanceIv.run(fixedField, Date.now());
+  }
+
+  /** One instance per SQLite database: exclusion within this process is exclusion on the database. */
+  async exclusive<T>(name: string, work: () => Promise<T>, wait = true): Promise<{ ran: true; value: T } | { ran: false }> {
+    if (!wait && this.mutex.held(name)) return { ran: false };
+    return { ran: true, value: await this.mutex.run(name, work) };
+  }
+
+  changeFeed(): undefined {
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -461,7 +461,16 @@ describe('two instances sharing the database and token', () => {
       // The second instance caches the key's (empty) grant list first.
       await expectAwsError(encrypt(), 'AccessDeniedException');
       const { GrantToken } = await root.send(new CreateGrantCommand({ KeyId: fresh.keyId, GranteePrincipal: BOB, Operations: ['Encrypt'] }));
-      await expectAwsError(encrypt(), 'AccessDeniedException');
+      if (process.env.KMS_TEST_STORE === 'postgres') {
+        // On PostgreSQL the instances hear each other's changes (LISTEN/NOTIFY): the grant counts within a second, token or not.
+        const started = Date.now();
+        while ((await encrypt().then(() => 'served', (e: Error) => e.name)) !== 'served') {
+          expect(Date.now() - started).toBeLessThan(1_000);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      } else {
+        await expectAwsError(encrypt(), 'AccessDeniedException');
+      }
       await encrypt([GrantToken!]);
     } finally {
       await second.stop();

@@ -19,6 +19,8 @@ export interface PinHolder {
 
 export async function openAsPinHolder(dataDir: string): Promise<PinHolder> {
   const pin = (await readFile(path.join(dataDir, 'softhsm', 'user.pin'), 'utf8')).trim();
+  // SoftHSM reads its configuration when the module is initialised: this data folder's token.
+  process.env.SOFTHSM2_CONF = path.join(dataDir, 'softhsm', 'softhsm2.conf');
   const lib = new pkcs11js.PKCS11();
   lib.load(await findSoftHsmModule());
   lib.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });

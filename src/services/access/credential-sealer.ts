@@ -1,6 +1,6 @@
 import type { KeyMaterialRef } from '../../domain/key.js';
 import type { IvSequence } from '../crypto/iv-sequence.js';
-import type { KeyVault } from '../ports.js';
+import { UNSERIALIZED, type KeyVault, type Serialized } from '../ports.js';
 
 /**
  * The token key that seals access-key secrets. Its id is outside what CreateKey
@@ -20,6 +20,8 @@ export class CredentialSealer {
   constructor(
     private readonly vault: KeyVault,
     private readonly ivs: IvSequence,
+    /** Instances sharing one database make the sealing key once: the check and the creation run serialized. */
+    private readonly serialized: Serialized = UNSERIALIZED,
   ) {}
 
   async seal(accessKeyId: string, secret: string): Promise<Buffer> {
@@ -57,9 +59,9 @@ export class CredentialSealer {
    * that two workers never both make it). Idempotent per process.
    */
   prepare(): Promise<void> {
-    this.ready ??= (async () => {
+    this.ready ??= this.serialized('once/credentials-key', async () => {
       if (!(await this.vault.hasKey(CREDENTIALS_KEY))) await this.vault.createSymmetricKey(CREDENTIALS_KEY);
-    })().catch((e: unknown) => {
+    }).catch((e: unknown) => {
       this.ready = undefined;
       throw e;
     });

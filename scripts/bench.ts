@@ -21,6 +21,12 @@
  * HTTPS with a development certificate; --quick skips the audit comparison and
  * the raw token rates.
  *
+ * --postgres runs only the store comparison instead: one instance on its SQLite
+ * file, then two instances (separate processes, one token) on one PostgreSQL
+ * database (a throwaway cluster, as the tests start), each at --connections split
+ * between the instances, for Encrypt, GenerateDataKey and TagResource (a write
+ * to the database on every call); CPU per request summed over every process.
+ *
  * --flood runs only the fairness measurement instead: with AWS's default quotas
  * on, a second account's Encrypt (the victim) at 1 and 64 connections, alone and
  * while the admin principal floods slow operations (RSA_4096 data key pairs,
@@ -30,7 +36,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
@@ -40,7 +46,9 @@ import { parseArgs, promisify } from 'node:util';
 import { CreateKeyCommand, EncryptCommand, GenerateDataKeyPairCommand, GetParametersForImportCommand, KMSClient, SignCommand } from '@aws-sdk/client-kms';
 import { signJsonRequest } from '../src/cli/admin-client.js';
 import { createKey } from '../test/support/keys.js';
-import { spawnService } from '../test/support/process.js';
+import pg from 'pg';
+import { startPostgresCluster } from '../test/support/postgres-cluster.js';
+import { spawnService, type SpawnedService } from '../test/support/process.js';
 import { startTestService, testAdmin } from '../test/support/service.js';
 
 const { values: args } = parseArgs({
@@ -52,6 +60,7 @@ const { values: args } = parseArgs({
     tls: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     flood: { type: 'boolean', default: false },
+    postgres: { type: 'boolean', default: false },
   },
 });
 const seconds = Number(args.seconds);
@@ -257,6 +266,7 @@ function setting(): string {
 
 async function main(): Promise<void> {
   if (args.flood) return flood();
+  if (args.postgres) return instancesOnPostgres();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-bench-'));
   const service = spawnService(dataDir, credentials, { KMS_WORKERS: workers, ...(await tlsEnvironment(path.join(dataDir, 'tls'))) });
   const bare = { node: await startBare('node'), express: await startBare('express') };
@@ -505,3 +515,75 @@ async function flood(): Promise<void> {
 }
 
 await main();
+
+/**
+ * One instance on SQLite against two on one PostgreSQL database (KMS_WORKERS=1
+ * each, so that the instances are the only parallelism): the same requests,
+ * the connections split between the instances, the CPU of every process summed.
+ */
+async function instancesOnPostgres(): Promise<void> {
+  const cluster = await startPostgresCluster();
+  const dirs: string[] = [];
+  const started: SpawnedService[] = [];
+  try {
+    const admin = new pg.Client({ connectionString: cluster.adminUrl });
+    await admin.connect();
+    await admin.query('CREATE DATABASE hsm_kms_bench');
+    await admin.end();
+    const database = cluster.adminUrl.replace(/\/postgres$/, '/hsm_kms_bench');
+    console.log(`hsm-kms over HTTP, ${seconds} s a run, load from ${wrk ? 'wrk' : 'node:http'}, ${os.cpus().length} cores shared by the servers, PostgreSQL and the load`);
+    console.log(`${'store'.padEnd(26)} ${COLUMNS.slice(27)}`);
+    for (const setup of [
+      { name: 'SQLite, 1 instance', instances: 1, env: {} as Record<string, string> },
+      { name: 'PostgreSQL, 2 instances', instances: 2, env: { KMS_DATABASE: database } },
+    ]) {
+      const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-bench-store-'));
+      dirs.push(dataDir);
+      const services = Array.from({ length: setup.instances }, () => spawnService(dataDir, credentials, { KMS_WORKERS: '1', ...setup.env }));
+      started.push(...services);
+      const endpoints = await Promise.all(services.map((s) => s.url));
+      const client = sdkClient(endpoints[0]!);
+      const keyId = (await createKey(client)).KeyId!;
+      client.destroy();
+      const requests: Array<[string, string, object]> = [
+        ['Encrypt (32 B)', 'Encrypt', { KeyId: keyId, Plaintext: Buffer.alloc(32, 1).toString('base64') }],
+        ['GenerateDataKey AES_256', 'GenerateDataKey', { KeyId: keyId, KeySpec: 'AES_256' }],
+        ['TagResource', 'TagResource', { KeyId: keyId, Tags: [{ TagKey: 'bench', TagValue: 'x' }] }],
+      ];
+      for (const [label, operation, input] of requests) {
+        const targets = await Promise.all(endpoints.map((e) => signed(e, operation, input)));
+        await loadSplit(targets, services, 16, dataDir); // warm-up
+        for (const connections of connectionCounts) {
+          console.log(row(`${setup.name}: ${label}`.slice(0, 26), connections, await loadSplit(targets, services, connections, dataDir)));
+        }
+      }
+      for (const s of services) await s.stop();
+    }
+  } finally {
+    for (const s of started) await s.stop().catch(() => undefined);
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+    cluster.stop();
+  }
+}
+
+/** The same request on every instance at once, the connections split between them; rates added, CPU summed over them all. */
+async function loadSplit(targets: readonly Target[], services: readonly SpawnedService[], connections: number, dir: string): Promise<LoadResult> {
+  const cpu = () => services.reduce((sum, s) => sum + (processTreeCpuMs(s.child.pid) ?? 0), 0);
+  const before = cpu();
+  const each = Math.max(1, Math.floor(connections / targets.length));
+  const runs = await Promise.all(
+    targets.map(async (target, i) => {
+      const sub = path.join(dir, `load-${i}`);
+      await mkdir(sub, { recursive: true });
+      return wrk ? loadWithWrk(target, each, sub) : loadWithNode(target, each);
+    }),
+  );
+  const count = runs.reduce((n, r) => n + r.count, 0);
+  return {
+    rate: runs.reduce((n, r) => n + r.rate, 0),
+    p50: runs.map((r) => r.p50).join('/'),
+    p99: runs.map((r) => r.p99).join('/'),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    cpuUs: count === 0 ? undefined : ((cpu() - before) * 1000) / count,
+  };
+}

@@ -275,6 +275,8 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const vault = new VerifiedKeyVault(token, store, clock, logger);
     const admin = await resolveAdminCredential(config);
     const ttl = config.metadataCacheTtlMs;
+    // A worker belongs to its primary's instance, which holds the database for it.
+    if (role.kind !== 'worker') await opened.holdInstance();
     if (role.kind !== 'worker') await checkIvSequence(store, token, config, logger);
     // Each fixed field is recorded in the token too before it is used: a database restored from an older copy is then found behind.
     const ivs = new IvSequence(async () => {

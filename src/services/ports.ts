@@ -207,6 +207,13 @@ export interface MetadataStore {
    */
   exclusive<T>(name: string, work: () => Promise<T>, wait?: boolean): Promise<{ ran: true; value: T } | { ran: false }>;
   /**
+   * Takes the database for this instance where one instance alone may use it
+   * (SQLite: another instance's caches would never hear of this one's changes);
+   * throws, naming the other instance, while another live instance holds it.
+   * Nothing to take on PostgreSQL, which instances share.
+   */
+  holdInstance(): Promise<void>;
+  /**
    * Cache changes from every other process on this database (PostgreSQL
    * LISTEN/NOTIFY), or undefined where one process is alone on it (SQLite).
    */

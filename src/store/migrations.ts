@@ -203,4 +203,13 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   -- the start-up binds (until then their named users and roles count in a Deny and never in an Allow).
   ALTER TABLE keys ADD COLUMN policy_principals TEXT;
   `,
+  `
+  -- The instance using this database: SQLite serves one instance (and its workers) only.
+  CREATE TABLE instance_holder (
+    slot         INTEGER PRIMARY KEY CHECK (slot = 1),
+    host         TEXT NOT NULL,
+    pid          INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -112,6 +112,9 @@ export class PostgresStore implements MetadataStore {
     });
   }
 
+  /** Instances share PostgreSQL: nothing to take. */
+  async holdInstance(): Promise<void> {}
+
   changeFeed(): PostgresChangeFeed {
     return this.feed;
   }

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
@@ -12,6 +13,18 @@ import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js
 import { SqliteKeyUsageStore } from './sqlite-usage-store.js';
 
 
+/** How long an instance that stopped beating still holds a SQLite database. */
+const INSTANCE_STALE_MS = 15_000;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * The embedded metadata store. better-sqlite3 is synchronous; the service keeps
  * it off the cryptographic hot path with an in-memory cache of key metadata.
@@ -23,6 +36,7 @@ export class SqliteStore implements MetadataStore {
   readonly grants: SqliteGrantStore;
   readonly usage: SqliteKeyUsageStore;
   private readonly mutex = new LocalMutex();
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
@@ -414,6 +428,32 @@ export class SqliteStore implements MetadataStore {
     if (fixedField > (await this.lastIvInstance())) this.stmt.advanceIv.run(fixedField, Date.now());
   }
 
+  /**
+   * One instance per SQLite file: its caches hear only its own workers' changes,
+   * so a second instance would serve a disabled key for a cache lifetime. The
+   * holder beats every few seconds; one that stopped beating, or whose process is
+   * gone on this host, has let go.
+   */
+  async holdInstance(): Promise<void> {
+    const me = { host: os.hostname(), pid: process.pid };
+    this.db.transaction(() => {
+      const holder = this.db.prepare('SELECT host, pid, heartbeat_at FROM instance_holder WHERE slot = 1').get() as { host: string; pid: number; heartbeat_at: number } | undefined;
+      const itself = holder?.host === me.host && holder.pid === me.pid;
+      const alive = holder !== undefined && !itself && Date.now() - holder.heartbeat_at < INSTANCE_STALE_MS && (holder.host !== me.host || processAlive(holder.pid));
+      if (alive) {
+        throw new Error(
+          `another instance (pid ${holder.pid} on ${holder.host}) uses this SQLite database; SQLite serves one instance (KMS_WORKERS gives it several processes). ` +
+            'For several instances, use PostgreSQL (KMS_DATABASE=postgres://...)',
+        );
+      }
+      this.db.prepare('INSERT INTO instance_holder (slot, host, pid, heartbeat_at) VALUES (1, ?, ?, ?) ON CONFLICT (slot) DO UPDATE SET host = excluded.host, pid = excluded.pid, heartbeat_at = excluded.heartbeat_at').run(me.host, me.pid, Date.now());
+    }).immediate();
+    this.heartbeat ??= setInterval(() => {
+      this.db.prepare('UPDATE instance_holder SET heartbeat_at = ? WHERE slot = 1 AND host = ? AND pid = ?').run(Date.now(), me.host, me.pid);
+    }, INSTANCE_STALE_MS / 3);
+    this.heartbeat.unref();
+  }
+
   /** One instance per SQLite database: exclusion within this process is exclusion on the database. */
   async exclusive<T>(name: string, work: () => Promise<T>, wait = true): Promise<{ ran: true; value: T } | { ran: false }> {
     if (!wait && this.mutex.held(name)) return { ran: false };
@@ -425,6 +465,10 @@ export class SqliteStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    if (this.heartbeat) {
+      clearInterval(this.heartbeat);
+      this.db.prepare('DELETE FROM instance_holder WHERE slot = 1 AND host = ? AND pid = ?').run(os.hostname(), process.pid);
+    }
     this.db.close();
   }
 }

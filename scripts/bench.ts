@@ -25,7 +25,8 @@
  * file, then two instances (separate processes, one token) on one PostgreSQL
  * database (a throwaway cluster, as the tests start), each at --connections split
  * between the instances, for Encrypt, GenerateDataKey and TagResource (a write
- * to the database on every call); CPU per request summed over every process.
+ * to the database on every call); CPU per request summed over every process,
+ * PostgreSQL's server and its backends included.
  *
  * --flood runs only the fairness measurement instead: with AWS's default quotas
  * on, a second account's Encrypt (the victim) at 1 and 64 connections, alone and
@@ -534,8 +535,8 @@ async function instancesOnPostgres(): Promise<void> {
     console.log(`hsm-kms over HTTP, ${seconds} s a run, load from ${wrk ? 'wrk' : 'node:http'}, ${os.cpus().length} cores shared by the servers, PostgreSQL and the load`);
     console.log(`${'store'.padEnd(26)} ${COLUMNS.slice(27)}`);
     for (const setup of [
-      { name: 'SQLite, 1 instance', instances: 1, env: {} as Record<string, string> },
-      { name: 'PostgreSQL, 2 instances', instances: 2, env: { KMS_DATABASE: database } },
+      { name: 'SQLite, 1 instance', instances: 1, env: {} as Record<string, string>, server: undefined },
+      { name: 'PostgreSQL, 2 instances', instances: 2, env: { KMS_DATABASE: database }, server: cluster.serverPid },
     ]) {
       const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-bench-store-'));
       dirs.push(dataDir);
@@ -552,9 +553,10 @@ async function instancesOnPostgres(): Promise<void> {
       ];
       for (const [label, operation, input] of requests) {
         const targets = await Promise.all(endpoints.map((e) => signed(e, operation, input)));
-        await loadSplit(targets, services, 16, dataDir); // warm-up
+        const pids = [...services.map((s) => s.child.pid), setup.server];
+        await loadSplit(targets, pids, 16, dataDir); // warm-up
         for (const connections of connectionCounts) {
-          console.log(row(`${setup.name}: ${label}`.slice(0, 26), connections, await loadSplit(targets, services, connections, dataDir)));
+          console.log(row(`${setup.name}: ${label}`.slice(0, 26), connections, await loadSplit(targets, pids, connections, dataDir)));
         }
       }
       for (const s of services) await s.stop();
@@ -566,9 +568,9 @@ async function instancesOnPostgres(): Promise<void> {
   }
 }
 
-/** The same request on every instance at once, the connections split between them; rates added, CPU summed over them all. */
-async function loadSplit(targets: readonly Target[], services: readonly SpawnedService[], connections: number, dir: string): Promise<LoadResult> {
-  const cpu = () => services.reduce((sum, s) => sum + (processTreeCpuMs(s.child.pid) ?? 0), 0);
+/** The same request on every instance at once, the connections split between them; rates added, CPU summed over every process (PostgreSQL's too). */
+async function loadSplit(targets: readonly Target[], pids: ReadonlyArray<number | undefined>, connections: number, dir: string): Promise<LoadResult> {
+  const cpu = () => pids.reduce((sum: number, pid) => sum + (processTreeCpuMs(pid) ?? 0), 0);
   const before = cpu();
   const each = Math.max(1, Math.floor(connections / targets.length));
   const runs = await Promise.all(

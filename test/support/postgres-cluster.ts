@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,8 @@ import path from 'node:path';
 export interface PostgresCluster {
   /** A superuser URL to the cluster's postgres database (databases are made from it). */
   readonly adminUrl: string;
+  /** The server's main process (its backends are its children). */
+  readonly serverPid: number;
   stop(): void;
 }
 
@@ -54,6 +56,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   run('pg_ctl', ['-D', data, '-l', path.join(dir, 'postgres.log'), '-w', '-t', '60', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300`, 'start']);
   return {
     adminUrl: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    serverPid: Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
     stop() {
       try {
         run('pg_ctl', ['-D', data, '-w', '-m', 'immediate', 'stop']);

@@ -34,7 +34,7 @@ import { SignService } from './services/crypto/sign-service.js';
 import { SlowLane } from './services/crypto/slow-lane.js';
 import { DataKeyPairs } from './services/crypto/data-key-pairs.js';
 import { Scheduler } from './services/scheduler.js';
-import { serializedBy, UNSERIALIZED, type Clock, type MetadataStore } from './services/ports.js';
+import { serializedBy, UNSERIALIZED, type Clock, type MetadataStore } from './services/ports/index.js';
 import { InstancesGate } from './cluster/token-gate.js';
 import { TagService } from './services/keys/tags.js';
 import { Authorizer } from './services/access/authorizer.js';

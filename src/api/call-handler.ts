@@ -6,7 +6,7 @@ import { ADMIN_EVENT_SOURCE, KMS_EVENT_SOURCE, pickMembers, type TlsDetails } fr
 import { KMSInternalException, KmsError, SerializationException, UnknownOperationException } from '../domain/errors.js';
 import type { AuditRecorder } from '../services/audit/audit-recorder.js';
 import type { CallContext } from '../services/context.js';
-import type { Clock, CredentialDirectory, Principal } from '../services/ports.js';
+import type { Clock, CredentialDirectory, Principal } from '../services/ports/index.js';
 import { ADMIN_OPERATIONS, ADMIN_TARGET_PREFIX } from './admin/admin-operations.js';
 import type { AuditSpec, Operation, Output, Services } from './operation.js';
 import { OPERATIONS } from './operations/index.js';

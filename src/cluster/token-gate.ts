@@ -1,5 +1,5 @@
 import type { TokenChangeGate } from '../hsm/change-gate.js';
-import type { Serialized } from '../services/ports.js';
+import type { Serialized } from '../services/ports/index.js';
 
 /**
  * The primary's side of the token's change gate: one holder at a time, in the

@@ -2,7 +2,7 @@ import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
 import type { KeyMaterialRef } from '../domain/key.js';
 import { HMAC_SPECS, type HmacKeySpec, type MacAlgorithm, type SigningScheme } from '../domain/key-spec.js';
-import type { SigningKeyPairParams } from '../services/ports.js';
+import type { SigningKeyPairParams } from '../services/ports/index.js';
 
 /** CKA_ID: the 16 key-id bytes followed by the version as uint32 big-endian. */
 export function objectId(ref: KeyMaterialRef): Buffer {

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
 import type { KeyMaterialRef } from '../domain/key.js';
-import type { KeyVault } from '../services/ports.js';
+import type { KeyVault } from '../services/ports/index.js';
 import { detectCapabilities, type AttributeSupport, type TokenCapabilities } from './capabilities.js';
 import { acquireModule, reinitializeModule, releaseModule } from './pkcs11-module.js';
 import { classifyTokenError, type TokenOperation } from './pkcs11-errors.js';
@@ -16,7 +16,7 @@ import { createHash, createPublicKey, publicEncrypt, constants as cryptoConstant
 import { IncorrectKeyMaterialException, InvalidCiphertextException, KMSInternalException } from '../domain/errors.js';
 import { derElement } from '../domain/der.js';
 import { oaepDecode } from '../domain/oaep.js';
-import { KeyVersionNotVerified, type KeyVersionCheck, type KeyVersionVerdict, type SigningKeyPairParams, type WrappingAlgorithm } from '../services/ports.js';
+import { KeyVersionNotVerified, type KeyVersionCheck, type KeyVersionVerdict, type SigningKeyPairParams, type WrappingAlgorithm } from '../services/ports/index.js';
 import { judgeKeyPair, judgeSecretKey, madeInToken, PRIVATE_FLAGS, PUBLIC_FLAGS, SECRET_FLAGS, type Judgement, type ObjectFacts, type TokenTraits } from './object-verification.js';
 import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 import {

@@ -1,6 +1,6 @@
 import type { CallRecord } from '../audit/call-record.js';
 import type { Scope } from '../domain/arn.js';
-import type { Principal } from './ports.js';
+import type { Principal } from './ports/index.js';
 
 /** Facts about the request itself that policies may test (aws:SourceIp, aws:SecureTransport) and its grant tokens. */
 export interface RequestFacts {

@@ -1,4 +1,4 @@
-import type { Clock } from './ports.js';
+import type { Clock } from './ports/index.js';
 
 export interface ReadinessChecks {
   /** Throws unless the database answers. */

@@ -1,4 +1,4 @@
-import type { Page } from '../services/ports.js';
+import type { Page } from '../services/ports/index.js';
 
 /** One page from limit + 1 rows: the extra row only says whether more follow, and the last kept row's sort key is the marker. */
 export function page<R, T>(rows: R[], limit: number, map: (r: R) => T, sortKey: (r: R) => string): Page<T> {

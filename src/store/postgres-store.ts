@@ -12,7 +12,7 @@ import type {
   StoredAccessKey,
   StoredPrincipal,
 } from '../services/access/access-ports.js';
-import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports.js';
+import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports/index.js';
 import { page } from './paging.js';
 import { LocalMutex } from './local-mutex.js';
 import { PostgresChangeFeed } from './postgres-change-feed.js';

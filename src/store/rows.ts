@@ -3,7 +3,7 @@ import type { Grant, GrantConstraints, GrantOperation } from '../domain/grant.js
 import type { Alias, KeyState, KmsKey } from '../domain/key.js';
 import type { PrincipalKind } from '../domain/principal-arn.js';
 import type { AccessKeyStatus, StoredAccessKey, StoredPrincipal } from '../services/access/access-ports.js';
-import type { ImportToken } from '../services/ports.js';
+import type { ImportToken } from '../services/ports/index.js';
 
 // The rows of the store's tables and how they read, the same in every dialect: dates are
 // milliseconds since the epoch, flags 0 or 1, JSON as text, binary values Buffers.

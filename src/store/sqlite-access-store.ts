@@ -9,7 +9,7 @@ import type {
   StoredAccessKey,
   StoredPrincipal,
 } from '../services/access/access-ports.js';
-import type { Page } from '../services/ports.js';
+import type { Page } from '../services/ports/index.js';
 import { page } from './paging.js';
 import { toAccessKey, toGrant, toPrincipal, type AccessKeyRow, type GrantRow, type PrincipalRow } from './rows.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
-import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports.js';
+import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports/index.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
 import { LocalMutex } from './local-mutex.js';

@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/services/ports.js';
+import type { Clock } from '../../src/services/ports/index.js';
 
 export const DAY_MS = 86_400_000;
 

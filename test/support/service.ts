@@ -7,7 +7,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { startService, type RunningService } from '../../src/app.js';
 import { callAdmin } from '../../src/cli/admin-client.js';
 import { parseConfig, type ConfigInput } from '../../src/config/config.js';
-import type { Clock } from '../../src/services/ports.js';
+import type { Clock } from '../../src/services/ports/index.js';
 import { freshPostgresDatabase } from './postgres.js';
 
 export const TEST_ACCESS_KEY_ID = 'AKIATESTADMIN00000001';

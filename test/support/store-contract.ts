@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KeyState, type KmsKey } from '../../src/domain/key.js';
 import type { Grant } from '../../src/domain/grant.js';
-import type { MetadataStore } from '../../src/services/ports.js';
+import type { MetadataStore } from '../../src/services/ports/index.js';
 import { keyFixture } from './keys.js';
 
 const ACCOUNT = '111122223333';

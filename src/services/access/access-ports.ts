@@ -1,6 +1,6 @@
 import type { PrincipalKind } from '../../domain/principal-arn.js';
 import type { Grant } from '../../domain/grant.js';
-import type { Page } from '../ports.js';
+import type { Page } from '../ports/paging.js';
 
 export type AccessKeyStatus = 'Active' | 'Inactive';
 

@@ -11,7 +11,7 @@ import { requestAliasOf, requestConditions } from '../../domain/policy/request-c
 import type { CallContext } from '../context.js';
 import type { GrantDirectory } from './grant-directory.js';
 import type { KeyDirectory } from '../keys/key-directory.js';
-import type { Clock } from '../ports.js';
+import type { Clock } from '../ports/index.js';
 import type { RequestQuotas } from './request-quotas.js';
 
 /** The KMS operations AWS lets a principal of another account call on a key (each operation's "Cross-account use: Yes"). */

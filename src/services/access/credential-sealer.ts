@@ -1,6 +1,6 @@
 import type { KeyMaterialRef } from '../../domain/key.js';
 import type { IvSequence } from '../crypto/iv-sequence.js';
-import { UNSERIALIZED, type KeyVault, type Serialized } from '../ports.js';
+import { UNSERIALIZED, type KeyVault, type Serialized } from '../ports/index.js';
 
 /**
  * The token key that seals access-key secrets. Its id is outside what CreateKey

@@ -1,6 +1,6 @@
 import { decodeGrantToken, type Grant } from '../../domain/grant.js';
 import type { GrantStore } from './access-ports.js';
-import type { Clock } from '../ports.js';
+import type { Clock } from '../ports/index.js';
 import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
 import { BoundedCache } from '../bounded-cache.js';
 

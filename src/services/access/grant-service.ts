@@ -18,7 +18,7 @@ import { isBoundArn } from '../../domain/policy/policy.js';
 import type { Authorizer } from './authorizer.js';
 import type { CallContext } from '../context.js';
 import type { GrantDirectory } from './grant-directory.js';
-import type { Clock, Page } from '../ports.js';
+import type { Clock, Page } from '../ports/index.js';
 
 /** AWS's quota of grants per KMS key. */
 export const MAX_GRANTS_PER_KEY = 50_000;

@@ -6,7 +6,7 @@ import type { AccessKeyStatus, IdentityPolicyDocument, PrincipalStore, StoredAcc
 import type { CallContext } from '../context.js';
 import type { CredentialSealer } from './credential-sealer.js';
 import type { PrincipalDirectory } from './principal-directory.js';
-import type { Clock } from '../ports.js';
+import type { Clock } from '../ports/index.js';
 
 /** At most this many access keys per principal, as IAM allows. */
 export const MAX_ACCESS_KEYS = 2;

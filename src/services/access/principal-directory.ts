@@ -2,7 +2,7 @@ import { Policy } from '../../domain/policy/policy.js';
 import { rootArn } from '../../domain/principal-arn.js';
 import type { PrincipalStore } from './access-ports.js';
 import type { CredentialSealer } from './credential-sealer.js';
-import type { Clock, Credential, CredentialDirectory } from '../ports.js';
+import type { Clock, Credential, CredentialDirectory } from '../ports/index.js';
 import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
 import { BoundedCache } from '../bounded-cache.js';
 

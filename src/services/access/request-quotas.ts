@@ -1,6 +1,6 @@
 import { throttled } from '../../domain/errors.js';
 import { TokenBucket } from '../../domain/quotas.js';
-import type { Clock } from '../ports.js';
+import type { Clock } from '../ports/index.js';
 
 /**
  * Per-account request quotas, as AWS KMS applies them: each quota counted on its

@@ -14,7 +14,7 @@ import {
 import type { AuditSink } from '../../audit/ports.js';
 import type { KmsKey } from '../../domain/key.js';
 import type { KeyUsageTracker } from '../keys/key-usage.js';
-import type { Clock, Principal } from '../ports.js';
+import type { Clock, Principal } from '../ports/index.js';
 
 /** Everything the protocol edge knows about one answered call. */
 export interface ApiCallFacts {

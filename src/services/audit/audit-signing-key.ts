@@ -4,7 +4,7 @@ import { sha256Hex } from '../../audit/trail-format.js';
 import { rawToDer } from '../../domain/ecdsa-signature.js';
 import type { KeyMaterialRef } from '../../domain/key.js';
 import { ECC_SPECS, signingScheme } from '../../domain/key-spec.js';
-import { UNSERIALIZED, type KeyVault, type Serialized } from '../ports.js';
+import { UNSERIALIZED, type KeyVault, type Serialized } from '../ports/index.js';
 
 /**
  * The token key pair that signs the audit trail's digests (ECDSA P-256). Like the

@@ -7,7 +7,7 @@ import type { CallContext } from '../context.js';
 import type { IvSequence } from './iv-sequence.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from '../keys/key-directory.js';
-import type { KeyVault } from '../ports.js';
+import type { KeyVault } from '../ports/index.js';
 import type { RsaEncryption } from './rsa-encryption.js';
 import type { DataKeyPairs, KeyPairSpec } from './data-key-pairs.js';
 import { isRsaSpec } from '../../domain/key-spec.js';

@@ -5,7 +5,7 @@ import { HMAC_SPECS, isHmacSpec, type MacAlgorithm } from '../../domain/key-spec
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
-import type { KeyVault } from '../ports.js';
+import type { KeyVault } from '../ports/index.js';
 
 export interface MacRequest {
   readonly keyId: string;

@@ -3,7 +3,7 @@ import type { EncryptionContext } from '../../domain/encryption-context.js';
 import { dryRunSucceeded, InvalidCiphertextException, InvalidKeyUsageException, ValidationException } from '../../domain/errors.js';
 import type { KmsKey } from '../../domain/key.js';
 import { isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
-import type { KeyVault } from '../ports.js';
+import type { KeyVault } from '../ports/index.js';
 import type { SlowLane } from './slow-lane.js';
 
 type OaepAlgorithm = 'RSAES_OAEP_SHA_1' | 'RSAES_OAEP_SHA_256';

@@ -6,7 +6,7 @@ import { ED25519, ECC_SPECS, isEccSpec, isRsaSpec, signingScheme, type SigningSc
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
-import type { KeyVault } from '../ports.js';
+import type { KeyVault } from '../ports/index.js';
 import type { SlowLane } from './slow-lane.js';
 
 export interface SignRequest {

@@ -5,7 +5,7 @@ import { aliasArn } from '../../domain/arn.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { Clock, MetadataStore, Page } from '../ports.js';
+import type { AliasStore, Clock, Page } from '../ports/index.js';
 
 export const RESERVED_ALIAS_PREFIX = 'alias/aws/';
 
@@ -20,7 +20,7 @@ function assertCustomerAliasName(aliasName: string): void {
 
 export class AliasService {
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: AliasStore,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
     private readonly clock: Clock,

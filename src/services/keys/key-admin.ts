@@ -11,7 +11,7 @@ import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { KeyPolicies } from './key-policies.js';
-import type { Clock, KeyVault, MetadataStore, Page } from '../ports.js';
+import type { Clock, DeletionStore, KeyStore, KeyVault, Page } from '../ports/index.js';
 import type { KeyLastUse } from '../access/access-ports.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import type { KeyUsageTracker } from './key-usage.js';
@@ -36,7 +36,7 @@ export const INTERRUPTED_CREATION_AFTER_MS = 5 * 60_000;
 /** Creating keys and moving them between states; key material is touched only to create it. */
 export class KeyAdmin {
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: DeletionStore & KeyStore,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { keyMaterialId, type KmsKey } from '../../domain/key.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { Clock, KeyVault, MetadataStore } from '../ports.js';
+import type { Clock, DeletionStore, KeyVault } from '../ports/index.js';
 
 export interface DestructionRun {
   readonly destroyed: string[];
@@ -21,7 +21,7 @@ const BATCH = 100;
  */
 export class KeyDestroyer {
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: DeletionStore,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly events: ServiceEvents,

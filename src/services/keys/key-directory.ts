@@ -2,7 +2,7 @@ import { aliasArn, keyArn, parseKeyReference, type ReferenceRules } from '../../
 import { NotFoundException } from '../../domain/errors.js';
 import type { KmsKey, Tag } from '../../domain/key.js';
 import type { CallContext } from '../context.js';
-import type { Clock, MetadataStore } from '../ports.js';
+import type { AliasStore, Clock, KeyStore, TagStore } from '../ports/index.js';
 import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
 import { BoundedCache } from '../bounded-cache.js';
 
@@ -20,7 +20,7 @@ export class KeyDirectory {
   private readonly aliasesByKey: BoundedCache<string[]>;
 
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: AliasStore & KeyStore & TagStore,
     clock: Clock,
     ttlMs: number,
     private readonly changes: ChangeFeed = SINGLE_PROCESS,

@@ -14,7 +14,7 @@ import { RSA_SPECS } from '../../domain/key-spec.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { Clock, KeyVault, MetadataStore, WrappingAlgorithm, WrappingKeySpec } from '../ports.js';
+import type { Clock, ImportStore, KeyVault, WrappingAlgorithm, WrappingKeySpec } from '../ports/index.js';
 
 export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
 /** How far ahead imported key material may expire (AWS: 365 days from the request). */
@@ -57,7 +57,7 @@ function assertExternal(key: KmsKey): void {
  */
 export class KeyImporter {
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: ImportStore,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,

@@ -6,7 +6,7 @@ import { bindPrincipals, displayedPrincipal, NO_PRINCIPAL } from '../access/prin
 import type { Authorizer } from '../access/authorizer.js';
 import type { CallContext } from '../context.js';
 import type { KeyDirectory } from './key-directory.js';
-import type { MetadataStore } from '../ports.js';
+import type { KeyStore } from '../ports/index.js';
 
 /** KMS keys have one key policy, and AWS names it "default". */
 export const POLICY_NAME = 'default';
@@ -14,7 +14,7 @@ export const POLICY_NAME = 'default';
 /** GetKeyPolicy, PutKeyPolicy, ListKeyPolicies, and the checks every new key policy passes. */
 export class KeyPolicies {
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: KeyStore,
     private readonly principals: PrincipalStore,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,

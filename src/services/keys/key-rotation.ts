@@ -6,7 +6,7 @@ import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
-import type { Clock, KeyRotation, KeyVault, MetadataStore, Page, RotationStatus, RotationType } from '../ports.js';
+import type { Clock, KeyRotation, KeyStore, KeyVault, Page, RotationStatus, RotationStore, RotationType } from '../ports/index.js';
 import type { SlowLane } from '../crypto/slow-lane.js';
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
@@ -30,7 +30,7 @@ function assertRotatable(key: KmsKey): void {
  */
 export class KeyRotator {
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: KeyStore & RotationStore,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,

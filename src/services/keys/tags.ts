@@ -5,7 +5,7 @@ import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import { requestTagConditions } from '../../domain/policy/request-conditions.js';
-import type { MetadataStore } from '../ports.js';
+import type { TagStore } from '../ports/index.js';
 
 export const MAX_TAGS_PER_KEY = 50;
 
@@ -22,7 +22,7 @@ export function validateTags(tags: readonly Tag[]): Tag[] {
 
 export class TagService {
   constructor(
-    private readonly store: MetadataStore,
+    private readonly store: TagStore,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
   ) {}

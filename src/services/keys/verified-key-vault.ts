@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import { KeyUnavailableException } from '../../domain/errors.js';
 import type { KeyMaterialRef } from '../../domain/key.js';
 import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../../domain/key-spec.js';
-import { KeyVersionNotVerified, type Clock, type KeyVault, type KeyVersionCheck, type KeyVersionVerdict, type MetadataStore, type SigningKeyPairParams, type WrappingAlgorithm } from '../ports.js';
+import { KeyVersionNotVerified, type Clock, type KeyVault, type KeyVersionCheck, type KeyVersionVerdict, type KeyVersionCheckStore, type SigningKeyPairParams, type WrappingAlgorithm } from '../ports/index.js';
 
-type CheckRecords = Pick<MetadataStore, 'getKeyVersionCheck' | 'saveKeyVersionCheck'>;
+type CheckRecords = KeyVersionCheckStore;
 
 const UNAVAILABLE = 'The KMS key is not available: its key material failed verification in the key store.';
 

@@ -18,6 +18,8 @@ import { LocalMutex } from './local-mutex.js';
 import { PostgresChangeFeed } from './postgres-change-feed.js';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.js';
 import {
+  flushedAtSetting,
+  grantRowParams,
   keyRowParams,
   toAccessKey,
   toAlias,
@@ -31,6 +33,10 @@ import {
   type ImportTokenRow,
   type KeyRow,
   type PrincipalRow,
+  type RotationRow,
+  toRotationStatus,
+  rotationPage,
+  type VersionRow,
 } from './rows.js';
 
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
@@ -268,17 +274,8 @@ export class PostgresStore implements MetadataStore {
   }
 
   async getRotationStatus(keyId: string): Promise<RotationStatus | undefined> {
-    const [r] = await this.rows<{ enabled: number; period_days: number; next_rotation_date: number | null; on_demand_started_at: number | null }>(
-      'SELECT * FROM key_rotation WHERE key_id = $1',
-      [keyId],
-    );
-    if (!r) return undefined;
-    return {
-      enabled: r.enabled === 1,
-      periodDays: r.period_days,
-      nextRotationDate: r.enabled === 1 && r.next_rotation_date !== null ? new Date(r.next_rotation_date) : undefined,
-      onDemandStartedAt: r.on_demand_started_at === null ? undefined : new Date(r.on_demand_started_at),
-    };
+    const [r] = await this.rows<RotationRow>('SELECT * FROM key_rotation WHERE key_id = $1', [keyId]);
+    return r && toRotationStatus(r);
   }
 
   async setRotation(keyId: string, enabled: boolean, periodDays: number, nextRotationDate: Date | undefined): Promise<void> {
@@ -345,17 +342,12 @@ export class PostgresStore implements MetadataStore {
   }
 
   async listRotations(keyId: string, afterVersion: number, limit: number): Promise<Page<KeyRotation>> {
-    const rows = await this.rows<{ key_id: string; version: number; creation_date: number; rotation_type: RotationType }>(
+    const rows = await this.rows<VersionRow>(
       `SELECT key_id, version, creation_date, rotation_type FROM key_versions
        WHERE key_id = $1 AND rotation_type IS NOT NULL AND provisioning = 0 AND version > $2 ORDER BY version LIMIT $3`,
       [keyId, afterVersion, limit + 1],
     );
-    return page(
-      rows,
-      limit,
-      (r) => ({ keyId: r.key_id, version: r.version, rotationDate: new Date(r.creation_date), rotationType: r.rotation_type }),
-      (r) => String(r.version),
-    );
+    return rotationPage(rows, limit);
   }
 
   async saveImportToken(token: ImportToken): Promise<void> {
@@ -665,6 +657,7 @@ export class PostgresGrantStore implements GrantStore {
   }
 
   async createGrant(g: Grant, maxGrants: number): Promise<void> {
+    const p = grantRowParams(g);
     await transaction(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`grants/${g.keyId}`]);
       const { rows } = await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM grants WHERE key_id = $1', [g.keyId]);
@@ -672,20 +665,7 @@ export class PostgresGrantStore implements GrantStore {
       await c.query(
         `INSERT INTO grants (grant_id, key_id, key_arn, name, grantee_principal, grantee_id, retiring_principal, retiring_id, issuing_account, operations, constraints, creation_date)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [
-          g.grantId,
-          g.keyId,
-          g.keyArn,
-          g.name ?? null,
-          g.granteePrincipal,
-          g.granteeId,
-          g.retiringPrincipal ?? null,
-          g.retiringId ?? null,
-          g.issuingAccount,
-          JSON.stringify(g.operations),
-          g.constraints === undefined ? null : JSON.stringify(g.constraints),
-          g.creationDate.getTime(),
-        ],
+        [p.grantId, p.keyId, p.keyArn, p.name, p.grantee, p.granteeId, p.retiring, p.retiringId, p.issuingAccount, p.operations, p.constraints, p.creationDate],
       );
     });
   }
@@ -720,11 +700,6 @@ export class PostgresGrantStore implements GrantStore {
   async deleteGrant(grantId: string): Promise<boolean> {
     return ((await this.pool.query('DELETE FROM grants WHERE grant_id = $1', [grantId])).rowCount ?? 0) === 1;
   }
-}
-
-/** The setting that says when a writer last took a batch (the single process's keeps its first name). */
-function flushedAtSetting(writer: string): string {
-  return writer === '' ? 'key_usage_flushed_at' : `key_usage_flushed_at/${writer}`;
 }
 
 export class PostgresKeyUsageStore implements KeyUsageStore {

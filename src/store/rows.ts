@@ -3,7 +3,8 @@ import type { Grant, GrantConstraints, GrantOperation } from '../domain/grant.js
 import type { Alias, KeyState, KmsKey } from '../domain/key.js';
 import type { PrincipalKind } from '../domain/principal-arn.js';
 import type { AccessKeyStatus, StoredAccessKey, StoredPrincipal } from '../services/access/access-ports.js';
-import type { ImportToken } from '../services/ports/index.js';
+import type { ImportToken, KeyRotation, Page, RotationStatus, RotationType } from '../services/ports/index.js';
+import { page } from './paging.js';
 
 // The rows of the store's tables and how they read, the same in every dialect: dates are
 // milliseconds since the epoch, flags 0 or 1, JSON as text, binary values Buffers.
@@ -176,3 +177,59 @@ export const toGrant = (r: GrantRow): Grant => ({
   creationDate: new Date(r.creation_date),
 });
 
+
+/** A grant as its row is written. */
+export function grantRowParams(g: Grant) {
+  return {
+    grantId: g.grantId,
+    keyId: g.keyId,
+    keyArn: g.keyArn,
+    name: g.name ?? null,
+    grantee: g.granteePrincipal,
+    granteeId: g.granteeId,
+    retiring: g.retiringPrincipal ?? null,
+    retiringId: g.retiringId ?? null,
+    issuingAccount: g.issuingAccount,
+    operations: JSON.stringify(g.operations),
+    constraints: g.constraints === undefined ? null : JSON.stringify(g.constraints),
+    creationDate: g.creationDate.getTime(),
+  };
+}
+
+export interface RotationRow {
+  enabled: number;
+  period_days: number;
+  next_rotation_date: number | null;
+  on_demand_started_at: number | null;
+}
+
+export function toRotationStatus(r: RotationRow): RotationStatus {
+  return {
+    enabled: r.enabled === 1,
+    periodDays: r.period_days,
+    nextRotationDate: r.enabled === 1 && r.next_rotation_date !== null ? new Date(r.next_rotation_date) : undefined,
+    onDemandStartedAt: r.on_demand_started_at === null ? undefined : new Date(r.on_demand_started_at),
+  };
+}
+
+/** The setting that says when a writer last took a batch of key usage (the single process's keeps its first name). */
+export function flushedAtSetting(writer: string): string {
+  return writer === '' ? 'key_usage_flushed_at' : `key_usage_flushed_at/${writer}`;
+}
+
+export interface VersionRow {
+  key_id: string;
+  version: number;
+  creation_date: number;
+  rotation_type: RotationType;
+}
+
+/** A page of rotations (the key versions they made), marked by version. */
+export function rotationPage(rows: VersionRow[], limit: number): Page<KeyRotation> {
+  return page(
+    rows,
+    limit,
+    (r) => ({ keyId: r.key_id, version: r.version, rotationDate: new Date(r.creation_date), rotationType: r.rotation_type }),
+    (r) => String(r.version),
+  );
+}

@@ -11,7 +11,7 @@ import type {
 } from '../services/access/access-ports.js';
 import type { Page } from '../services/ports/index.js';
 import { page } from './paging.js';
-import { toAccessKey, toGrant, toPrincipal, type AccessKeyRow, type GrantRow, type PrincipalRow } from './rows.js';
+import { grantRowParams, toAccessKey, toGrant, toPrincipal, type AccessKeyRow, type GrantRow, type PrincipalRow } from './rows.js';
 
 const grantPage = (rows: GrantRow[], limit: number): Page<Grant> => page(rows, limit, toGrant, (r) => r.grant_id);
 
@@ -139,20 +139,7 @@ export class SqliteGrantStore implements GrantStore {
   async createGrant(g: Grant, maxGrants: number): Promise<void> {
     this.db.transaction(() => {
       if ((this.stmt.count.get(g.keyId) as { n: number }).n >= maxGrants) throw new LimitExceededException(`A key can have at most ${maxGrants} grants.`);
-      this.stmt.insert.run({
-        grantId: g.grantId,
-        keyId: g.keyId,
-        keyArn: g.keyArn,
-        name: g.name ?? null,
-        grantee: g.granteePrincipal,
-        granteeId: g.granteeId,
-        retiring: g.retiringPrincipal ?? null,
-        retiringId: g.retiringId ?? null,
-        issuingAccount: g.issuingAccount,
-        operations: JSON.stringify(g.operations),
-        constraints: g.constraints === undefined ? null : JSON.stringify(g.constraints),
-        creationDate: g.creationDate.getTime(),
-      });
+      this.stmt.insert.run(grantRowParams(g));
     })();
   }
 

@@ -8,7 +8,7 @@ import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, M
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
 import { LocalMutex } from './local-mutex.js';
-import { keyRowParams, toAlias, toImportToken, toKey, type AliasRow, type ImportTokenRow, type KeyRow } from './rows.js';
+import { keyRowParams, toAlias, toImportToken, toKey, rotationPage, toRotationStatus, type AliasRow, type ImportTokenRow, type KeyRow, type RotationRow, type VersionRow } from './rows.js';
 import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js';
 import { SqliteKeyUsageStore } from './sqlite-usage-store.js';
 
@@ -247,16 +247,8 @@ export class SqliteStore implements MetadataStore {
   }
 
   async getRotationStatus(keyId: string): Promise<RotationStatus | undefined> {
-    const r = this.stmt.rotationStatus.get(keyId) as
-      | { enabled: number; period_days: number; next_rotation_date: number | null; on_demand_started_at: number | null; lease_until: number }
-      | undefined;
-    if (!r) return undefined;
-    return {
-      enabled: r.enabled === 1,
-      periodDays: r.period_days,
-      nextRotationDate: r.enabled === 1 && r.next_rotation_date !== null ? new Date(r.next_rotation_date) : undefined,
-      onDemandStartedAt: r.on_demand_started_at === null ? undefined : new Date(r.on_demand_started_at),
-    };
+    const r = this.stmt.rotationStatus.get(keyId) as RotationRow | undefined;
+    return r && toRotationStatus(r);
   }
 
   async setRotation(keyId: string, enabled: boolean, periodDays: number, nextRotationDate: Date | undefined): Promise<void> {
@@ -301,13 +293,8 @@ export class SqliteStore implements MetadataStore {
   }
 
   async listRotations(keyId: string, afterVersion: number, limit: number): Promise<Page<KeyRotation>> {
-    const rows = this.stmt.rotations.all(keyId, afterVersion, limit + 1) as Array<{ key_id: string; version: number; creation_date: number; rotation_type: RotationType }>;
-    return page(
-      rows,
-      limit,
-      (r) => ({ keyId: r.key_id, version: r.version, rotationDate: new Date(r.creation_date), rotationType: r.rotation_type }),
-      (r) => String(r.version),
-    );
+    const rows = this.stmt.rotations.all(keyId, afterVersion, limit + 1) as VersionRow[];
+    return rotationPage(rows, limit);
   }
 
   async saveImportToken(token: ImportToken): Promise<void> {

@@ -1,10 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { KeyLastUse, KeyUsageStore } from '../services/access/access-ports.js';
+import { flushedAtSetting } from './rows.js';
 
-/** The setting that says when a writer last took a batch (the single process's keeps its first name). */
-function flushedAtSetting(writer: string): string {
-  return writer === '' ? 'key_usage_flushed_at' : `key_usage_flushed_at/${writer}`;
-}
 
 interface UsageRow {
   operation: string;

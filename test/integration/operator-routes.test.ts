@@ -1,11 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareEmbeddedSoftHsm } from '../../src/hsm/embedded-softhsm.js';
-import { acquireModule, releaseModule } from '../../src/hsm/pkcs11-module.js';
+import { moduleForFaults } from '../support/fault-injection.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
 import { startTestService, type TestService } from '../support/service.js';
 
@@ -15,7 +11,7 @@ import { startTestService, type TestService } from '../support/service.js';
  * database), as a test double in front of the real parts.
  */
 let kms: TestService;
-let modulePath: string;
+let releaseModule: (() => void) | undefined;
 let keyId: string;
 const faults = { deviceDown: false };
 
@@ -36,11 +32,9 @@ async function until(check: () => Promise<boolean>, ms: number): Promise<boolean
 }
 
 beforeAll(async () => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-operator-'));
-  const prepared = await prepareEmbeddedSoftHsm(dataDir);
-  modulePath = prepared.modulePath;
-  process.env.SOFTHSM2_CONF = prepared.softhsmConf;
-  const lib = acquireModule(modulePath);
+  const injected = await moduleForFaults();
+  releaseModule = injected.release;
+  const { dataDir, lib } = injected;
   const encrypt = lib.C_Encrypt.bind(lib);
   const initialize = lib.C_Initialize.bind(lib);
   lib.C_Encrypt = ((session: Buffer, data: Buffer, out: Buffer) => {
@@ -57,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kms?.cleanup();
-  if (modulePath) releaseModule(modulePath);
+  releaseModule?.();
 });
 
 describe('the operator\'s routes', () => {

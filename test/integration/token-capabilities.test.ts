@@ -1,11 +1,7 @@
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import type * as P11 from 'pkcs11js';
 import { CreateKeyCommand, DecryptCommand, EncryptCommand, GenerateMacCommand, SignCommand } from '@aws-sdk/client-kms';
 import { describe, expect, it } from 'vitest';
-import { prepareEmbeddedSoftHsm } from '../../src/hsm/embedded-softhsm.js';
-import { acquireModule, releaseModule } from '../../src/hsm/pkcs11-module.js';
+import { moduleForFaults } from '../support/fault-injection.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
 import { startTestService } from '../support/service.js';
 
@@ -16,11 +12,7 @@ import { startTestService } from '../support/service.js';
  */
 describe('a token that refuses CKA_ALLOWED_MECHANISMS', () => {
   it('is recorded as such at start-up, warned about, and served with objects locked by their usage alone', async () => {
-    // The module is initialised with this data folder's token before the service opens it.
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-capabilities-'));
-    const { modulePath, softhsmConf } = await prepareEmbeddedSoftHsm(dataDir);
-    process.env.SOFTHSM2_CONF = softhsmConf;
-    const lib = acquireModule(modulePath); // the instance every token opened in this process shares
+    const { dataDir, lib, release } = await moduleForFaults();
     const refusing = (template: P11.Template) => {
       if (template.some((a) => a.type === pkcs11js.CKA_ALLOWED_MECHANISMS)) throw new pkcs11js.Pkcs11Error('CKR_ATTRIBUTE_TYPE_INVALID', pkcs11js.CKR_ATTRIBUTE_TYPE_INVALID, 'C_GenerateKey');
     };
@@ -53,7 +45,7 @@ describe('a token that refuses CKA_ALLOWED_MECHANISMS', () => {
     } finally {
       await kms.cleanup();
       Object.assign(lib, { C_GenerateKey: original.generate, C_UnwrapKey: original.unwrap, C_GenerateKeyPair: original.pair });
-      releaseModule(modulePath);
+      release();
     }
   });
 });

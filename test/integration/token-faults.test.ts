@@ -1,10 +1,6 @@
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { CreateKeyCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareEmbeddedSoftHsm } from '../../src/hsm/embedded-softhsm.js';
-import { acquireModule, releaseModule } from '../../src/hsm/pkcs11-module.js';
+import { moduleForFaults } from '../support/fault-injection.js';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
 import { startTestService, type TestService } from '../support/service.js';
 
@@ -14,7 +10,7 @@ import { startTestService, type TestService } from '../support/service.js';
  * token calls made asynchronously, as for a network HSM, with short bounds.
  */
 let kms: TestService;
-let modulePath: string;
+let releaseModule: (() => void) | undefined;
 let keyId: string;
 const log: string[] = [];
 
@@ -44,11 +40,9 @@ async function servedWithin(ms: number): Promise<boolean> {
 }
 
 beforeAll(async () => {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-faults-'));
-  const prepared = await prepareEmbeddedSoftHsm(dataDir);
-  modulePath = prepared.modulePath;
-  process.env.SOFTHSM2_CONF = prepared.softhsmConf;
-  const lib = acquireModule(modulePath);
+  const injected = await moduleForFaults();
+  releaseModule = injected.release;
+  const { dataDir, lib } = injected;
   const encryptAsync = lib.C_EncryptAsync.bind(lib);
   const initialize = lib.C_Initialize.bind(lib);
   lib.C_EncryptAsync = (async (session: Buffer, data: Buffer, out: Buffer) => {
@@ -80,7 +74,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kms?.cleanup();
-  if (modulePath) releaseModule(modulePath);
+  releaseModule?.();
 });
 
 describe('the token layer on a bad day', () => {

@@ -113,6 +113,7 @@ export class Pkcs11Token implements KeyVault {
   /** Set while the module is initialised again after the device failed: calls answer KeyUnavailableException meanwhile. */
   private recovery: Promise<void> | undefined;
   private closing = false;
+  private wakeRecovery: (() => void) | undefined;
   /** How often the device was lost and got back (metrics). */
   recoveries = 0;
 
@@ -338,7 +339,11 @@ export class Pkcs11Token implements KeyVault {
     this.options.log?.warn({ cause }, 'the token failed: initialising the PKCS#11 module again; requests answer KeyUnavailableException meanwhile');
     this.recovery = (async () => {
       for (let wait = RECOVERY_FIRST_WAIT_MS, attempt = 1; !this.closing; wait = Math.min(wait * 2, RECOVERY_LONGEST_WAIT_MS), attempt++) {
-        await new Promise((resolve) => setTimeout(resolve, wait).unref());
+        // A close cuts the wait short (it waits for this loop to end).
+        await new Promise<void>((resolve) => {
+          this.wakeRecovery = resolve;
+          setTimeout(resolve, wait).unref();
+        });
         if (this.closing) return;
         try {
           await this.reinitialize();
@@ -875,6 +880,7 @@ export class Pkcs11Token implements KeyVault {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.wakeRecovery?.();
     await this.recovery;
     await this.keygen.close();
     await this.privateKeyWork.close();

@@ -14,6 +14,8 @@ export interface MetricSources {
   readonly keysByState: () => Promise<Record<string, number>>;
 }
 
+const UNTIMED: ReadonlySet<string> = new Set(['exclusive', 'changeFeed', 'holdInstance', 'close']);
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
@@ -153,7 +155,8 @@ export class ServiceMetrics {
     return new Proxy(store, {
       get: (target, prop, receiver) => {
         const value: unknown = Reflect.get(target, prop, receiver);
-        if (typeof prop !== 'string') return value;
+        // Not database calls to time: work run under a lock, the change feed, the instance's hold, closing.
+        if (typeof prop !== 'string' || UNTIMED.has(prop)) return value;
         if (typeof value === 'function') {
           return (...args: unknown[]) => {
             const started = process.hrtime.bigint();

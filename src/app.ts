@@ -139,6 +139,27 @@ async function tokenOptions(config: Config, changeGate: TokenChangeGate | undefi
 }
 
 /** KMS_DATABASE: a postgres:// URL (several instances on one database), else a SQLite file (default: in the data folder). */
+/** What stops the start, said in one line (no stack): a port in use, say. */
+export class StartupError extends Error {}
+
+/** Listens, or says in one line why it cannot (the port taken, or not this user's to take); the port listened on. */
+async function listenOn(server: Server, port: number, host: string, setting: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'EADDRINUSE') throw new StartupError(`port ${port} on ${host} is already in use (${setting}): stop what listens there, or set ${setting} to another port`);
+    if (e.code === 'EACCES') throw new StartupError(`port ${port} on ${host} may not be listened on by this user (${setting}): choose a port above 1023`);
+    throw e;
+  });
+  const address = server.address() as AddressInfo | null;
+  if (!address) throw new StartupError(`port ${port} on ${host} could not be listened on (${setting})`);
+  return address.port;
+}
+
 function isPostgresUrl(database: string | undefined): boolean {
   return database !== undefined && /^postgres(ql)?:\/\//.test(database);
 }
@@ -426,26 +447,11 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       certFile !== undefined && keyFile !== undefined
         ? createHttpsServer({ cert: await readFile(certFile), key: await readFile(keyFile), minVersion: 'TLSv1.2' }, listener)
         : createServer(listener);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOn(server, config.port, config.host, 'KMS_PORT');
     const url = serviceUrl(config, port);
     // The operator's routes on a port of their own, when one is set (plain HTTP: they carry no secret).
     const operatorServer = config.operatorPort === undefined ? undefined : createServer(operatorApp(operator));
-    if (operatorServer) {
-      await new Promise<void>((resolve, reject) => {
-        operatorServer.once('error', reject);
-        operatorServer.listen(config.operatorPort, config.host, () => {
-          operatorServer.off('error', reject);
-          resolve();
-        });
-      });
-    }
+    if (operatorServer) await listenOn(operatorServer, config.operatorPort!, config.host, 'KMS_OPERATOR_PORT');
     if (runsJobs) scheduler.start();
     usage.start();
     // A worker's primary says it once for all of them.

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type Config } from './config/config.js';
-import { startService } from './app.js';
+import { startService, StartupError } from './app.js';
 import { runPrimary } from './cluster/primary.js';
 import { runWorker } from './cluster/worker.js';
 
@@ -33,6 +33,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`hsm-kms failed to start: ${e instanceof ConfigError ? e.message : (e as Error).stack ?? String(e)}\n`);
+  process.stderr.write(`hsm-kms failed to start: ${e instanceof ConfigError || e instanceof StartupError ? e.message : (e as Error).stack ?? String(e)}\n`);
   process.exit(1);
 });

@@ -1,6 +1,6 @@
 import { ClusterMetrics } from '../metrics/service-metrics.js';
 import cluster, { type Worker } from 'node:cluster';
-import { logStartBanner, startPrimary } from '../app.js';
+import { logStartBanner, startPrimary, StartupError } from '../app.js';
 import { serviceUrl, type Config } from '../config/config.js';
 import type { CacheChange, ChangeFeed } from '../services/changes.js';
 import { asClusterMessage } from './messages.js';
@@ -87,7 +87,8 @@ export async function runPrimary(config: Config): Promise<void> {
         hub.remove(worker);
         gate.forget(`${worker.id}:`);
         if (running.get(index) === worker) running.delete(index);
-        reject(new Error(`worker ${index} exited (${signal ?? code}) before it was serving`));
+        // Its own reason is on stderr already, in its own one line.
+        reject(new StartupError(`worker ${index} exited (${signal ?? code}) before it was serving`));
         // A clean exit is a stop someone asked for; anything else is restarted.
         if (stopping || code === 0) return;
         logger.error({ worker: index, pid: worker.process.pid, code, signal }, 'worker exited; starting it again');

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { CallRecord } from '../audit/call-record.js';
 import { ADMIN_EVENT_SOURCE, KMS_EVENT_SOURCE, pickMembers, type TlsDetails } from '../audit/event.js';
-import { KMSInternalException, KmsError, SerializationException, UnknownOperationException } from '../domain/errors.js';
+import { KMSInternalException, KmsError, SerializationException, UnknownOperationException, UnsupportedOperationException } from '../domain/errors.js';
 import type { AuditRecorder } from '../services/audit/audit-recorder.js';
 import type { CallContext } from '../services/context.js';
 import type { Clock, CredentialDirectory, Principal } from '../services/ports/index.js';
@@ -12,6 +12,7 @@ import type { AuditSpec, Operation, Output, Services } from './operation.js';
 import { OPERATIONS } from './operations/index.js';
 import { asKmsError, encodeError, encodeOutput, httpStatusOf, JSON_CONTENT_TYPE, TARGET_PREFIX, validationError } from './protocol.js';
 import { readAuthorization, verifySigV4, type ParsedAuthorization } from './sigv4.js';
+import { callerIdentityXml, isStsQuery, stsAction, stsCodeOf, stsErrorXml, STS_EVENT_SOURCE, XML_CONTENT_TYPE } from './sts-protocol.js';
 
 /** One request as it arrived, whatever carried it. */
 export interface RawCall {
@@ -74,7 +75,64 @@ export class CallHandler {
     clearTimeout(timer);
   }
 
-  private async answer(call: RawCall): Promise<CallAnswer> {
+  private answer(call: RawCall): Promise<CallAnswer> {
+    return isStsQuery(call.method, call.headers) ? this.answerSts(call) : this.answerKms(call);
+  }
+
+  /** STS's GetCallerIdentity, which the AWS CLI and SDKs send to the same endpoint: who the caller is. */
+  private async answerSts(call: RawCall): Promise<CallAnswer> {
+    const { deps } = this;
+    const requestId = randomUUID();
+    const startedAt = process.hrtime.bigint();
+    const at = new Date();
+    const { action } = stsAction(call.body);
+    let principal: Principal | undefined;
+    let authorization: ParsedAuthorization | undefined;
+    let error: KmsError | undefined;
+    try {
+      if (!deps.audit.writable) throw new KMSInternalException(UNAVAILABLE);
+      if (call.bodyError) throw call.bodyError;
+      authorization = readAuthorization(call.headers);
+      principal = await this.authenticate(call, authorization, 'sts');
+      if (action !== 'GetCallerIdentity') throw new UnsupportedOperationException(`Only GetCallerIdentity is served of STS, not ${String(action).slice(0, 64)}.`);
+    } catch (e) {
+      error = asKmsError(e);
+    }
+    await deps.audit
+      .apiCall({
+        requestId,
+        eventSource: STS_EVENT_SOURCE,
+        eventName: action === 'GetCallerIdentity' ? action : 'UnknownOperation',
+        at,
+        region: deps.region,
+        recipientAccountId: principal?.accountId ?? deps.accountId,
+        principal,
+        claimedAccessKeyId: authorization?.accessKeyId,
+        sourceIp: call.sourceIp,
+        userAgent: singleValue(call.headers['user-agent']),
+        tls: call.tls,
+        requestParameters: null,
+        responseElements: null,
+        readOnly: true,
+        durable: false,
+        cryptographic: false,
+        record: new CallRecord(),
+        error: error && { code: stsCodeOf(error), message: error.message },
+      })
+      .catch((e: unknown) => {
+        deps.logger.error({ requestId, err: e }, 'audit event not written; the call is answered with an error');
+        error = new KMSInternalException(UNAVAILABLE);
+      });
+    const headers = { 'content-type': XML_CONTENT_TYPE, 'x-amzn-RequestId': requestId };
+    deps.observe?.('sts:GetCallerIdentity', error ? stsCodeOf(error) : 'Success', Number(process.hrtime.bigint() - startedAt) / 1e9);
+    if (error) {
+      const { status, body } = stsErrorXml(error, requestId);
+      return { status, headers, body };
+    }
+    return { status: 200, headers, body: callerIdentityXml({ arn: principal!.arn, userId: principal!.uniqueId, account: principal!.accountId }, requestId) };
+  }
+
+  private async answerKms(call: RawCall): Promise<CallAnswer> {
     const { deps } = this;
     const requestId = randomUUID();
     const startedAt = process.hrtime.bigint();
@@ -170,7 +228,7 @@ export class CallHandler {
   }
 
   /** Authentication comes before anything else, as in AWS: an unsigned request learns nothing. */
-  private async authenticate(call: RawCall, authorization: ParsedAuthorization | undefined): Promise<Principal> {
+  private async authenticate(call: RawCall, authorization: ParsedAuthorization | undefined, service: 'kms' | 'sts' = 'kms'): Promise<Principal> {
     const claimed = authorization?.accessKeyId;
     const credential = claimed === undefined ? undefined : await this.deps.credentials.lookup(claimed);
     const q = call.url.indexOf('?');
@@ -178,7 +236,7 @@ export class CallHandler {
       { method: call.method, path: q < 0 ? call.url : call.url.slice(0, q), query: q < 0 ? '' : call.url.slice(q + 1), headers: call.headers, body: call.body },
       {
         region: this.deps.region,
-        service: 'kms',
+        service,
         now: this.deps.clock.now(),
         secretFor: (id) => (id === claimed ? credential?.secretAccessKey : undefined),
       },

@@ -19,6 +19,9 @@ export class AdminCallError extends Error {
   }
 }
 
+/** The service could not be reached at all: the message names the URL and the cause. */
+export class AdminConnectionError extends Error {}
+
 /** The headers of an AWS JSON 1.1 POST, before signing (no X-Amz-Target when `target` is undefined). */
 export function jsonRequestHeaders(url: URL, target: string | undefined): Record<string, string> {
   const headers: Record<string, string> = { host: url.host, 'content-type': 'application/x-amz-json-1.1' };
@@ -56,7 +59,13 @@ export async function signJsonRequest(
 export async function callAdmin(options: AdminClientOptions, operation: string, input: Record<string, unknown>): Promise<Record<string, unknown>> {
   const body = JSON.stringify(input);
   const { url, headers } = await signJsonRequest(options, `HsmKmsAdmin.${operation}`, body);
-  const response = await fetch(new URL('/', url), { method: 'POST', headers, body });
+  let response: Response;
+  try {
+    response = await fetch(new URL('/', url), { method: 'POST', headers, body });
+  } catch (e) {
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    throw new AdminConnectionError(`cannot reach the service at ${url.origin}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+  }
   const text = await response.text();
   const parsed = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
   if (!response.ok) throw new AdminCallError(String(parsed.__type ?? response.status), String(parsed.message ?? text));

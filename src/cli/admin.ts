@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { resolveAdminCredential } from '../config/admin-credential.js';
 import { ConfigError, loadConfig, serviceUrl, type Config } from '../config/config.js';
 import { iamArn } from '../domain/principal-arn.js';
-import { AdminCallError, callAdmin } from './admin-client.js';
+import { AdminCallError, AdminConnectionError, callAdmin } from './admin-client.js';
 import { AUDIT_USAGE, AuditUsageError, queryCommand, verifyCommand } from './audit-commands.js';
 
 const USAGE = `hsm-kms admin: principals, access keys and identity policies of a running hsm-kms.
 
-Usage: npm run admin -- <command> [arguments] [--account ID] [--format json|env] [--endpoint URL]
+Usage: npm run admin -- <command> [arguments] [--account ID] [--format json|env|ini] [--profile NAME] [--endpoint URL]
 
   create-account ACCOUNT_ID           a new account; prints its root's access key (operator only)
   create-user NAME                    arn:aws:iam::ACCOUNT:user/NAME (ACCOUNT: --account, or the service's)
@@ -28,9 +28,21 @@ The audit commands other than public-key read the trail's files (--trail, defaul
 <data dir>/audit) and need no running service.
 
 It signs with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY when set, otherwise with the
-bootstrap administrator's credential (KMS_ADMIN_* or <data dir>/credentials).
-The endpoint is http://KMS_HOST:KMS_PORT unless --endpoint says otherwise.
---format env prints a new access key as shell exports.`;
+bootstrap administrator's credential (KMS_ADMIN_* or <data dir>/credentials), and
+says on stderr which one. The endpoint is http://KMS_HOST:KMS_PORT unless
+--endpoint says otherwise. A new access key prints as JSON, as shell exports
+(--format env), or as an AWS credentials-file profile (--format ini, named by
+--profile, default hsm-kms).
+
+Exit codes: 0 done; 1 refused by the service, or the service not reached (the
+message names the URL and the cause); 2 a usage error (unknown command or option).`;
+
+/** Options that take a value, and those that are on or off; anything else is refused. */
+const VALUE_OPTIONS: ReadonlySet<string> = new Set([
+  'account', 'format', 'profile', 'endpoint', 'trail', 'public-key', 'sealed-through', 'from', 'to', 'key', 'principal', 'operation', 'outcome', 'request-id',
+]);
+const SWITCHES: ReadonlySet<string> = new Set(['json', 'help']);
+const FORMATS: ReadonlySet<string> = new Set(['json', 'env', 'ini']);
 
 interface Parsed {
   readonly command: string | undefined;
@@ -43,11 +55,24 @@ function parseArgs(argv: string[]): Parsed {
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a.startsWith('--')) {
-      const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
-      flags.set(name, inline ?? argv[++i] ?? '');
-    } else args.push(a);
+    if (!a.startsWith('--')) {
+      args.push(a);
+      continue;
+    }
+    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    if (SWITCHES.has(name)) {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+      flags.set(name, '');
+    } else if (VALUE_OPTIONS.has(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value.startsWith('--')) throw new UsageError(`--${name} needs a value`);
+      flags.set(name, value);
+    } else {
+      throw new UsageError(`unknown option --${name} (npm run admin -- help lists them)`);
+    }
   }
+  const format = flags.get('format');
+  if (format !== undefined && !FORMATS.has(format)) throw new UsageError(`--format is json, env or ini, not ${format}`);
   return { command: args.shift(), args, flags };
 }
 
@@ -104,16 +129,19 @@ async function request(p: Parsed, config: Config): Promise<[string, Record<strin
       return ['DeletePrincipalPolicy', { PrincipalArn: arn, PolicyName: name }];
     }
     default:
-      throw new UsageError(USAGE);
+      throw new UsageError(`unknown command ${p.command} (npm run admin -- help lists them)`);
   }
 }
 
-function print(output: Record<string, unknown>, format: string | undefined): void {
+function print(output: Record<string, unknown>, format: string | undefined, profile: string): void {
   const key = output.AccessKey as { AccessKeyId: string; SecretAccessKey: string } | undefined;
   if (typeof output.PublicKey === 'string' && format !== 'json') {
     process.stdout.write(output.PublicKey); // audit public-key: the PEM itself, ready for a file
   } else if (format === 'env' && key) {
     process.stdout.write(`export AWS_ACCESS_KEY_ID=${key.AccessKeyId}\nexport AWS_SECRET_ACCESS_KEY=${key.SecretAccessKey}\n`);
+  } else if (format === 'ini' && key) {
+    // A profile to append to an AWS credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials).
+    process.stdout.write(`[${profile}]\naws_access_key_id = ${key.AccessKeyId}\naws_secret_access_key = ${key.SecretAccessKey}\n`);
   } else {
     process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
   }
@@ -132,24 +160,23 @@ async function main(): Promise<number> {
     const out = (line: string) => void process.stdout.write(`${line}\n`);
     if (parsed.args[0] === 'verify') return verifyCommand(trail, parsed.flags, out);
     if (parsed.args[0] === 'query') return queryCommand(trail, parsed.flags, out);
-    throw new UsageError(USAGE);
+    throw new UsageError(`unknown command audit ${parsed.args[0] ?? ''}`.trim());
   }
   const [operation, input] = await request(parsed, config);
   const env = process.env;
-  const credential =
-    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-      ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY }
-      : await resolveAdminCredential(config);
+  const fromEnvironment = Boolean(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY);
+  const credential = fromEnvironment ? { accessKeyId: env.AWS_ACCESS_KEY_ID!, secretAccessKey: env.AWS_SECRET_ACCESS_KEY! } : await resolveAdminCredential(config);
+  process.stderr.write(`signing with ${credential.accessKeyId} (${fromEnvironment ? 'AWS_ACCESS_KEY_ID from the environment' : 'the service\'s administrator credential'})\n`);
   const endpoint = parsed.flags.get('endpoint') ?? serviceUrl(config, config.port);
   const output = await callAdmin({ endpoint, region: config.region, ...credential }, operation, input);
-  print(output, parsed.flags.get('format'));
+  print(output, parsed.flags.get('format'), parsed.flags.get('profile') ?? 'hsm-kms');
   return 0;
 }
 
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    if (e instanceof UsageError || e instanceof ConfigError || e instanceof AdminCallError || e instanceof AuditUsageError) process.stderr.write(`${e.message}\n`);
+    if (e instanceof UsageError || e instanceof ConfigError || e instanceof AdminCallError || e instanceof AdminConnectionError || e instanceof AuditUsageError) process.stderr.write(`${e.message}\n`);
     else process.stderr.write(`hsm-kms admin: ${(e as Error).message}\n`);
     process.exit(e instanceof UsageError || e instanceof AuditUsageError ? 2 : 1);
   },

@@ -308,7 +308,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     await ivs.next(); // takes this instance's fixed field now, so a broken store fails the start, not a request
     const sealer = new CredentialSealer(vault, ivs, serialized);
     if (role.kind === 'primary') await sealer.prepare();
-    const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId, changes);
+    const credentials = new PrincipalDirectory(store.principals, sealer, clock, ttl, admin, config.accountId, changes, config.devConveniences);
 
     const signer = await openAuditSigner(vault, serialized);
     const auditOptions = { ...config.audit, dir: auditDir, logger, onSync: (seconds: number) => metrics.auditSync(seconds) };
@@ -336,6 +336,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const slowLane = new SlowLane(2, 64);
     const rotation = new KeyRotator(store, vault, keys, access, audit, clock, logger, slowLane);
     const imports = new KeyImporter(store, vault, keys, access, audit, clock, logger);
+    const destroyer = new KeyDestroyer(store, vault, keys, audit, clock, logger);
     const services: Services = {
       keyAdmin,
       crypto: new CryptoService(keys, access, vault, ivs, new RsaEncryption(vault, slowLane), keyPairs),
@@ -349,9 +350,9 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       grants: new GrantService(store.grants, store.principals, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),
       auditKey: { publicKey: auditPublicKey, fingerprint: signer.fingerprint, signatureAlgorithm: SIGNATURE_ALGORITHM },
+      deleteKeyNow: config.devConveniences ? (ctx, keyId) => destroyer.destroyNow(ctx, keyId) : undefined,
     };
 
-    const destroyer = new KeyDestroyer(store, vault, keys, audit, clock, logger);
     const scheduler = new Scheduler(
       [
         {

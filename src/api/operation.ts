@@ -27,6 +27,8 @@ export interface Services {
   readonly principals: PrincipalAdmin;
   /** The public half of the key that signs the audit trail's digests, for auditors. */
   readonly auditKey: AuditKeyInfo;
+  /** KMS_DEV_CONVENIENCES only: a key pending deletion destroyed at once. */
+  readonly deleteKeyNow: ((ctx: CallContext, keyId: string) => Promise<void>) | undefined;
 }
 
 export interface AuditKeyInfo {

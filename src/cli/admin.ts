@@ -22,6 +22,7 @@ Usage: npm run admin -- <command> [arguments] [--account ID] [--format json|env|
   put-policy ARN NAME DOCUMENT        attach an identity policy (DOCUMENT: JSON, or file://path)
   list-policies ARN
   delete-policy ARN NAME
+  delete-key-now KEY_ID               a key pending deletion destroyed now (only with KMS_DEV_CONVENIENCES=true)
 ${AUDIT_USAGE}
 
 The audit commands other than public-key read the trail's files (--trail, default
@@ -124,6 +125,8 @@ async function request(p: Parsed, config: Config): Promise<[string, Record<strin
       return ['ListPrincipalPolicies', { PrincipalArn: need(a, 1, 'list-policies ARN')[0] }];
     case 'audit':
       return ['GetAuditPublicKey', {}];
+    case 'delete-key-now':
+      return ['DeleteKeyNow', { KeyId: need(a, 1, 'delete-key-now KEY_ID')[0] }];
     case 'delete-policy': {
       const [arn, name] = need(a, 2, 'delete-policy ARN NAME');
       return ['DeletePrincipalPolicy', { PrincipalArn: arn, PolicyName: name }];

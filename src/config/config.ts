@@ -89,6 +89,12 @@ export const ConfigSchema = z
     tls: z.object({ certFile: z.string().min(1).optional(), keyFile: z.string().min(1).optional() }).default({}),
     /** Listening beyond loopback without TLS sends secrets in clear: it takes this explicit setting. */
     allowPlaintextHttp: flag.default(false),
+    /**
+     * The habits of a local AWS endpoint, for development only: any access key is
+     * accepted (as the account root, signatures unchecked) and the admin API's
+     * DeleteKeyNow finishes a pending deletion at once.
+     */
+    devConveniences: flag.default(false),
     /** Recovery after restoring the database from an older copy: move its IV sequence past the token's high-water mark. */
     ivAdvanceToToken: flag.default(false),
     /** AWS's resource quota of KMS keys per account (and Region). */
@@ -127,6 +133,13 @@ export const ConfigSchema = z
     }
     if ((c.tls.certFile === undefined) !== (c.tls.keyFile === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tls'], message: 'KMS_TLS_CERT_FILE and KMS_TLS_KEY_FILE go together; set both for HTTPS, or neither' });
+    }
+    if (c.devConveniences && (c.profile !== 'development' || !isLoopback(c.host))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devConveniences'],
+        message: `KMS_DEV_CONVENIENCES accepts any access key and deletes keys at once: only in the development profile on a loopback address (here: profile ${c.profile}, host ${c.host})`,
+      });
     }
     if (!isLoopback(c.host) && c.tls.certFile === undefined && !c.allowPlaintextHttp) {
       ctx.addIssue({
@@ -183,6 +196,7 @@ function fromEnvironment(env: Env) {
     keyUsageFlushMs: env.KMS_KEY_USAGE_FLUSH_MS,
     tls: { certFile: env.KMS_TLS_CERT_FILE, keyFile: env.KMS_TLS_KEY_FILE },
     allowPlaintextHttp: env.KMS_ALLOW_PLAINTEXT_HTTP,
+    devConveniences: env.KMS_DEV_CONVENIENCES,
     quotas: env.KMS_QUOTAS,
     maxKeysPerAccount: env.KMS_MAX_KEYS_PER_ACCOUNT,
     ivAdvanceToToken: env.KMS_IV_ADVANCE_TO_TOKEN,

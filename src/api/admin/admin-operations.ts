@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { StoredAccessKey, StoredPrincipal } from '../../services/access/access-ports.js';
+import { UnsupportedOperationException } from '../../domain/errors.js';
 import { defineOperation, type Operation, type Output } from '../operation.js';
 import { epochSeconds } from '../schemas.js';
 
@@ -137,6 +138,16 @@ const all: Operation[] = [
     input: z.object({}),
     // Any authenticated caller may have it: an auditor verifies the trail with nothing else.
     handle: async ({ auditKey }) => ({ PublicKey: auditKey.publicKey, Fingerprint: auditKey.fingerprint, SignatureAlgorithm: auditKey.signatureAlgorithm }),
+  }),
+  defineOperation({
+    name: 'DeleteKeyNow',
+    audit: { kind: 'change', request: ['KeyId'] },
+    input: z.object({ KeyId: z.string().min(1).max(2048) }),
+    handle: async ({ deleteKeyNow }, ctx, input) => {
+      if (!deleteKeyNow) throw new UnsupportedOperationException('DeleteKeyNow is served only with KMS_DEV_CONVENIENCES=true (the development profile on a loopback address).');
+      await deleteKeyNow(ctx, input.KeyId);
+      return {};
+    },
   }),
 ];
 

@@ -29,6 +29,8 @@ export class PrincipalDirectory implements CredentialDirectory {
     /** The service's default account, whose root is the operator. */
     private readonly operatorAccount: string,
     private readonly changes: ChangeFeed = SINGLE_PROCESS,
+    /** KMS_DEV_CONVENIENCES: an unknown access key is the account root (as LocalStack takes test/test). */
+    private readonly anyAccessKey = false,
   ) {
     this.cache = new BoundedCache('credentials', clock, ttlMs, MAX_CACHED);
     changes.subscribe((change) => {
@@ -43,7 +45,16 @@ export class PrincipalDirectory implements CredentialDirectory {
   lookup(accessKeyId: string): Promise<Credential | undefined> {
     if (accessKeyId === this.bootstrap.principal.accessKeyId) return Promise.resolve(this.bootstrap);
     // Unknown ids are not remembered: a flood of made-up ids cannot push real ones out.
-    return this.cache.get(accessKeyId, '', () => this.read(accessKeyId), (credential) => credential !== undefined);
+    const known = this.cache.get(accessKeyId, '', () => this.read(accessKeyId), (credential) => credential !== undefined);
+    if (!this.anyAccessKey) return known;
+    return known.then(
+      (credential) =>
+        credential ?? {
+          secretAccessKey: '',
+          anyKey: true as const,
+          principal: { accountId: this.operatorAccount, arn: rootArn(this.operatorAccount), uniqueId: this.operatorAccount, accessKeyId, identityPolicies: [], operator: false },
+        },
+    );
   }
 
   /** Forgets cached credentials so that a change made here counts on the next request. */

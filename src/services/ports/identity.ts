@@ -15,6 +15,8 @@ export interface Principal {
 
 export interface Credential {
   readonly secretAccessKey: string;
+  /** KMS_DEV_CONVENIENCES: an access key nobody made, taken as the account root, its signature unchecked. */
+  readonly anyKey?: true;
   readonly principal: Principal;
 }
 

@@ -20,6 +20,8 @@ import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
 import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
 import { VerifiedKeyVault } from './services/keys/verified-key-vault.js';
 import { PostgresStore } from './store/postgres-store.js';
+import { readSeedFile } from './config/seed-file.js';
+import { KeySeeder } from './services/keys/key-seeding.js';
 import { AliasService } from './services/keys/alias-service.js';
 import { CryptoService } from './services/crypto/crypto-service.js';
 import { IvSequence } from './services/crypto/iv-sequence.js';
@@ -267,6 +269,8 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'hsm-kms' } }, pino.destination(2));
   logger.debug({ config: redactConfig(config) }, 'configuration');
 
+  // The seed file is read and checked whole before anything starts: a bad one stops the start, naming its line.
+  const seed = config.seedFile !== undefined && role.kind !== 'worker' ? await readSeedFile(config.seedFile) : undefined;
   const metrics = new ServiceMetrics();
   // Instances sharing a PostgreSQL database share its token: their changes to its objects take turns there too.
   const shared = isPostgresUrl(config.database);
@@ -379,6 +383,12 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       const bound = await keyPolicies.bindUnboundPolicies();
       if (bound > 0) logger.info({ bound }, 'key policies written before principals had unique ids were bound to the principals that hold their ARNs now');
       await scheduler.runAll();
+      if (seed) {
+        const seeder = new KeySeeder({ ...services, keys }, config.accountId, config.region, logger);
+        await seeder.apply(seed.keys).catch((e: unknown) => {
+          throw new StartupError(`the seed file ${config.seedFile} could not be applied: ${(e as Error).name}: ${(e as Error).message}`);
+        });
+      }
     }
     const openSink = sink;
     /** What both kinds of process close last, in this order: the trail's last digest is signed in the token, before the token closes. */

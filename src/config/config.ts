@@ -95,6 +95,8 @@ export const ConfigSchema = z
      * DeleteKeyNow finishes a pending deletion at once.
      */
     devConveniences: flag.default(false),
+    /** A YAML or JSON file of keys to have at start-up (see src/config/seed-file.ts). */
+    seedFile: z.string().min(1).optional(),
     /** Recovery after restoring the database from an older copy: move its IV sequence past the token's high-water mark. */
     ivAdvanceToToken: flag.default(false),
     /** AWS's resource quota of KMS keys per account (and Region). */
@@ -197,6 +199,7 @@ function fromEnvironment(env: Env) {
     tls: { certFile: env.KMS_TLS_CERT_FILE, keyFile: env.KMS_TLS_KEY_FILE },
     allowPlaintextHttp: env.KMS_ALLOW_PLAINTEXT_HTTP,
     devConveniences: env.KMS_DEV_CONVENIENCES,
+    seedFile: env.KMS_SEED_FILE,
     quotas: env.KMS_QUOTAS,
     maxKeysPerAccount: env.KMS_MAX_KEYS_PER_ACCOUNT,
     ivAdvanceToToken: env.KMS_IV_ADVANCE_TO_TOKEN,

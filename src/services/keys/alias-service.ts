@@ -26,6 +26,11 @@ export class AliasService {
     private readonly clock: Clock,
   ) {}
 
+  /** The key an alias of the caller's account names now, if the alias exists (the seed's reconciliation). */
+  async targetOf(ctx: CallContext, aliasName: string): Promise<string | undefined> {
+    return (await this.store.getAlias(ctx.scope.accountId, aliasName))?.targetKeyId;
+  }
+
   async createAlias(ctx: CallContext, aliasName: string, targetKeyId: string): Promise<void> {
     assertCustomerAliasName(aliasName);
     // AWS checks the alias in IAM policies and the key in its key policy.

@@ -18,6 +18,8 @@ import type { KeyUsageTracker } from './key-usage.js';
 import { validateTags, MAX_TAGS_PER_KEY } from './tags.js';
 
 export interface CreateKeyRequest {
+  /** A fixed key id (the seed file's); the API never sets one: AWS picks key ids. */
+  readonly keyId?: string;
   readonly description?: string;
   readonly keyUsage?: string;
   readonly keySpec?: string;
@@ -67,7 +69,7 @@ export class KeyAdmin {
     await this.access.authorizeWithoutKey(ctx, 'CreateKey', '*', extra);
     const policy = req.policy ?? defaultKeyPolicy(ctx.scope.accountId);
 
-    const keyId = randomUUID();
+    const keyId = req.keyId ?? randomUUID();
     let key: KmsKey = {
       keyId,
       accountId: ctx.scope.accountId,

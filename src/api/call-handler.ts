@@ -104,13 +104,7 @@ export class CallHandler {
         eventSource: STS_EVENT_SOURCE,
         eventName: action === 'GetCallerIdentity' ? action : 'UnknownOperation',
         at,
-        region: deps.region,
-        recipientAccountId: principal?.accountId ?? deps.accountId,
-        principal,
-        claimedAccessKeyId: authorization?.accessKeyId,
-        sourceIp: call.sourceIp,
-        userAgent: singleValue(call.headers['user-agent']),
-        tls: call.tls,
+        ...this.callerFacts(call, principal, authorization),
         requestParameters: null,
         responseElements: null,
         readOnly: true,
@@ -183,13 +177,7 @@ export class CallHandler {
         eventSource: target?.startsWith(ADMIN_TARGET_PREFIX) ? ADMIN_EVENT_SOURCE : KMS_EVENT_SOURCE,
         eventName: operation?.name ?? eventNameOf(target),
         at,
-        region: deps.region,
-        recipientAccountId: principal?.accountId ?? deps.accountId,
-        principal,
-        claimedAccessKeyId: authorization?.accessKeyId,
-        sourceIp: call.sourceIp,
-        userAgent: singleValue(call.headers['user-agent']),
-        tls: call.tls,
+        ...this.callerFacts(call, principal, authorization),
         requestParameters: spec && !(body instanceof KmsError) ? pickMembers(body, spec.request) : null,
         responseElements: spec && output ? responseElements(spec, output, record) : null,
         readOnly: spec?.readOnly ?? spec?.kind !== 'change',
@@ -225,6 +213,19 @@ export class CallHandler {
     const headers: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-RequestId': requestId };
     if (error) return { status, headers: { ...headers, 'x-amzn-ErrorType': error.awsName }, body: encodeError(error) };
     return { status, headers, body: encodeOutput(output!) };
+  }
+
+  /** What every audit event says of the caller and the connection, whatever the protocol. */
+  private callerFacts(call: RawCall, principal: Principal | undefined, authorization: ParsedAuthorization | undefined) {
+    return {
+      region: this.deps.region,
+      recipientAccountId: principal?.accountId ?? this.deps.accountId,
+      principal,
+      claimedAccessKeyId: authorization?.accessKeyId,
+      sourceIp: call.sourceIp,
+      userAgent: singleValue(call.headers['user-agent']),
+      tls: call.tls,
+    };
   }
 
   /** Authentication comes before anything else, as in AWS: an unsigned request learns nothing. */

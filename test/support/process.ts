@@ -62,3 +62,21 @@ export function spawnService(
     },
   };
 }
+
+/** Runs the service (src/main.ts) on the folder until it ends by itself: its exit code and everything it wrote on stderr. */
+export function runServiceToEnd(dataDir: string, env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, KMS_DATA_DIR: dataDir, KMS_PORT: '0', KMS_WORKERS: '1', KMS_ADMIN_ACCESS_KEY_ID: TEST_ACCESS_KEY_ID, KMS_ADMIN_SECRET_ACCESS_KEY: TEST_SECRET_ACCESS_KEY, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    }),
+  );
+}

@@ -179,7 +179,10 @@ async function openStore(config: Config): Promise<MetadataStore> {
  * of two plaintexts). KMS_IV_ADVANCE_TO_TOKEN=true moves the database past it.
  */
 async function checkIvSequence(store: MetadataStore, token: Pkcs11Token, config: Config, logger: Logger): Promise<void> {
-  const [last, highWater] = [await store.lastIvInstance(), await token.ivHighWater()];
+  // The token's mark first: a fixed field is in the database before it is in the token, so whatever another
+  // instance starting meanwhile allocates is counted in the database read after.
+  const highWater = await token.ivHighWater();
+  const last = await store.lastIvInstance();
   if (highWater <= last) return;
   if (!config.ivAdvanceToToken) {
     throw new ConfigError(

@@ -28,8 +28,11 @@ describe('the conveniences of a local AWS endpoint (KMS_DEV_CONVENIENCES)', () =
     await kms.client.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
     await testAdmin(kms.endpoint)('DeleteKeyNow', { KeyId: keyId });
     await expectAwsError(kms.client.send(new DescribeKeyCommand({ KeyId: keyId })), 'NotFoundException');
-    // By the same steps as at the end of a window: the destruction is a service event of its own.
-    expect((await auditEvents(kms.service.audit.dir)).some((e) => e.eventName === 'DeleteKey' && e.eventType === 'AwsServiceEvent')).toBe(true);
+    // Recorded as the operator's admin call, and by the same steps as at the end of a window: the destruction is a service event of its own.
+    const events = await auditEvents(kms.service.audit.dir);
+    expect(events.filter((e) => e.eventName === 'DeleteKeyNow')).toMatchObject([{ eventSource: 'admin.hsm-kms', requestParameters: { keyId }, readOnly: false }]);
+    expect(events.filter((e) => e.eventName === 'DeleteKeyNow')[0]!.errorCode).toBeUndefined();
+    expect(events.some((e) => e.eventName === 'DeleteKey' && e.eventType === 'AwsServiceEvent')).toBe(true);
     // Only a key pending deletion; and only the operator.
     const other = (await kms.client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;
     await expect(testAdmin(kms.endpoint)('DeleteKeyNow', { KeyId: other })).rejects.toThrow(/KMSInvalidStateException/);

@@ -39,10 +39,14 @@ export function spawnService(
     stdio: ['ignore', 'inherit', 'pipe'],
   });
   const url = new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`service exited early with ${code}`)));
+    // What it said last, to tell why when it ends before serving.
+    const last: string[] = [];
     const lines = createInterface({ input: child.stderr! });
+    lines.once('close', () => reject(new Error(`service exited early with ${child.exitCode}: ${last.join(' | ')}`)));
     child.once('exit', () => lines.close());
     lines.on('line', (line) => {
+      last.push(line.slice(0, 400));
+      if (last.length > 3) last.shift();
       if (!line.startsWith('{')) return;
       const entry = JSON.parse(line) as { msg?: string; url?: string };
       if (entry.msg === 'hsm-kms listening' && entry.url) resolve(entry.url);

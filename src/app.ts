@@ -275,16 +275,24 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
   // The seed file is read and checked whole before anything starts: a bad one stops the start, naming its line.
   const seed = config.seedFile !== undefined && role.kind !== 'worker' ? await readSeedFile(config.seedFile) : undefined;
   const metrics = new ServiceMetrics();
+  const sweeps = role.kind === 'primary' || (role.kind === 'standalone' && !isPostgresUrl(config.database));
   // Instances sharing a PostgreSQL database share its token: their changes to its objects take turns there too.
   const shared = isPostgresUrl(config.database);
   const gate = role.kind === 'standalone' && !shared ? undefined : new InstancesGate(role.kind === 'standalone' ? undefined : role.tokenGate);
   const token = await Pkcs11Token.open({
     ...(await tokenOptions(config, gate)),
     log: logger,
+    // Alone on the token, or the primary before its workers start: nobody else can be writing to it.
+    sweepsUnreadable: sweeps,
     onCall: (operation, seconds, ok) => metrics.tokenCall(operation, seconds, ok),
   });
   if (token.unreadableObjects > 0) {
-    const fate = config.pkcs11.module === undefined ? 'they were destroyed (the embedded token is this service\'s alone)' : 'they are not used; the token\'s owner should remove them';
+    const fate =
+      config.pkcs11.module === undefined
+        ? sweeps
+          ? 'they were destroyed (the embedded token is this service\'s alone)'
+          : 'they are not used; the first process to start removes them'
+        : 'they are not used; the token\'s owner should remove them';
     logger.warn({ unreadableObjects: token.unreadableObjects }, `the token held objects whose class and id cannot be read (left half-written by a crash): ${fate}`);
   }
   if (!token.capabilities.allowedMechanismsAttribute) {

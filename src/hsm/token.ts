@@ -67,6 +67,8 @@ export interface TokenOptions {
    * answer never blocks the event loop.
    */
   readonly synchronousSmallOperations: boolean;
+  /** Whether this process destroys unreadable objects it finds at start-up (no other process can be writing to the token yet). */
+  readonly sweepsUnreadable?: boolean;
   /** Initialise a fresh token with this label and PINs when none exists (the embedded SoftHSM default). */
   readonly initializeWith?: { readonly soPin: string };
   /** When other processes share the token (several workers): the gate every change of its objects goes through. */
@@ -177,9 +179,11 @@ export class Pkcs11Token implements KeyVault {
         } catch {
           // An object a kill cut off while the token was writing it: no key can be used through it,
           // and SoftHSM fails every search by id that meets it. On the embedded token, which is this
-          // service's alone, it is destroyed; on any other, left to its owner (and counted).
+          // service's alone, it is destroyed, by the one process that starts first (alone, or the
+          // primary before its workers): another process may be writing that very object right now.
+          // On any other token it is left to its owner (and counted).
           this.unreadableObjects++;
-          if (this.options.initializeWith) this.lib.C_DestroyObject(session, handle);
+          if (this.options.initializeWith && this.options.sweepsUnreadable) this.lib.C_DestroyObject(session, handle);
           continue;
         }
         if (!id || id.length === 0) continue;

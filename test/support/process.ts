@@ -21,9 +21,11 @@ export function spawnService(
   dataDir: string,
   admin: { accessKeyId: string; secretAccessKey: string } = { accessKeyId: TEST_ACCESS_KEY_ID, secretAccessKey: TEST_SECRET_ACCESS_KEY },
   env: Record<string, string> = {},
+  /** What node runs: the TypeScript entry through tsx unless told otherwise (the compiled dist/src/main.js, say). */
+  entry: readonly string[] = ['--import', 'tsx', 'src/main.ts'],
 ): SpawnedService {
   // node itself, not the tsx wrapper: a signal must hit the process that holds the token.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, [...entry], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

@@ -85,7 +85,7 @@ export class CallHandler {
     const requestId = randomUUID();
     const startedAt = process.hrtime.bigint();
     const at = new Date();
-    const { action } = stsAction(call.body);
+    const action = stsAction(call.body);
     let principal: Principal | undefined;
     let authorization: ParsedAuthorization | undefined;
     let error: KmsError | undefined;

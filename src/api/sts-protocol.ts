@@ -16,10 +16,9 @@ export function isStsQuery(method: string, headers: IncomingHttpHeaders): boolea
   return method === 'POST' && headers['x-amz-target'] === undefined && typeof type === 'string' && type.toLowerCase().startsWith('application/x-www-form-urlencoded');
 }
 
-/** The Action a form-encoded body names (and its Version), or undefined. */
-export function stsAction(body: Buffer): { action: string | undefined; version: string | undefined } {
-  const form = new URLSearchParams(body.toString('utf8'));
-  return { action: form.get('Action') ?? undefined, version: form.get('Version') ?? undefined };
+/** The Action a form-encoded body names, or undefined. */
+export function stsAction(body: Buffer): string | undefined {
+  return new URLSearchParams(body.toString('utf8')).get('Action') ?? undefined;
 }
 
 function xmlText(value: string): string {

@@ -21,7 +21,9 @@ import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
 import { VerifiedKeyVault } from './services/keys/verified-key-vault.js';
 import { PostgresStore } from './store/postgres-store.js';
 import { readSeedFile } from './config/seed-file.js';
-import { KeySeeder } from './services/keys/key-seeding.js';
+import { checkSeed } from './services/seeding/seed-check.js';
+import { SeedCalls } from './services/seeding/seed-calls.js';
+import { Seeder } from './services/seeding/seeder.js';
 import { AliasService } from './services/keys/alias-service.js';
 import { CryptoService } from './services/crypto/crypto-service.js';
 import { IvSequence } from './services/crypto/iv-sequence.js';
@@ -212,7 +214,13 @@ export function logStartBanner(
   logger: Logger,
   config: Config,
   url: string,
-  facts: { readonly admin: AdminCredential; readonly capabilities: TokenCapabilities; readonly auditFingerprint: string; readonly workers: number },
+  facts: {
+    readonly admin: AdminCredential;
+    readonly capabilities: TokenCapabilities;
+    readonly auditFingerprint: string;
+    readonly workers: number;
+    readonly givenMaterial: readonly string[];
+  },
 ): void {
   const { admin } = facts;
   logger.info(
@@ -237,6 +245,12 @@ export function logStartBanner(
       `the embedded SoftHSM token is for development and tests: the data folder holds the token's files and ${pinKept}, and a copy of the folder is a copy of the keys; in production use an HSM (KMS_PKCS11_MODULE) and KMS_PROFILE=production`,
     );
   }
+  if (facts.givenMaterial.length > 0) {
+    logger.warn(
+      { keyIds: facts.givenMaterial, seedFile: config.seedFile },
+      'these keys hold key material the seed file gives (development only): anyone with the file can decrypt what they encrypt; never use them for real data',
+    );
+  }
   if (config.audit.mode === 'off') logger.warn('auditing is off (KMS_AUDIT=off): no call is recorded; use this only to measure what auditing costs');
 }
 
@@ -245,6 +259,8 @@ export interface PrimaryService {
   readonly admin: AdminCredential;
   readonly capabilities: TokenCapabilities;
   readonly auditFingerprint: string;
+  /** Keys the seed file gives the material of (the banner names them). */
+  readonly givenMaterial: readonly string[];
   readonly logger: Logger;
   stop(): Promise<void>;
 }
@@ -390,15 +406,19 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     // Background jobs run in one process: alone, or the primary of several workers.
     const runsJobs = role.kind !== 'worker';
     // One run before serving: what a crash left half-done is finished or cleaned first.
+    let givenMaterial: readonly string[] = [];
     if (runsJobs) {
       const bound = await keyPolicies.bindUnboundPolicies();
       if (bound > 0) logger.info({ bound }, 'key policies written before principals had unique ids were bound to the principals that hold their ARNs now');
       await scheduler.runAll();
       if (seed) {
-        const seeder = new KeySeeder({ ...services, keys }, config.accountId, config.region, logger);
-        await seeder.apply(seed.keys).catch((e: unknown) => {
-          throw new StartupError(`the seed file ${config.seedFile} could not be applied: ${(e as Error).name}: ${(e as Error).message}`);
+        const calls = new SeedCalls(audit, config.accountId, config.region);
+        // Checked against the service whole before any of it is applied: a file it would refuse changes nothing.
+        await checkSeed(seed, { keys, principals: store.principals, materialChecks: store, access, tags: services.tags }, calls, { development: config.profile === 'development' });
+        const seeded = await new Seeder({ ...services, keys }, calls, logger).apply(seed).catch((e: unknown) => {
+          throw new StartupError(`the seed file ${config.seedFile} could not be applied (the next start carries on from where it stopped): ${(e as Error).name}: ${(e as Error).message}`);
         });
+        givenMaterial = seeded.givenMaterial;
       }
     }
     const openSink = sink;
@@ -418,6 +438,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
         admin,
         capabilities: token.capabilities,
         auditFingerprint: signer.fingerprint,
+        givenMaterial,
         logger,
         async stop() {
           await scheduler.stop();
@@ -477,7 +498,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     if (runsJobs) scheduler.start();
     usage.start();
     // A worker's primary says it once for all of them.
-    if (role.kind === 'standalone') logStartBanner(logger, config, url, { admin, capabilities: token.capabilities, auditFingerprint: signer.fingerprint, workers: 1 });
+    if (role.kind === 'standalone') logStartBanner(logger, config, url, { admin, capabilities: token.capabilities, auditFingerprint: signer.fingerprint, workers: 1, givenMaterial });
 
     return {
       url,

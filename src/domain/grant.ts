@@ -54,6 +54,19 @@ export interface Grant {
   readonly creationDate: Date;
 }
 
+/** Whether a grant gives what a request for one asks (grantee, retiring principal, operations in any order, constraints). */
+export function grantMatches(
+  g: Grant,
+  req: { readonly granteePrincipal: string; readonly retiringPrincipal?: string | undefined; readonly operations: readonly GrantOperation[]; readonly constraints?: GrantConstraints | undefined },
+): boolean {
+  return (
+    g.granteePrincipal === req.granteePrincipal &&
+    g.retiringPrincipal === req.retiringPrincipal &&
+    JSON.stringify([...new Set(g.operations)].sort()) === JSON.stringify([...new Set(req.operations)].sort()) &&
+    JSON.stringify(g.constraints ?? null) === JSON.stringify(req.constraints ?? null)
+  );
+}
+
 /** The operations a key of this kind can perform, as CreateGrant checks them. */
 export function operationsValidFor(key: Pick<KmsKey, 'keySpec' | 'keyUsage'>): ReadonlySet<GrantOperation> {
   const common = GRANT_MANAGEMENT;

@@ -1,3 +1,4 @@
+import { UnsupportedOperationException, ValidationException } from './errors.js';
 import type { KeySpec, KeyUsage } from './key.js';
 
 /** HMAC key specs as AWS defines them: key length and the one MAC algorithm each supports. */
@@ -86,4 +87,30 @@ export function algorithmsOf(spec: KeySpec, usage: KeyUsage): { EncryptionAlgori
   if (spec === ED25519) return { SigningAlgorithms: ED25519_SIGNING_ALGORITHMS };
   if (isRsaSpec(spec)) return { SigningAlgorithms: Object.keys(RSA_SIGNING_ALGORITHMS) };
   return { EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] };
+}
+
+/** The key specs and usages this service creates, in AWS's combinations. */
+export function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpec; keyUsage: KeyUsage } {
+  if (keySpec === 'SYMMETRIC_DEFAULT' && keyUsage === 'ENCRYPT_DECRYPT') return { keySpec, keyUsage };
+  if (isHmacSpec(keySpec)) {
+    if (keyUsage !== 'GENERATE_VERIFY_MAC') throw new ValidationException(`KeySpec ${keySpec} requires KeyUsage GENERATE_VERIFY_MAC.`);
+    return { keySpec, keyUsage };
+  }
+  if (isRsaSpec(keySpec)) {
+    if (keyUsage === 'SIGN_VERIFY' || keyUsage === 'ENCRYPT_DECRYPT') return { keySpec, keyUsage };
+    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
+  }
+  if (keySpec === ED25519) {
+    if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
+    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
+  }
+  if (isEccSpec(keySpec)) {
+    if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
+    if (keyUsage === 'KEY_AGREEMENT' && keySpec !== 'ECC_SECG_P256K1') throw new UnsupportedOperationException('KeyUsage KEY_AGREEMENT is not supported yet.');
+    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
+  }
+  if (keySpec === 'SYMMETRIC_DEFAULT' || keyUsage === 'GENERATE_VERIFY_MAC') {
+    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
+  }
+  throw new UnsupportedOperationException(`KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported yet.`);
 }

@@ -326,7 +326,3 @@ export function ivHighWaterTemplate(value: Buffer): P11.Template {
   ];
 }
 
-/** IV of the material check value: fixed field 0, which the IV sequence never hands out. */
-export const MATERIAL_CHECK_IV = Buffer.alloc(12);
-export const MATERIAL_CHECK_AAD = Buffer.from('hsm-kms material check v1', 'utf8');
-export const MATERIAL_CHECK_PLAINTEXT = Buffer.alloc(16);

@@ -37,13 +37,11 @@ import {
   ivHighWaterTemplate,
   lengthProbeTemplate,
   probeWrappingKeyTemplate,
-  MATERIAL_CHECK_AAD,
-  MATERIAL_CHECK_IV,
-  MATERIAL_CHECK_PLAINTEXT,
   objectId,
   rsaOaepMechanism,
   symmetricRootKeyTemplate,
 } from './templates.js';
+import { MATERIAL_CHECK_AAD, MATERIAL_CHECK_IV, MATERIAL_CHECK_PLAINTEXT } from '../domain/material-check.js';
 
 export interface TokenOptions {
   readonly modulePath: string;

@@ -21,4 +21,6 @@ export interface CallContext {
   readonly record: CallRecord;
   /** The request quotas this call was counted against (each once, whatever the number of checks). */
   readonly quotasCharged: Set<string>;
+  /** The service's own start-up work (the seed file), not a caller's request: no request quota counts it. */
+  readonly ownWork?: boolean;
 }

@@ -51,6 +51,10 @@ describe.skipIf(noEngine !== undefined)(`docker compose up${skipped}`, () => {
     const environment = await new DockerComposeEnvironment(root, 'docker-compose.yml').withBuild().withWaitStrategy('kms-1', Wait.forHttp('/readyz', 8080)).up();
     try {
       await roundTrip('http://127.0.0.1:8080');
+      // seed.example.yaml, which the compose file mounts: its user encrypts under its key's alias.
+      const app = kmsClient('http://127.0.0.1:8080', 'AKIAHSMKMSEXAMPLEAPP', 'hsmKmsLocalAppSecretNotForRealUse0000000');
+      await app.send(new EncryptCommand({ KeyId: 'alias/payments', Plaintext: Buffer.from('seeded') }));
+      app.destroy();
     } finally {
       await environment.down({ removeVolumes: true });
     }

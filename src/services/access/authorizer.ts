@@ -72,7 +72,7 @@ export class Authorizer {
    */
   async authorize(ctx: CallContext, key: KmsKey, access: KeyAccess): Promise<void> {
     ctx.record.addKey(key);
-    this.quotas.charge(ctx.principal.accountId, quotaOf(access.action, key.keySpec, access.extra?.get('kms:datakeypairspec')?.[0]), ctx.quotasCharged);
+    this.quotas.charge(ctx, quotaOf(access.action, key.keySpec, access.extra?.get('kms:datakeypairspec')?.[0]));
     for (const token of ctx.request.grantTokens) decodeGrantToken(token); // a malformed token is refused even when unneeded
     const keyPolicy = this.keyPolicy(key);
     const decision = await this.decideWith(ctx, key, keyPolicy, access);
@@ -95,7 +95,7 @@ export class Authorizer {
    */
   async authorizeWithoutKey(ctx: CallContext, action: string, resource = '*', extra: ConditionValues = EMPTY): Promise<void> {
     if (resource !== '*') ctx.record.addResource(resource, ctx.scope.accountId);
-    this.quotas.charge(ctx.principal.accountId, quotaOf(action, undefined), ctx.quotasCharged);
+    this.quotas.charge(ctx, quotaOf(action, undefined));
     const policies = ctx.principal.identityPolicies;
     const conditions = policies.some((p) => p.conditionKeys.size > 0) ? this.conditions(ctx, undefined, { action, extra }) : EMPTY;
     const request = { action: `kms:${action}`, resource, principal: ctx.principal, conditions };

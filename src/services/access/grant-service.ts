@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { AccessDeniedException, dryRunSucceeded, InvalidArnException, NotFoundException, ValidationException } from '../../domain/errors.js';
 import {
+  grantMatches,
   checkGrantRequest,
   constraintsAtLeastAsStrict,
   decodeGrantToken,
@@ -84,7 +85,7 @@ export class GrantService {
     const nonce = randomBytes(16);
     if (req.name !== undefined) {
       // Idempotent by name: the same request returns the same grant (with a new token).
-      const same = (await this.store.grantsOfKey(key.keyId)).find((g) => g.name === req.name && g.granteeId === granteeId && g.retiringId === retiringId && sameGrant(g, req, operations));
+      const same = (await this.store.grantsOfKey(key.keyId)).find((g) => g.name === req.name && g.granteeId === granteeId && g.retiringId === retiringId && grantMatches(g, { ...req, operations }));
       if (same) return { grantId: same.grantId, grantToken: encodeGrantToken(same.grantId, nonce) };
     }
     const grant: Grant = {
@@ -185,15 +186,6 @@ export class GrantService {
     if (!grant || grant.keyId !== key.keyId) throw new NotFoundException(`Grant ${grantId} does not exist on ${key.arn}.`);
     return grant;
   }
-}
-
-function sameGrant(g: Grant, req: CreateGrantRequest, operations: readonly GrantOperation[]): boolean {
-  return (
-    g.granteePrincipal === req.granteePrincipal &&
-    g.retiringPrincipal === req.retiringPrincipal &&
-    JSON.stringify([...g.operations].sort()) === JSON.stringify([...operations].sort()) &&
-    JSON.stringify(g.constraints ?? null) === JSON.stringify(req.constraints ?? null)
-  );
 }
 
 function parseKeyArnAccount(keyArn: string): string {

@@ -1,5 +1,5 @@
 import { generateAccessKeyId, generateSecretAccessKey } from '../../domain/access-key.js';
-import { AccessDeniedException, NotFoundException, ValidationException } from '../../domain/errors.js';
+import { AccessDeniedException, AlreadyExistsException, NotFoundException, ValidationException } from '../../domain/errors.js';
 import { Policy } from '../../domain/policy/policy.js';
 import { isRoot, newUniqueId, parsePrincipalArn, rootArn } from '../../domain/principal-arn.js';
 import type { AccessKeyStatus, IdentityPolicyDocument, PrincipalStore, StoredAccessKey, StoredPrincipal } from './access-ports.js';
@@ -74,14 +74,34 @@ export class PrincipalAdmin {
 
   async createAccessKey(ctx: CallContext, principalArn: string): Promise<NewAccessKey> {
     await this.existing(ctx, 'CreateAccessKey', principalArn);
-    if ((await this.store.listAccessKeys(principalArn)).length >= MAX_ACCESS_KEYS) {
-      throw new ValidationException(`${principalArn} already has ${MAX_ACCESS_KEYS} access keys; delete one first.`);
-    }
+    await this.assertRoomForAccessKey(principalArn);
     const accessKeyId = generateAccessKeyId();
     const secretAccessKey = generateSecretAccessKey();
     const sealedSecret = await this.sealer.seal(accessKeyId, secretAccessKey);
     await this.store.createAccessKey({ accessKeyId, principalArn, sealedSecret, status: 'Active', creationDate: this.clock.now() });
     return { accessKeyId, secretAccessKey, principalArn };
+  }
+
+  /**
+   * An access key with a given id and secret (the seed file's, so that local
+   * configurations can name it), made or given that secret; the operator's alone.
+   * Says whether anything changed.
+   */
+  async putFixedAccessKey(ctx: CallContext, principalArn: string, accessKeyId: string, secretAccessKey: string): Promise<'created' | 'changed' | 'unchanged'> {
+    if (!ctx.principal.operator) throw denied(ctx, 'PutFixedAccessKey', principalArn);
+    await this.existing(ctx, 'PutFixedAccessKey', principalArn);
+    const current = await this.store.getAccessKey(accessKeyId);
+    if (current && current.principalArn !== principalArn) throw new AlreadyExistsException(`Access key ${accessKeyId} belongs to another principal.`);
+    if (current && (await this.sealer.open(accessKeyId, current.sealedSecret)) === secretAccessKey) return 'unchanged';
+    const sealedSecret = await this.sealer.seal(accessKeyId, secretAccessKey);
+    if (current) {
+      await this.store.replaceSecret(accessKeyId, sealedSecret);
+      this.directory.forget([accessKeyId]);
+      return 'changed';
+    }
+    await this.assertRoomForAccessKey(principalArn);
+    await this.store.createAccessKey({ accessKeyId, principalArn, sealedSecret, status: 'Active', creationDate: this.clock.now() });
+    return 'created';
   }
 
   async listAccessKeys(ctx: CallContext, principalArn: string): Promise<StoredAccessKey[]> {
@@ -127,6 +147,12 @@ export class PrincipalAdmin {
   async listIdentityPolicies(ctx: CallContext, principalArn: string): Promise<IdentityPolicyDocument[]> {
     await this.existing(ctx, 'ListPrincipalPolicies', principalArn);
     return this.store.listIdentityPolicies(principalArn);
+  }
+
+  private async assertRoomForAccessKey(principalArn: string): Promise<void> {
+    if ((await this.store.listAccessKeys(principalArn)).length >= MAX_ACCESS_KEYS) {
+      throw new ValidationException(`${principalArn} already has ${MAX_ACCESS_KEYS} access keys; delete one first.`);
+    }
   }
 
   /** A principal's state or policies changed: its access keys are read afresh on their next request. */

@@ -1,5 +1,6 @@
 import { throttled } from '../../domain/errors.js';
 import { TokenBucket } from '../../domain/quotas.js';
+import type { CallContext } from '../context.js';
 import type { Clock } from '../ports/index.js';
 
 /**
@@ -16,13 +17,14 @@ export class RequestQuotas {
     private readonly clock: Clock,
   ) {}
 
-  /** Counts one request against the quota, or throws ThrottlingException (once per quota per call: `charged` remembers). */
-  charge(accountId: string, quota: string | undefined, charged: Set<string>): void {
-    if (quota === undefined || charged.has(quota)) return;
+  /** Counts the call against the quota of its caller's account, or throws ThrottlingException (once per quota per call: the context remembers). */
+  charge(ctx: Pick<CallContext, 'principal' | 'quotasCharged' | 'ownWork'>, quota: string | undefined): void {
+    const charged = ctx.quotasCharged;
+    if (quota === undefined || ctx.ownWork || charged.has(quota)) return;
     const rate = this.limits.get(quota);
     if (rate === undefined) return;
     charged.add(quota);
-    const id = `${accountId}/${quota}`;
+    const id = `${ctx.principal.accountId}/${quota}`;
     const now = this.clock.now().getTime();
     let bucket = this.buckets.get(id);
     if (!bucket) this.buckets.set(id, (bucket = new TokenBucket(rate, now)));

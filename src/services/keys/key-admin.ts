@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../../domain/arn.js';
 import { keyMaterialId } from '../../domain/key.js';
-import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, UnsupportedOperationException, ValidationException } from '../../domain/errors.js';
+import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, UnsupportedOperationException } from '../../domain/errors.js';
 import { requestTagConditions } from '../../domain/policy/request-conditions.js';
-import { ED25519, ECC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
-import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../../domain/key.js';
+import { checkSpecAndUsage, ED25519, ECC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
+import { KeyState, type KmsKey, type Tag } from '../../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../../domain/default-policy.js';
 import type { CallContext } from '../context.js';
@@ -217,30 +217,4 @@ export class KeyAdmin {
     await this.store.updateKey(key);
     this.keys.forgetKey(key.keyId);
   }
-}
-
-/** The key specs and usages this service creates, in AWS's combinations. */
-function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpec; keyUsage: KeyUsage } {
-  if (keySpec === 'SYMMETRIC_DEFAULT' && keyUsage === 'ENCRYPT_DECRYPT') return { keySpec, keyUsage };
-  if (isHmacSpec(keySpec)) {
-    if (keyUsage !== 'GENERATE_VERIFY_MAC') throw new ValidationException(`KeySpec ${keySpec} requires KeyUsage GENERATE_VERIFY_MAC.`);
-    return { keySpec, keyUsage };
-  }
-  if (isRsaSpec(keySpec)) {
-    if (keyUsage === 'SIGN_VERIFY' || keyUsage === 'ENCRYPT_DECRYPT') return { keySpec, keyUsage };
-    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
-  }
-  if (keySpec === ED25519) {
-    if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
-    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
-  }
-  if (isEccSpec(keySpec)) {
-    if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
-    if (keyUsage === 'KEY_AGREEMENT' && keySpec !== 'ECC_SECG_P256K1') throw new UnsupportedOperationException('KeyUsage KEY_AGREEMENT is not supported yet.');
-    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
-  }
-  if (keySpec === 'SYMMETRIC_DEFAULT' || keyUsage === 'GENERATE_VERIFY_MAC') {
-    throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
-  }
-  throw new UnsupportedOperationException(`KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported yet.`);
 }

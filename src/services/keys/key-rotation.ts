@@ -15,7 +15,7 @@ const DAY_MS = 86_400_000;
 /** How long one instance may take to rotate a key before another may try. */
 export const ROTATION_LEASE_MS = 5 * 60_000;
 
-function assertRotatable(key: KmsKey): void {
+export function assertRotatable(key: KmsKey): void {
   // Every key here is symmetric with AWS_KMS origin; asymmetric, HMAC and imported keys will answer this.
   if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.origin !== 'AWS_KMS') {
     throw new UnsupportedOperationException(`${key.arn} cannot be rotated: only symmetric keys with AWS_KMS origin rotate.`);

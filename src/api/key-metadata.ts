@@ -1,4 +1,4 @@
-import { KeyState, type KmsKey } from '../domain/key.js';
+import { keyMaterialId, KeyState, type KmsKey } from '../domain/key.js';
 import { algorithmsOf } from '../domain/key-spec.js';
 import { epochSeconds } from './schemas.js';
 
@@ -23,5 +23,12 @@ export function keyMetadata(key: KmsKey): Record<string, unknown> {
     MultiRegion: false,
     ExpirationModel: key.origin === 'EXTERNAL' ? key.expirationModel : undefined,
     ValidTo: key.validTo ? epochSeconds(key.validTo) : undefined,
+    CurrentKeyMaterialId: currentKeyMaterialId(key),
   };
+}
+
+/** AWS names the current material of symmetric encryption keys only, and of an imported one only while it has material. */
+function currentKeyMaterialId(key: KmsKey): string | undefined {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.keyState === KeyState.PendingImport) return undefined;
+  return keyMaterialId({ keyId: key.keyId, version: key.currentVersion });
 }

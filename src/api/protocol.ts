@@ -36,9 +36,16 @@ export function asKmsError(e: unknown): KmsError {
   return e instanceof KmsError ? e : new KMSInternalException('An internal error occurred. The request can be retried.');
 }
 
+/**
+ * AWS answers these with no message at all: a caller learns that a ciphertext,
+ * signature or MAC did not verify, never which check failed (the audit trail and
+ * the log keep the reason).
+ */
+const WITHOUT_MESSAGE: ReadonlySet<KmsErrorName> = new Set<KmsErrorName>(['InvalidCiphertextException', 'KMSInvalidSignatureException', 'KMSInvalidMacException']);
+
 /** The error body the AWS SDKs parse: `__type` names the exception, `message` explains it. */
 export function encodeError(e: KmsError): string {
-  return JSON.stringify({ __type: e.awsName, message: e.message });
+  return JSON.stringify(WITHOUT_MESSAGE.has(e.awsName) ? { __type: e.awsName } : { __type: e.awsName, message: e.message });
 }
 
 /** The HTTP status AWS answers each error with in the JSON 1.1 protocol: one entry per error, checked by the compiler. */

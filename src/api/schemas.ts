@@ -48,9 +48,8 @@ export const aliasName = z
   .max(256)
   .regex(/^[a-zA-Z0-9/_-]+$/, 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9/_-]+$');
 
-export const tagList = z
-  .array(z.object({ TagKey: z.string().min(1).max(128), TagValue: z.string().max(256) }))
-  .max(50);
+/** No bound on the count here: AWS answers too many tags with TagException (CreateKey), from the use case. */
+export const tagList = z.array(z.object({ TagKey: z.string().min(1).max(128), TagValue: z.string().max(256) }));
 
 export const marker = z.string().min(1).max(1024).regex(/^[\u0020-\u00FF]*$/).optional();
 
@@ -70,3 +69,11 @@ export function decodeMarker(value: string | undefined): string | undefined {
 
 /** Epoch seconds, as the AWS JSON protocol writes timestamps. */
 export const epochSeconds = (d: Date) => d.getTime() / 1000;
+
+/** AWS's KeySpec values: one it does not list fails validation; one it lists and this service cannot make is refused by the use case. */
+export const keySpecParam = z.enum([
+  'RSA_2048', 'RSA_3072', 'RSA_4096',
+  'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1', 'ECC_NIST_EDWARDS25519',
+  'SYMMETRIC_DEFAULT', 'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512',
+  'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87', 'ML_KEM_512', 'ML_KEM_768', 'ML_KEM_1024',
+]);

@@ -112,5 +112,6 @@ export function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec:
   if (keySpec === 'SYMMETRIC_DEFAULT' || keyUsage === 'GENERATE_VERIFY_MAC') {
     throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
   }
-  throw new UnsupportedOperationException(`KeySpec ${keySpec} with KeyUsage ${keyUsage} is not supported yet.`);
+  // SM2, ML-DSA and ML-KEM: AWS specs that no PKCS#11 token this service supports implements.
+  throw new UnsupportedOperationException(`KeySpec ${keySpec} is not available: the HSMs this service supports do not implement it.`);
 }

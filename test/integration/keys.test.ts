@@ -209,7 +209,7 @@ describe('aliases', () => {
   it('validates alias names and targets as AWS does', async () => {
     const keyId = await newKey();
     await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'alias/aws/mine', TargetKeyId: keyId })), 'InvalidAliasNameException');
-    await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'no-prefix', TargetKeyId: keyId })), 'InvalidAliasNameException');
+    await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'no-prefix', TargetKeyId: keyId })), 'ValidationException');
     await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'alias/bad name!', TargetKeyId: keyId })), 'ValidationException');
     await expectAwsError(client.send(new CreateAliasCommand({ AliasName: 'alias/a:b', TargetKeyId: keyId })), 'ValidationException');
     await client.send(new CreateAliasCommand({ AliasName: 'alias/target', TargetKeyId: keyId }));

@@ -56,7 +56,7 @@ describe('rotation on demand', () => {
     const blobs = [await encrypt(keyId, 'v1')];
     for (let i = 2; i <= 4; i++) {
       const out = await client.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
-      expect(out.KeyId).toBe(keyId);
+      expect(out.KeyId).toBe(`arn:aws:kms:us-east-1:111122223333:key/${keyId}`);
       blobs.push(await encrypt(keyId, `v${i}`));
     }
     expect(blobs.map((b) => parseBlob(b).keyVersion)).toEqual([1, 2, 3, 4]);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineOperation } from '../operation.js';
 import { keyMetadata } from '../key-metadata.js';
-import { tagList } from '../schemas.js';
+import { keySpecParam, tagList } from '../schemas.js';
 
 export const createKey = defineOperation({
   name: 'CreateKey',
@@ -9,9 +9,9 @@ export const createKey = defineOperation({
   input: z.object({
     Policy: z.string().min(1).max(32768).optional(),
     Description: z.string().max(8192).optional(),
-    KeyUsage: z.enum(['SIGN_VERIFY', 'ENCRYPT_DECRYPT', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT']).optional(),
-    CustomerMasterKeySpec: z.string().optional(),
-    KeySpec: z.string().optional(),
+    KeyUsage: z.enum(['SIGN_VERIFY', 'ENCRYPT_DECRYPT', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT', 'ENCAPSULATE_DECAPSULATE']).optional(),
+    CustomerMasterKeySpec: keySpecParam.optional(),
+    KeySpec: keySpecParam.optional(),
     Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
     CustomKeyStoreId: z.string().min(1).max(64).optional(),
     BypassPolicyLockoutSafetyCheck: z.boolean().optional(),

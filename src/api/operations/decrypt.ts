@@ -17,13 +17,13 @@ export const decrypt = defineOperation({
   }),
   async handle({ crypto }, ctx, input) {
     if (input.Recipient !== undefined) throw new UnsupportedOperationException('Recipient (Nitro Enclaves attestation) is not supported.');
-    const { key, plaintext } = await crypto.decrypt(ctx, {
+    const { key, plaintext, keyMaterialId } = await crypto.decrypt(ctx, {
       ciphertextBlob: input.CiphertextBlob,
       keyId: input.KeyId,
       encryptionContext: input.EncryptionContext,
       encryptionAlgorithm: input.EncryptionAlgorithm,
       dryRun: input.DryRun,
     });
-    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: input.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT' };
+    return { KeyId: key.arn, Plaintext: plaintext, EncryptionAlgorithm: input.EncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT', KeyMaterialId: keyMaterialId };
   },
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { keyMaterialId } from '../../domain/key.js';
 import { defineOperation } from '../operation.js';
 import { blob, epochSeconds, keyIdParam } from '../schemas.js';
 
@@ -34,7 +35,7 @@ export const importKeyMaterial = defineOperation({
       expirationModel: input.ExpirationModel,
       validTo: input.ValidTo === undefined ? undefined : new Date(input.ValidTo * 1000),
     });
-    return { KeyId: key.arn };
+    return { KeyId: key.arn, KeyMaterialId: keyMaterialId({ keyId: key.keyId, version: key.currentVersion }) };
   },
 });
 

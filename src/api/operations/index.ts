@@ -19,6 +19,7 @@ import { listResourceTags, tagResource, untagResource } from './tag-operations.j
 import { getKeyPolicy, listKeyPolicies, putKeyPolicy } from './key-policy-operations.js';
 import { getKeyLastUsage } from './get-key-last-usage.js';
 import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grant-operations.js';
+import { refusedOperations } from './refused-operations.js';
 
 const all: Operation[] = [
   createKey, describeKey, listKeys,
@@ -34,7 +35,8 @@ const all: Operation[] = [
   getKeyPolicy, putKeyPolicy, listKeyPolicies,
   createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant,
   getKeyLastUsage,
+  ...refusedOperations,
 ] as Operation[];
 
-/** Every operation this service answers, by its X-Amz-Target name. */
+/** Every operation this service answers (serving it, or refusing it as not available), by its X-Amz-Target name. */
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(all.map((op) => [op.name, op]));

@@ -29,8 +29,10 @@ export const reEncrypt = defineOperation({
     });
     return {
       CiphertextBlob: destination.ciphertextBlob,
-      SourceKeyId: source.arn,
+      SourceKeyId: source.key.arn,
       KeyId: destination.key.arn,
+      SourceKeyMaterialId: source.keyMaterialId,
+      DestinationKeyMaterialId: destination.keyMaterialId,
       SourceEncryptionAlgorithm: input.SourceEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT',
       DestinationEncryptionAlgorithm: input.DestinationEncryptionAlgorithm ?? 'SYMMETRIC_DEFAULT',
     };

@@ -46,7 +46,7 @@ export const rotateKeyOnDemand = defineOperation({
   input: z.object({ KeyId: keyIdParam }),
   async handle({ rotation }, ctx, input) {
     const key = await rotation.rotateKeyOnDemand(ctx, input.KeyId);
-    return { KeyId: key.keyId };
+    return { KeyId: key.arn };
   },
 });
 

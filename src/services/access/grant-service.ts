@@ -177,7 +177,6 @@ export class GrantService {
       return grant;
     }
     if (req.keyId === undefined || req.grantId === undefined) throw new ValidationException('RetireGrant needs a GrantToken, or both KeyId and GrantId.');
-    if (!/^arn:aws:kms:/.test(req.keyId)) throw new InvalidArnException('KeyId must be a key ARN in RetireGrant.');
     return this.grantOn(await this.access.resolve(ctx, 'RetireGrant', req.keyId, false), req.grantId);
   }
 

@@ -1,7 +1,7 @@
 import { encodeHeader, parseBlob } from '../../domain/ciphertext-blob.js';
 import { encodeEncryptionContext, type EncryptionContext } from '../../domain/encryption-context.js';
 import { DryRunOperationException, dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../../domain/errors.js';
-import type { KmsKey } from '../../domain/key.js';
+import { keyMaterialId, type KmsKey } from '../../domain/key.js';
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
 import type { IvSequence } from './iv-sequence.js';
@@ -22,6 +22,8 @@ export interface Sealed {
 export interface Opened {
   readonly key: KmsKey;
   readonly plaintext: Buffer;
+  /** The symmetric key material that opened it (AWS names it in Decrypt and ReEncrypt); none for RSA. */
+  readonly keyMaterialId: string | undefined;
 }
 
 export interface EncryptRequest {
@@ -108,16 +110,20 @@ export class CryptoService {
     if (named && isRsaSpec(named.keySpec)) {
       await this.access.authorize(ctx, named, { action, keyRef: req.keyId, ...conditionsOf(req), extra });
       assertUsableForCrypto(named);
+      // A symmetric ciphertext of another key, decrypted with the default algorithm: the named key is the wrong one.
+      if ((req.encryptionAlgorithm ?? 'SYMMETRIC_DEFAULT') === 'SYMMETRIC_DEFAULT' && symmetricBlobKeyId(req.ciphertextBlob) !== undefined) {
+        throw incorrectKey();
+      }
       assertEncryptDecrypt(named);
       const plaintext = await this.rsa.decrypt(named, req.ciphertextBlob, req);
       ctx.record.usedKeyMaterial(named.keyId, named.currentVersion);
-      return { key: named, plaintext };
+      return { key: named, plaintext, keyMaterialId: undefined };
     }
     return this.open(ctx, action, req, named, extra);
   }
 
   /** Decrypt then encrypt, each under its own key (symmetric or RSA), without the plaintext leaving the service. */
-  async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: KmsKey; destination: Sealed }> {
+  async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: Opened; destination: Sealed & { keyMaterialId: string | undefined } }> {
     // The destination is authorized and checked first, so that DryRun answers for both keys.
     const destination = { keyId: req.destinationKeyId, encryptionContext: req.destinationEncryptionContext, encryptionAlgorithm: req.destinationEncryptionAlgorithm };
     const destinationKey = await this.access.resolve(ctx, 'ReEncryptTo', req.destinationKeyId, true);
@@ -142,7 +148,8 @@ export class CryptoService {
     );
     try {
       const ciphertextBlob = await this.encryptUnder(ctx, destinationKey, { ...destination, plaintext: source.plaintext });
-      return { source: source.key, destination: { key: destinationKey, ciphertextBlob } };
+      const sealedWith = isRsaSpec(destinationKey.keySpec) ? undefined : keyMaterialId({ keyId: destinationKey.keyId, version: destinationKey.currentVersion });
+      return { source, destination: { key: destinationKey, ciphertextBlob, keyMaterialId: sealedWith } };
     } finally {
       source.plaintext.fill(0);
     }
@@ -244,7 +251,7 @@ export class CryptoService {
     await this.access.authorize(ctx, key, { action, keyRef: req.keyId, ...conditionsOf(req), extra });
     if (key.keySpec !== 'SYMMETRIC_DEFAULT' || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) throw garbage();
     if (expected && expected.keyId !== key.keyId) {
-      throw new IncorrectKeyException('The key ID in the request does not identify a key that can decrypt this ciphertext.');
+      throw incorrectKey();
     }
     assertUsableForCrypto(key);
     assertEncryptDecrypt(key);
@@ -253,6 +260,19 @@ export class CryptoService {
     const aad = Buffer.concat([parsed.header, encodeEncryptionContext(req.encryptionContext)]);
     const plaintext = await this.vault.decrypt({ keyId: key.keyId, version: parsed.keyVersion }, parsed.iv, aad, parsed.sealed);
     ctx.record.usedKeyMaterial(key.keyId, parsed.keyVersion);
-    return { key, plaintext };
+    return { key, plaintext, keyMaterialId: keyMaterialId({ keyId: key.keyId, version: parsed.keyVersion }) };
+  }
+}
+
+function incorrectKey(): IncorrectKeyException {
+  return new IncorrectKeyException('The key ID in the request does not identify a key that can decrypt this ciphertext.');
+}
+
+/** The key a ciphertext in this service's symmetric format names, if it is one. */
+function symmetricBlobKeyId(blob: Buffer): string | undefined {
+  try {
+    return parseBlob(blob).keyId;
+  } catch {
+    return undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { InvalidAliasNameException, NotFoundException } from '../../domain/errors.js';
+import { InvalidAliasNameException, ValidationException, NotFoundException } from '../../domain/errors.js';
 import type { Alias, KmsKey } from '../../domain/key.js';
 import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { aliasArn } from '../../domain/arn.js';
@@ -11,7 +11,8 @@ export const RESERVED_ALIAS_PREFIX = 'alias/aws/';
 
 function assertCustomerAliasName(aliasName: string): void {
   if (!aliasName.startsWith('alias/') || aliasName.length <= 'alias/'.length) {
-    throw new InvalidAliasNameException(`Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`);
+    // AWS answers a name without the prefix as a request that fails validation.
+    throw new ValidationException(`Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`);
   }
   if (aliasName.startsWith(RESERVED_ALIAS_PREFIX)) {
     throw new InvalidAliasNameException(`Alias names beginning with ${RESERVED_ALIAS_PREFIX} are reserved for AWS managed keys.`);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { keyArn } from '../../domain/arn.js';
 import { keyMaterialId } from '../../domain/key.js';
-import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, UnsupportedOperationException } from '../../domain/errors.js';
+import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, TagException, UnsupportedOperationException } from '../../domain/errors.js';
 import { requestTagConditions } from '../../domain/policy/request-conditions.js';
 import { checkSpecAndUsage, ED25519, ECC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
 import { KeyState, type KmsKey, type Tag } from '../../domain/key.js';
@@ -58,7 +58,7 @@ export class KeyAdmin {
     if (req.customKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported: every key already lives in this service\'s HSM.');
     if (req.multiRegion) throw new UnsupportedOperationException('Multi-Region keys are not supported.');
     const tags = validateTags(req.tags ?? []);
-    if (tags.length > MAX_TAGS_PER_KEY) throw new LimitExceededException(`A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
+    if (tags.length > MAX_TAGS_PER_KEY) throw new TagException(`A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
     const extra = new Map([
       ['kms:keyspec', [keySpec]],
       ['kms:keyusage', [keyUsage]],

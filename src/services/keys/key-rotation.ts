@@ -135,7 +135,8 @@ export class KeyRotator {
       throw e;
     }
     const status = await this.store.getRotationStatus(keyId);
-    const next = status?.enabled ? new Date(now.getTime() + status.periodDays * DAY_MS) : undefined;
+    // An on-demand rotation leaves the automatic schedule where it was, as AWS does.
+    const next = type === 'ON_DEMAND' ? status?.nextRotationDate : status?.enabled ? new Date(now.getTime() + status.periodDays * DAY_MS) : undefined;
     await this.store.commitKeyVersion(keyId, version, next);
     this.keys.forgetKey(keyId);
     this.logger.info({ keyId, version, rotationType: type }, 'key rotated');

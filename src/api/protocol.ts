@@ -9,6 +9,11 @@ function lowerFirst(s: string): string {
 }
 
 /** AWS's wording: "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: ..." */
+/** A member the request needs in its case (CiphertextBlob unless a DryRun ignores it), in AWS's validation wording. */
+export function missingMember(name: string): ValidationException {
+  return new ValidationException(`1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: Member must not be null`);
+}
+
 export function validationError(error: z.ZodError, input: unknown): ValidationException {
   const parts = error.issues.map((issue) => {
     const at = issue.path.map((p) => (typeof p === 'number' ? `${p + 1}` : lowerFirst(String(p)))).join('.');

@@ -54,6 +54,8 @@ export const tagList = z.array(z.object({ TagKey: z.string().min(1).max(128), Ta
 export const marker = z.string().min(1).max(1024).regex(/^[\u0020-\u00FF]*$/).optional();
 
 export const dryRun = z.boolean().optional();
+/** Decrypt's and ReEncrypt's: with DryRun, IGNORE_CIPHERTEXT checks the named key's permissions without a ciphertext. */
+export const dryRunModifiers = z.array(z.enum(['IGNORE_CIPHERTEXT'])).optional();
 
 /** Markers are opaque to callers: the last item's sort key, base64url-encoded. */
 export function encodeMarker(sortKey: string | undefined): string | undefined {

@@ -28,7 +28,7 @@ import { describe, expect, it } from 'vitest';
 import { signJsonRequest } from '../../src/cli/admin-client.js';
 import { MAX_ON_DEMAND_ROTATIONS } from '../../src/services/keys/key-rotation.js';
 import { expectAwsError } from '../support/errors.js';
-import { testAdmin, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, useTestService } from '../support/service.js';
+import { kmsClient, testAdmin, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY, useTestService } from '../support/service.js';
 
 /**
  * Where hsm-kms answered otherwise than AWS KMS (issue 15's list): each case
@@ -155,5 +155,30 @@ describe("AWS KMS's own answers", () => {
     const badMac = await rawCall('VerifyMac', { KeyId: hmac, Message: Buffer.from('other').toString('base64'), Mac: Buffer.from(Mac!).toString('base64'), MacAlgorithm: 'HMAC_SHA_256' });
     expect(badMac).toEqual({ status: 400, body: { __type: 'KMSInvalidMacException' } });
     await expectAwsError(kms.client.send(new VerifyMacCommand({ KeyId: hmac, Message: Buffer.from('other'), Mac, MacAlgorithm: 'HMAC_SHA_256' })), 'KMSInvalidMacException');
+  });
+
+  it('DryRunModifiers IGNORE_CIPHERTEXT checks Decrypt and ReEncrypt permissions on the named key without a ciphertext', async () => {
+    const [keyId, other] = [await newKey(), await newKey()];
+    const ignoring = { DryRun: true, DryRunModifiers: ['IGNORE_CIPHERTEXT' as const] };
+    await expectAwsError(kms.client.send(new DecryptCommand({ KeyId: keyId, ...ignoring })), 'DryRunOperationException');
+    await expectAwsError(kms.client.send(new ReEncryptCommand({ SourceKeyId: keyId, DestinationKeyId: other, ...ignoring })), 'DryRunOperationException');
+    // The key named is the one checked: a caller allowed only to encrypt is refused; so is a disabled key.
+    const arn = 'arn:aws:iam::111122223333:user/encrypt-only';
+    const admin = testAdmin(kms.endpoint);
+    await admin('CreatePrincipal', { Arn: arn });
+    const statement = { Effect: 'Allow', Action: ['kms:Encrypt', 'kms:ReEncryptTo'], Resource: '*' };
+    await admin('PutPrincipalPolicy', { PrincipalArn: arn, PolicyName: 'p', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [statement] }) });
+    const { AccessKey } = (await admin('CreateAccessKey', { PrincipalArn: arn })) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+    const encryptOnly = kmsClient(kms.endpoint, AccessKey.AccessKeyId, AccessKey.SecretAccessKey);
+    await expectAwsError(encryptOnly.send(new DecryptCommand({ KeyId: keyId, ...ignoring })), 'AccessDeniedException');
+    await expectAwsError(encryptOnly.send(new ReEncryptCommand({ SourceKeyId: keyId, DestinationKeyId: other, ...ignoring })), 'AccessDeniedException');
+    encryptOnly.destroy();
+    const disabled = await newKey();
+    await kms.client.send(new DisableKeyCommand({ KeyId: disabled }));
+    await expectAwsError(kms.client.send(new DecryptCommand({ KeyId: disabled, ...ignoring })), 'DisabledException');
+    // Without a key, or without the DryRun, the ciphertext is needed.
+    await expectAwsError(kms.client.send(new DecryptCommand({ ...ignoring })), 'ValidationException');
+    const e = await expectAwsError(kms.client.send(new DecryptCommand({ KeyId: keyId, DryRunModifiers: ['IGNORE_CIPHERTEXT'] })), 'ValidationException');
+    expect(e.message).toContain('ciphertextBlob');
   });
 });

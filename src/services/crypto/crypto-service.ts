@@ -1,6 +1,6 @@
 import { encodeHeader, parseBlob } from '../../domain/ciphertext-blob.js';
 import { encodeEncryptionContext, type EncryptionContext } from '../../domain/encryption-context.js';
-import { DryRunOperationException, dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException } from '../../domain/errors.js';
+import { DryRunOperationException, dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException, ValidationException } from '../../domain/errors.js';
 import { keyMaterialId, type KmsKey } from '../../domain/key.js';
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
@@ -44,6 +44,8 @@ export interface DecryptRequest {
 
 export interface ReEncryptRequest {
   readonly ciphertextBlob: Buffer;
+  /** DryRun with IGNORE_CIPHERTEXT: the source key is checked as named, the ciphertext never read. */
+  readonly ignoreCiphertext?: boolean;
   readonly sourceKeyId?: string;
   readonly sourceEncryptionContext?: EncryptionContext;
   readonly sourceEncryptionAlgorithm?: string;
@@ -122,6 +124,21 @@ export class CryptoService {
     return this.open(ctx, action, req, named, extra);
   }
 
+  /**
+   * DryRun with IGNORE_CIPHERTEXT: whether the named key would let this caller
+   * decrypt (its authorization, state, usage and algorithm), no ciphertext read.
+   * Answers DryRunOperationException when it would.
+   */
+  async checkDecryptAccess(ctx: CallContext, req: Omit<DecryptRequest, 'ciphertextBlob' | 'dryRun'>, action: 'Decrypt' | 'ReEncryptFrom' = 'Decrypt', extra?: ReadonlyMap<string, string[]>): Promise<never> {
+    if (req.keyId === undefined) throw new ValidationException(`${action === 'Decrypt' ? 'KeyId' : 'SourceKeyId'} is required when DryRunModifiers is IGNORE_CIPHERTEXT.`);
+    const key = await this.access.useKey(ctx, req.keyId, true, { action, ...conditionsOf(req), extra });
+    assertUsableForCrypto(key);
+    assertEncryptDecrypt(key);
+    if (isRsaSpec(key.keySpec)) this.rsa.checkRequest(key, req);
+    else assertSymmetricAlgorithm(key, req.encryptionAlgorithm);
+    throw dryRunSucceeded();
+  }
+
   /** Decrypt then encrypt, each under its own key (symmetric or RSA), without the plaintext leaving the service. */
   async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: Opened; destination: Sealed & { keyMaterialId: string | undefined } }> {
     // The destination is authorized and checked first, so that DryRun answers for both keys.
@@ -134,6 +151,8 @@ export class CryptoService {
     await this.encryptUnder(ctx, destinationKey, { ...destination, plaintext: Buffer.alloc(1), dryRun: true }).catch((e: unknown) => {
       if (!(e instanceof DryRunOperationException)) throw e;
     });
+    const sourceRequest = { keyId: req.sourceKeyId, encryptionContext: req.sourceEncryptionContext, encryptionAlgorithm: req.sourceEncryptionAlgorithm };
+    if (req.ignoreCiphertext) return this.checkDecryptAccess(ctx, sourceRequest, 'ReEncryptFrom', extra);
     const source = await this.decrypt(
       ctx,
       {

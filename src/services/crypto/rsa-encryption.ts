@@ -29,7 +29,7 @@ export class RsaEncryption {
   ) {}
 
   async encrypt(key: KmsKey, plaintext: Buffer, req: RsaRequest): Promise<Buffer> {
-    const { algorithm, modulusBytes } = this.check(key, req);
+    const { algorithm, modulusBytes } = this.checkRequest(key, req);
     const limit = modulusBytes - 2 * HASH_BYTES[algorithm] - 2;
     if (plaintext.length > limit) throw new ValidationException(`${algorithm} with ${key.keySpec} encrypts at most ${limit} bytes.`);
     if (req.dryRun) throw dryRunSucceeded();
@@ -39,13 +39,14 @@ export class RsaEncryption {
   }
 
   async decrypt(key: KmsKey, ciphertext: Buffer, req: RsaRequest): Promise<Buffer> {
-    const { algorithm, modulusBytes } = this.check(key, req);
+    const { algorithm, modulusBytes } = this.checkRequest(key, req);
     if (ciphertext.length !== modulusBytes) throw new InvalidCiphertextException('The ciphertext is not valid for this key and encryption context.');
     if (req.dryRun) throw dryRunSucceeded();
     return this.slowLane.run(() => this.vault.rsaOaepDecrypt({ keyId: key.keyId, version: key.currentVersion }, algorithm === 'RSAES_OAEP_SHA_1' ? 'SHA_1' : 'SHA_256', ciphertext));
   }
 
-  private check(key: KmsKey, req: RsaRequest): { algorithm: OaepAlgorithm; modulusBytes: number } {
+  /** Whether the request fits the key (algorithm, no encryption context), before any ciphertext is read. */
+  checkRequest(key: KmsKey, req: RsaRequest): { algorithm: OaepAlgorithm; modulusBytes: number } {
     if (!isRsaSpec(key.keySpec)) throw new InvalidKeyUsageException(`${key.arn} is not an RSA key.`);
     const algorithm = req.encryptionAlgorithm;
     if (algorithm !== 'RSAES_OAEP_SHA_1' && algorithm !== 'RSAES_OAEP_SHA_256') {

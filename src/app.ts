@@ -34,6 +34,7 @@ import { KeyImporter } from './services/keys/key-import.js';
 import { KeyRotator } from './services/keys/key-rotation.js';
 import { MacService } from './services/crypto/mac-service.js';
 import { RsaEncryption } from './services/crypto/rsa-encryption.js';
+import { KeyAgreement } from './services/crypto/key-agreement.js';
 import { SignService } from './services/crypto/sign-service.js';
 import { SlowLane } from './services/crypto/slow-lane.js';
 import { DataKeyPairs } from './services/crypto/data-key-pairs.js';
@@ -377,6 +378,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       imports,
       macs: new MacService(access, vault),
       signer: new SignService(access, vault, slowLane),
+      keyAgreement: new KeyAgreement(access, vault),
       keyPolicies,
       grants: new GrantService(store.grants, store.principals, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),
@@ -414,7 +416,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       if (seed) {
         const calls = new SeedCalls(audit, config.accountId, config.region);
         // Checked against the service whole before any of it is applied: a file it would refuse changes nothing.
-        await checkSeed(seed, { keys, principals: store.principals, materialChecks: store, access, tags: services.tags }, calls, { development: config.profile === 'development' });
+        await checkSeed(seed, { keys, principals: store.principals, materialChecks: store, access, tags: services.tags, aliases: services.aliases }, calls, { development: config.profile === 'development' });
         const seeded = await new Seeder({ ...services, keys }, calls, logger).apply(seed).catch((e: unknown) => {
           throw new StartupError(`the seed file ${config.seedFile} could not be applied (the next start carries on from where it stopped): ${(e as Error).name}: ${(e as Error).message}`);
         });

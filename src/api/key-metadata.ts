@@ -14,7 +14,6 @@ export function keyMetadata(key: KmsKey): Record<string, unknown> {
     KeyUsage: key.keyUsage,
     KeyState: key.keyState,
     DeletionDate: key.deletionDate ? epochSeconds(key.deletionDate) : undefined,
-    PendingDeletionWindowInDays: key.pendingDeletionWindowInDays,
     Origin: key.origin,
     KeyManager: 'CUSTOMER',
     CustomerMasterKeySpec: key.keySpec,

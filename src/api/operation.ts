@@ -6,6 +6,7 @@ import type { KeyAdmin } from '../services/keys/key-admin.js';
 import type { KeyImporter } from '../services/keys/key-import.js';
 import type { KeyRotator } from '../services/keys/key-rotation.js';
 import type { MacService } from '../services/crypto/mac-service.js';
+import type { KeyAgreement } from '../services/crypto/key-agreement.js';
 import type { SignService } from '../services/crypto/sign-service.js';
 import type { TagService } from '../services/keys/tags.js';
 import type { GrantService } from '../services/access/grant-service.js';
@@ -22,6 +23,7 @@ export interface Services {
   readonly imports: KeyImporter;
   readonly macs: MacService;
   readonly signer: SignService;
+  readonly keyAgreement: KeyAgreement;
   readonly keyPolicies: KeyPolicies;
   readonly grants: GrantService;
   readonly principals: PrincipalAdmin;

@@ -72,6 +72,7 @@ export function operationsValidFor(key: Pick<KmsKey, 'keySpec' | 'keyUsage'>): R
   const common = GRANT_MANAGEMENT;
   if (key.keyUsage === 'GENERATE_VERIFY_MAC') return new Set<GrantOperation>([...common, 'GenerateMac', 'VerifyMac']);
   if (key.keyUsage === 'SIGN_VERIFY') return new Set<GrantOperation>([...common, 'Sign', 'Verify', 'GetPublicKey']);
+  if (key.keyUsage === 'KEY_AGREEMENT') return new Set<GrantOperation>([...common, 'DeriveSharedSecret', 'GetPublicKey']);
   if (key.keySpec === 'SYMMETRIC_DEFAULT') return new Set([...common, ...CONTEXT_OPERATIONS]);
   return new Set<GrantOperation>([...common, 'Decrypt', 'Encrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey']);
 }

@@ -80,7 +80,8 @@ export function isEccSpec(spec: string): spec is EccKeySpec {
 }
 
 /** What DescribeKey and GetPublicKey list for a key spec. */
-export function algorithmsOf(spec: KeySpec, usage: KeyUsage): { EncryptionAlgorithms?: string[]; MacAlgorithms?: string[]; SigningAlgorithms?: string[] } {
+export function algorithmsOf(spec: KeySpec, usage: KeyUsage): { EncryptionAlgorithms?: string[]; MacAlgorithms?: string[]; SigningAlgorithms?: string[]; KeyAgreementAlgorithms?: string[] } {
+  if (usage === 'KEY_AGREEMENT') return { KeyAgreementAlgorithms: ['ECDH'] };
   if (isRsaSpec(spec) && usage === 'ENCRYPT_DECRYPT') return { EncryptionAlgorithms: ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'] };
   if (isHmacSpec(spec)) return { MacAlgorithms: [HMAC_SPECS[spec].macAlgorithm] };
   if (isEccSpec(spec)) return { SigningAlgorithms: [ECC_SPECS[spec].signingAlgorithm] };
@@ -89,8 +90,16 @@ export function algorithmsOf(spec: KeySpec, usage: KeyUsage): { EncryptionAlgori
   return { EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'] };
 }
 
+/** AWS's three types of KMS key, which an alias may not move between. */
+export function keyFamily(spec: KeySpec): 'symmetric' | 'HMAC' | 'asymmetric' {
+  return spec === 'SYMMETRIC_DEFAULT' ? 'symmetric' : isHmacSpec(spec) ? 'HMAC' : 'asymmetric';
+}
+
 /** The key specs and usages this service creates, in AWS's combinations. */
-export function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec: KeySpec; keyUsage: KeyUsage } {
+export function checkSpecAndUsage(keySpec: string, usage: string | undefined): { keySpec: KeySpec; keyUsage: KeyUsage } {
+  // AWS defaults the usage of symmetric encryption keys alone.
+  if (usage === undefined && keySpec !== 'SYMMETRIC_DEFAULT') throw new ValidationException('You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.');
+  const keyUsage = usage ?? 'ENCRYPT_DECRYPT';
   if (keySpec === 'SYMMETRIC_DEFAULT' && keyUsage === 'ENCRYPT_DECRYPT') return { keySpec, keyUsage };
   if (isHmacSpec(keySpec)) {
     if (keyUsage !== 'GENERATE_VERIFY_MAC') throw new ValidationException(`KeySpec ${keySpec} requires KeyUsage GENERATE_VERIFY_MAC.`);
@@ -106,7 +115,8 @@ export function checkSpecAndUsage(keySpec: string, keyUsage: string): { keySpec:
   }
   if (isEccSpec(keySpec)) {
     if (keyUsage === 'SIGN_VERIFY') return { keySpec, keyUsage };
-    if (keyUsage === 'KEY_AGREEMENT' && keySpec !== 'ECC_SECG_P256K1') throw new UnsupportedOperationException('KeyUsage KEY_AGREEMENT is not supported yet.');
+    // ECDH on the NIST curves (AWS offers no key agreement on secp256k1).
+    if (keyUsage === 'KEY_AGREEMENT' && keySpec !== 'ECC_SECG_P256K1') return { keySpec, keyUsage };
     throw new ValidationException(`KeyUsage ${keyUsage} is not valid for KeySpec ${keySpec}.`);
   }
   if (keySpec === 'SYMMETRIC_DEFAULT' || keyUsage === 'GENERATE_VERIFY_MAC') {

@@ -8,7 +8,7 @@ export enum KeyState {
   PendingImport = 'PendingImport',
 }
 
-export type KeyUsage = 'ENCRYPT_DECRYPT' | 'GENERATE_VERIFY_MAC' | 'SIGN_VERIFY';
+export type KeyUsage = 'ENCRYPT_DECRYPT' | 'GENERATE_VERIFY_MAC' | 'SIGN_VERIFY' | 'KEY_AGREEMENT';
 export type KeySpec =
   | 'SYMMETRIC_DEFAULT'
   | 'HMAC_224'

@@ -1,5 +1,5 @@
 import { pkcs11js } from './pkcs11js.js';
-import { CKK_EC_EDWARDS, CKM_EDDSA, HMAC_MECHANISM_SET, keyPairMechanisms } from './templates.js';
+import { CKK_EC_EDWARDS, CKM_EDDSA, HMAC_MECHANISM_SET, keyPairMechanisms, PAIR_USAGE, type PairPurpose } from './templates.js';
 
 /**
  * What a key version's token object says about itself, read with
@@ -144,18 +144,20 @@ export function judgeKeyPair(privateKey: ObjectFacts, publicKey: ObjectFacts, to
   requireNotModifiable(j, privateKey, priv);
   requireNotModifiable(j, publicKey, pub);
   if (privateKey.keyType !== publicKey.keyType) j.problems.push(`the halves are of key types ${privateKey.keyType} and ${publicKey.keyType}`);
-  const decrypts = privateKey.flags.get(A.CKA_DECRYPT) === true;
   const kind = privateKey.keyType === A.CKK_EC ? 'EC' : privateKey.keyType === CKK_EC_EDWARDS ? 'EDWARDS' : privateKey.keyType === A.CKK_RSA ? 'RSA' : undefined;
   if (!kind) {
     j.problems.push(`${priv} is of key type ${privateKey.keyType}, not RSA, EC or Edwards`);
     return plain(j);
   }
-  if (decrypts && kind !== 'RSA') j.problems.push(`${priv} of an elliptic-curve pair decrypts`);
-  requireUsage(j, privateKey, priv, [A.CKA_DECRYPT, A.CKA_SIGN, A.CKA_UNWRAP, A.CKA_DERIVE], [decrypts ? A.CKA_DECRYPT : A.CKA_SIGN]);
-  requireUsage(j, publicKey, pub, [A.CKA_ENCRYPT, A.CKA_VERIFY, A.CKA_WRAP, A.CKA_DERIVE], [decrypts ? A.CKA_ENCRYPT : A.CKA_VERIFY]);
-  const expected = keyPairMechanisms(kind, decrypts, token.rawRsaDecrypt);
+  // The purpose the private half claims; its flags must then be exactly that purpose's, and no other.
+  const purpose: PairPurpose = privateKey.flags.get(A.CKA_DECRYPT) === true ? 'decrypt' : privateKey.flags.get(A.CKA_DERIVE) === true ? 'agree' : 'sign';
+  if (purpose === 'decrypt' && kind !== 'RSA') j.problems.push(`${priv} of an elliptic-curve pair decrypts`);
+  if (purpose === 'agree' && kind !== 'EC') j.problems.push(`${priv} of a pair that is not on a NIST curve derives`);
+  requireUsage(j, privateKey, priv, [A.CKA_DECRYPT, A.CKA_SIGN, A.CKA_UNWRAP, A.CKA_DERIVE], PAIR_USAGE[purpose].privateUsage);
+  requireUsage(j, publicKey, pub, [A.CKA_ENCRYPT, A.CKA_VERIFY, A.CKA_WRAP, A.CKA_DERIVE], PAIR_USAGE[purpose].publicUsage);
+  const expected = keyPairMechanisms(kind, purpose, token.rawRsaDecrypt);
   // A pair made where the token had OAEP with SHA-256 allows no raw RSA; one made elsewhere may: both fit.
-  const fits = (m: readonly number[]) => sameSet(m, expected) || (kind === 'RSA' && decrypts && sameSet(m, keyPairMechanisms(kind, decrypts, !token.rawRsaDecrypt)));
+  const fits = (m: readonly number[]) => sameSet(m, expected) || (kind === 'RSA' && purpose === 'decrypt' && sameSet(m, keyPairMechanisms(kind, purpose, !token.rawRsaDecrypt)));
   requireMechanisms(j, token, privateKey, priv, fits);
   requireMechanisms(j, token, publicKey, pub, fits);
   if (kind === 'EC' && privateKey.mechanisms.includes(CKM_EDDSA)) j.problems.push(`${priv} allows EdDSA on a Weierstrass curve`);

@@ -3,7 +3,7 @@ import { DependencyTimeoutException, InvalidCiphertextException, KeyUnavailableE
 import { SessionUnavailable } from './session-pool.js';
 
 /** What the caller of a token operation was doing, which decides how a return code reads. */
-export type TokenOperation = 'decrypt' | 'unwrap' | 'encrypt' | 'sign' | 'verify' | 'generate' | 'destroy' | 'find' | 'random' | 'session';
+export type TokenOperation = 'decrypt' | 'unwrap' | 'encrypt' | 'sign' | 'verify' | 'derive' | 'generate' | 'destroy' | 'find' | 'random' | 'session';
 
 export interface Classified {
   /** The error to throw to the domain. */

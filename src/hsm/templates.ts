@@ -149,25 +149,41 @@ const rsaShape = (modulusBits: number): P11.Template => [
   { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: RSA_PUBLIC_EXPONENT },
 ];
 
+/** What a key pair of the service does: sign, decrypt (RSA only) or agree on secrets (ECDH, NIST curves only). */
+export type PairPurpose = 'sign' | 'decrypt' | 'agree';
+
+export function pairPurpose(params: SigningKeyPairParams): PairPurpose {
+  if (params.kind === 'RSA' && params.usage === 'ENCRYPT_DECRYPT') return 'decrypt';
+  if (params.kind === 'EC' && params.usage === 'KEY_AGREEMENT') return 'agree';
+  return 'sign';
+}
+
 /** The mechanisms a key pair of the service is locked to (CKA_ALLOWED_MECHANISMS on both halves). */
-export function keyPairMechanisms(kind: SigningKeyPairParams['kind'], decrypts: boolean, rawRsaDecrypt: boolean): number[] {
-  if (kind === 'EC') return [pkcs11js.CKM_ECDSA];
+export function keyPairMechanisms(kind: SigningKeyPairParams['kind'], purpose: PairPurpose, rawRsaDecrypt: boolean): number[] {
+  if (kind === 'EC') return [purpose === 'agree' ? pkcs11js.CKM_ECDH1_DERIVE : pkcs11js.CKM_ECDSA];
   if (kind === 'EDWARDS') return [CKM_EDDSA];
   // Raw RSA only where the token has no OAEP with SHA-256, whose decoding is then done here.
-  if (decrypts) return [pkcs11js.CKM_RSA_PKCS_OAEP, ...(rawRsaDecrypt ? [pkcs11js.CKM_RSA_X_509] : [])];
+  if (purpose === 'decrypt') return [pkcs11js.CKM_RSA_PKCS_OAEP, ...(rawRsaDecrypt ? [pkcs11js.CKM_RSA_X_509] : [])];
   return [pkcs11js.CKM_RSA_PKCS, pkcs11js.CKM_RSA_PKCS_PSS];
 }
 
+/** The usage flags each half of a pair has on (every other one off). An agreeing pair's public half does nothing in the token. */
+export const PAIR_USAGE: Readonly<Record<PairPurpose, { readonly publicUsage: readonly number[]; readonly privateUsage: readonly number[] }>> = {
+  sign: { publicUsage: [pkcs11js.CKA_VERIFY], privateUsage: [pkcs11js.CKA_SIGN] },
+  decrypt: { publicUsage: [pkcs11js.CKA_ENCRYPT], privateUsage: [pkcs11js.CKA_DECRYPT] },
+  agree: { publicUsage: [], privateUsage: [pkcs11js.CKA_DERIVE] },
+};
+
 /**
  * Key pairs: the private half a sensitive, never-extractable token object that
- * only signs (or, for RSA ENCRYPT_DECRYPT keys, only decrypts); the public half
- * only verifies (or encrypts). Both carry the
- * key version's CKA_ID and label.
+ * only signs (or, for RSA ENCRYPT_DECRYPT keys, only decrypts; for KEY_AGREEMENT
+ * keys, only derives); the public half only verifies (or encrypts, or nothing).
+ * Both carry the key version's CKA_ID and label.
  */
 export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyPairParams, token: { readonly rawRsaDecrypt: boolean }): { publicKey: P11.Template; privateKey: P11.Template } {
-  // An RSA pair is for signing or for decryption, never both (KeyUsage).
-  const decrypts = params.kind === 'RSA' && params.usage === 'ENCRYPT_DECRYPT';
-  const mechanisms = keyPairMechanisms(params.kind, decrypts, token.rawRsaDecrypt);
+  // A pair has one purpose, never two (KeyUsage).
+  const purpose = pairPurpose(params);
+  const mechanisms = keyPairMechanisms(params.kind, purpose, token.rawRsaDecrypt);
   return keyPairTemplates({
     keyType: params.kind === 'EC' ? pkcs11js.CKK_EC : params.kind === 'EDWARDS' ? CKK_EC_EDWARDS : pkcs11js.CKK_RSA,
     shape:
@@ -179,8 +195,7 @@ export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyP
     id: objectId(ref),
     label: objectLabel(ref),
     persistent: true,
-    publicUsage: [decrypts ? pkcs11js.CKA_ENCRYPT : pkcs11js.CKA_VERIFY],
-    privateUsage: [decrypts ? pkcs11js.CKA_DECRYPT : pkcs11js.CKA_SIGN],
+    ...PAIR_USAGE[purpose],
     mechanisms,
   });
 }
@@ -326,3 +341,24 @@ export function ivHighWaterTemplate(value: Buffer): P11.Template {
   ];
 }
 
+/**
+ * The one-use object an ECDH agreement derives into: a session object whose
+ * value is read once, as AWS returns the raw shared secret, and destroyed.
+ */
+export function sharedSecretTemplate(secretBytes: number): P11.Template {
+  return [
+    { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+    { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_GENERIC_SECRET },
+    { type: pkcs11js.CKA_TOKEN, value: false },
+    { type: pkcs11js.CKA_PRIVATE, value: true },
+    { type: pkcs11js.CKA_SENSITIVE, value: false },
+    { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+    { type: pkcs11js.CKA_VALUE_LEN, value: secretBytes },
+    ...[pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_SIGN, pkcs11js.CKA_VERIFY, pkcs11js.CKA_WRAP, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE].map((type) => ({ type, value: false })),
+  ];
+}
+
+export function ecdhMechanism(peerPoint: Buffer): P11.Mechanism {
+  const parameter: P11.ECDH1 = { type: pkcs11js.CK_PARAMS_EC_DH, kdf: pkcs11js.CKD_NULL, publicData: peerPoint };
+  return { mechanism: pkcs11js.CKM_ECDH1_DERIVE, parameter };
+}

@@ -21,6 +21,8 @@ import { judgeKeyPair, judgeSecretKey, madeInToken, PRIVATE_FLAGS, PUBLIC_FLAGS,
 import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
 import {
   aesGcmMechanism,
+  ecdhMechanism,
+  sharedSecretTemplate,
   ephemeralUnwrapKeyTemplate,
   signingKeyPairTemplates,
   CKK_EC_EDWARDS,
@@ -639,6 +641,17 @@ export class Pkcs11Token implements KeyVault {
       this.lib.C_SignInit(session, mechanism, this.requireHandle(ref, pkcs11js.CKO_PRIVATE_KEY));
       const out = Buffer.allocUnsafe(512);
       return rsa || !this.options.synchronousSmallOperations ? this.lib.C_SignAsync(session, input, out) : this.lib.C_Sign(session, input, out);
+    });
+  }
+
+  deriveSharedSecret(ref: KeyMaterialRef, peerPoint: Buffer, secretBytes: number): Promise<Buffer> {
+    return this.run('derive', ref, (session) => {
+      const derived = this.lib.C_DeriveKey(session, ecdhMechanism(peerPoint), this.requireHandle(ref, pkcs11js.CKO_PRIVATE_KEY), sharedSecretTemplate(secretBytes));
+      try {
+        return Buffer.from(this.lib.C_GetAttributeValue(session, derived, [{ type: pkcs11js.CKA_VALUE }])[0]!.value as Buffer);
+      } finally {
+        this.lib.C_DestroyObject(session, derived);
+      }
     });
   }
 

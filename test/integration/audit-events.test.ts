@@ -1,4 +1,4 @@
-import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -6,6 +6,7 @@ import {
   CreateAliasCommand,
   CreateGrantCommand,
   CreateKeyCommand,
+  DeriveSharedSecretCommand,
   DecryptCommand,
   DeleteAliasCommand,
   DeleteImportedKeyMaterialCommand,
@@ -50,9 +51,11 @@ import {
   VerifyCommand,
   VerifyMacCommand,
 } from '@aws-sdk/client-kms';
+import * as sdk from '@aws-sdk/client-kms';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_OPERATIONS } from '../../src/api/admin/admin-operations.js';
 import { OPERATIONS } from '../../src/api/operations/index.js';
+import { refusedOperations } from '../../src/api/operations/refused-operations.js';
 import { defaultKeyPolicy } from '../../src/domain/default-policy.js';
 import { auditEvents, trailBytes } from '../support/audit.js';
 import { DAY_MS, TestClock } from '../support/clock.js';
@@ -76,6 +79,7 @@ let sym: string;
 let sym2: string;
 let hmac: string;
 let ecc: string;
+let agreeing: string;
 let external: string;
 let blob: Uint8Array;
 let user: { accessKeyId: string; secretAccessKey: string };
@@ -90,6 +94,7 @@ beforeAll(async () => {
   sym2 = await newKey();
   hmac = await newKey({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
   ecc = await newKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+  agreeing = await newKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' });
   external = await newKey({ Origin: 'EXTERNAL' });
   blob = (await kms.client.send(new EncryptCommand({ KeyId: sym, Plaintext: keep(Buffer.from('plaintext-of-the-setup-0001')) }))).CiphertextBlob!;
   await admin()('CreatePrincipal', { Arn: USER });
@@ -172,6 +177,15 @@ const CASES: Case[] = [
   { name: 'Sign', call: async () => keep((await send(new SignCommand({ KeyId: ecc, Message: keep(Buffer.from('message-to-sign-0004')), MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256' }))).Signature), resources: () => [arn(ecc)], params: () => ({ messageType: 'RAW', signingAlgorithm: 'ECDSA_SHA_256' }) },
   { name: 'Verify', call: () => send(new VerifyCommand({ KeyId: ecc, Message: Buffer.from('message-to-sign-0004'), MessageType: 'RAW', SigningAlgorithm: 'ECDSA_SHA_256', Signature: signature })), resources: () => [arn(ecc)] },
   { name: 'GetPublicKey', call: () => send(new GetPublicKeyCommand({ KeyId: ecc })), resources: () => [arn(ecc)] },
+  {
+    name: 'DeriveSharedSecret',
+    call: async () => {
+      const PublicKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
+      return keep((await send(new DeriveSharedSecretCommand({ KeyId: agreeing, KeyAgreementAlgorithm: 'ECDH', PublicKey }))).SharedSecret);
+    },
+    resources: () => [arn(agreeing)],
+    params: () => ({ keyAgreementAlgorithm: 'ECDH' }),
+  },
   { name: 'GetKeyPolicy', call: () => send(new GetKeyPolicyCommand({ KeyId: sym, PolicyName: 'default' })), resources: () => [arn(sym)], params: () => ({ policyName: 'default' }) },
   { name: 'PutKeyPolicy', call: () => send(new PutKeyPolicyCommand({ KeyId: sym, PolicyName: 'default', Policy: defaultKeyPolicy('111122223333') })), resources: () => [arn(sym)], params: () => ({ policyName: 'default' }) },
   { name: 'ListKeyPolicies', call: () => send(new ListKeyPoliciesCommand({ KeyId: sym })), resources: () => [arn(sym)] },
@@ -237,7 +251,16 @@ async function onlyNewEvent(run: () => Promise<unknown>): Promise<Record<string,
 describe('the audit trail', () => {
   it('covers every operation the API serves', () => {
     // DeleteKeyNow is served only with KMS_DEV_CONVENIENCES, which this service has not: dev-conveniences.test.ts checks its event.
-    expect([...CASES.map((c) => c.name), 'DeleteKeyNow'].sort()).toEqual([...OPERATIONS.keys(), ...ADMIN_OPERATIONS.keys()].sort());
+    // The operations AWS has and this service refuses have a test of their own below.
+    const refused = refusedOperations.map((op) => op.name);
+    expect([...CASES.map((c) => c.name), 'DeleteKeyNow', ...refused].sort()).toEqual([...OPERATIONS.keys(), ...ADMIN_OPERATIONS.keys()].sort());
+  });
+
+  it('records a call of each AWS operation this service refuses, under its own name', async () => {
+    for (const { name } of refusedOperations) {
+      const event = await onlyNewEvent(() => send(new (sdk as unknown as Record<string, new (input: object) => unknown>)[`${name}Command`]!({})));
+      expect(event, name).toMatchObject({ eventName: name, errorCode: 'UnsupportedOperationException', eventSource: 'kms.amazonaws.com' });
+    }
   });
 
   it('records each call of every operation as exactly one event, with its name, caller, keys and outcome', async () => {

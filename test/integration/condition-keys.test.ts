@@ -1,8 +1,9 @@
-import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import {
   CreateGrantCommand,
   CreateKeyCommand,
+  DeriveSharedSecretCommand,
   GenerateDataKeyPairCommand,
   GenerateMacCommand,
   GetParametersForImportCommand,
@@ -79,6 +80,15 @@ describe('operation-specific condition keys, each in a Deny that must apply', ()
     const pss = await keyWith(denying('kms:Sign', { StringLike: { 'kms:SigningAlgorithm': 'RSASSA_PSS_*' } }), { KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' });
     await expectAwsError(kms.client.send(new SignCommand({ KeyId: pss, Message: Buffer.from('m'), SigningAlgorithm: 'RSASSA_PSS_SHA_256' })), 'AccessDeniedException');
     await kms.client.send(new SignCommand({ KeyId: pss, Message: Buffer.from('m'), SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256' }));
+  });
+
+  it('kms:KeyAgreementAlgorithm', async () => {
+    tested.add('kms:keyagreementalgorithm');
+    const keyId = await keyWith(denying('kms:DeriveSharedSecret', { StringEquals: { 'kms:KeyAgreementAlgorithm': 'ECDH' } }), { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' });
+    const PublicKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
+    await expectAwsError(kms.client.send(new DeriveSharedSecretCommand({ KeyId: keyId, KeyAgreementAlgorithm: 'ECDH', PublicKey })), 'AccessDeniedException');
+    const allowed = await keyWith(denying('kms:DeriveSharedSecret', { StringNotEquals: { 'kms:KeyAgreementAlgorithm': 'ECDH' } }), { KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' });
+    await kms.client.send(new DeriveSharedSecretCommand({ KeyId: allowed, KeyAgreementAlgorithm: 'ECDH', PublicKey }));
   });
 
   it('kms:WrappingKeySpec', async () => {

@@ -146,7 +146,8 @@ describe('key states', () => {
     const m = (await client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
     expect(m.KeyState).toBe('PendingDeletion');
     expect(m.DeletionDate).toBeInstanceOf(Date);
-    expect(m.PendingDeletionWindowInDays).toBe(7);
+    // AWS shows PendingDeletionWindowInDays only for PendingReplicaDeletion (multi-Region primaries); ScheduleKeyDeletion answered it above.
+    expect(m.PendingDeletionWindowInDays).toBeUndefined();
 
     await expectAwsError(client.send(new ScheduleKeyDeletionCommand({ KeyId: keyId })), 'KMSInvalidStateException');
     await expectAwsError(client.send(new EnableKeyCommand({ KeyId: keyId })), 'KMSInvalidStateException');

@@ -132,11 +132,11 @@ describe('the seed file (KMS_SEED_FILE)', () => {
       expect(await seedEvents(kms)).toHaveLength(13);
       await kms.stop();
 
-      // The alias moves to the other key, the key policy is replaced, a tag changes, the
+      // The alias moves to the other encryption key, the key policy is replaced, a tag changes, the
       // principal's secret and identity policy change, and the grant loses Verify.
       const changed = example
         .replace('aliases: [alias/payments]', 'aliases: []')
-        .replace('aliases: [alias/signing]', 'aliases: [alias/signing, alias/payments]')
+        .replace('aliases: [alias/team-shared]', 'aliases: [alias/team-shared, alias/payments]')
         .replace('env: local', 'env: staging')
         .replace('Sid: Enable IAM User Permissions', 'Sid: Root may do all')
         .replace(APP_SECRET, 'anotherLocalSecretForTheAppUser000000000')
@@ -145,7 +145,7 @@ describe('the seed file (KMS_SEED_FILE)', () => {
       await writeFile(file, changed);
       log.length = 0;
       kms = await startTestService({ dataDir, config: { seedFile: file }, logLines: log });
-      expect(await aliasesOf(kms)).toMatchObject({ 'alias/payments': SIGNING, 'alias/signing': SIGNING });
+      expect(await aliasesOf(kms)).toMatchObject({ 'alias/payments': SHARED, 'alias/team-shared': SHARED });
       expect(JSON.parse((await kms.client.send(new GetKeyPolicyCommand({ KeyId: PAYMENTS, PolicyName: 'default' }))).Policy!).Statement[0].Sid).toBe('Root may do all');
       expect((await kms.client.send(new ListResourceTagsCommand({ KeyId: PAYMENTS }))).Tags).toContainEqual({ TagKey: 'env', TagValue: 'staging' });
       await expectAwsError(kmsClient(kms.endpoint, APP_KEY, APP_SECRET).send(new EncryptCommand({ KeyId: PAYMENTS, Plaintext: Buffer.from('x') })), 'InvalidSignatureException');
@@ -154,7 +154,7 @@ describe('the seed file (KMS_SEED_FILE)', () => {
       await expectAwsError(renewed.send(new GenerateDataKeyCommand({ KeyId: PAYMENTS, KeySpec: 'AES_256' })), 'AccessDeniedException');
       const grants = (await kms.client.send(new ListGrantsCommand({ KeyId: SIGNING }))).Grants!;
       expect(grants.map((g) => [g.Name, g.Operations])).toEqual([['app-signs', ['Sign']]]);
-      // The payments key, the signing key (its new alias), the principal and the grant.
+      // The payments key, the shared key (its new alias), the principal and the grant.
       expect(log.some((l) => l.includes('"created":0') && l.includes('"changed":4'))).toBe(true);
       expect((await kms.client.send(new DescribeKeyCommand({ KeyId: mine }))).KeyMetadata!.Description).toBe('not seeded');
     } finally {
@@ -233,6 +233,7 @@ describe('the seed file (KMS_SEED_FILE)', () => {
     const cases: Array<[string, string, RegExp]> = [
       ['changed material', example.replace(MATERIAL, Buffer.alloc(32, 7).toString('base64')), /seed\.yaml:\d+: keys\.2\.material: differs from the material key 5eed0000-.* already has/],
       ['changed spec', example.replace('keySpec: ECC_NIST_P256', 'keySpec: ECC_NIST_P384'), /seed\.yaml:27: keys\.1: key 0f9e8d7c-.* exists as ECC_NIST_P256 SIGN_VERIFY .* the file says ECC_NIST_P384/],
+      ['an alias moved to a key of another type', example.replace('aliases: [alias/payments]', 'aliases: []').replace('aliases: [alias/signing]', 'aliases: [alias/signing, alias/payments]'), /seed\.yaml:30: keys\.1\.aliases\.1: alias\/payments names 1234abcd-.*, a symmetric ENCRYPT_DECRYPT key: an alias moves only to a key of the same type/],
       ['another principal’s access key', example.replace('user/app', 'user/other'), /seed\.yaml:4: principals\.0\.accessKeys\.0\.id: access key AKIAHSMKMSEXAMPLEAPP belongs to arn:aws:iam::111122223333:user\/app/],
     ];
     const refuse = async ([name, text, message]: [string, string, RegExp]) => {

@@ -22,6 +22,7 @@ const importedKeyIds: string[] = [];
 /** Key pairs that sign (EC and RSA; the audit trail's digest-signing pair too), and RSA pairs that decrypt. */
 const signingKeyIds: string[] = [AUDIT_SIGNING_KEY.keyId];
 const decryptKeyIds: string[] = [];
+const agreementKeyIds: string[] = [];
 
 const bool = (b: Buffer) => b.length === 1 && b[0] === 1;
 
@@ -46,6 +47,7 @@ beforeAll(async () => {
     signingKeyIds.push(KeyMetadata!.KeyId!);
   }
   decryptKeyIds.push((await kms.client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' }))).KeyMetadata!.KeyId!);
+  agreementKeyIds.push((await kms.client.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P384', KeyUsage: 'KEY_AGREEMENT' }))).KeyMetadata!.KeyId!);
   const imported = (await kms.client.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
   const params = await kms.client.send(new GetParametersForImportCommand({ KeyId: imported, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
   const wrappingKey = createPublicKey({ key: Buffer.from(params.PublicKey!), format: 'der', type: 'spki' });
@@ -144,9 +146,12 @@ describe('token hygiene', () => {
   it('keeps each key pair private half sensitive, never extractable and good for one use, its public half likewise', () => {
     const privateKeys = findObjects(pkcs11js.CKO_PRIVATE_KEY);
     const publicKeys = findObjects(pkcs11js.CKO_PUBLIC_KEY);
-    expect(privateKeys).toHaveLength(signingKeyIds.length + decryptKeyIds.length);
-    expect(publicKeys).toHaveLength(signingKeyIds.length + decryptKeyIds.length);
-    const decrypts = (a: Map<number, Buffer>) => decryptKeyIds.some((k) => k.replace(/-/g, '') === a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
+    const pairs = [...signingKeyIds, ...decryptKeyIds, ...agreementKeyIds];
+    expect(privateKeys).toHaveLength(pairs.length);
+    expect(publicKeys).toHaveLength(pairs.length);
+    const of = (ids: string[]) => (a: Map<number, Buffer>) => ids.some((k) => k.replace(/-/g, '') === a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
+    const decrypts = of(decryptKeyIds);
+    const agrees = of(agreementKeyIds);
     for (const h of privateKeys) {
       const a = attributes(h, [
         pkcs11js.CKA_TOKEN, pkcs11js.CKA_PRIVATE, pkcs11js.CKA_SENSITIVE, pkcs11js.CKA_ALWAYS_SENSITIVE, pkcs11js.CKA_EXTRACTABLE,
@@ -154,19 +159,21 @@ describe('token hygiene', () => {
       ]);
       const b = (t: number) => bool(a.get(t)!);
       expect([b(pkcs11js.CKA_TOKEN), b(pkcs11js.CKA_PRIVATE), b(pkcs11js.CKA_SENSITIVE), b(pkcs11js.CKA_ALWAYS_SENSITIVE), b(pkcs11js.CKA_NEVER_EXTRACTABLE)]).toEqual([true, true, true, true, true]);
-      expect([b(pkcs11js.CKA_EXTRACTABLE), b(pkcs11js.CKA_UNWRAP), b(pkcs11js.CKA_DERIVE)]).toEqual([false, false, false]);
-      // Exactly one use: signing, or (RSA ENCRYPT_DECRYPT) decryption.
-      expect({ sign: b(pkcs11js.CKA_SIGN), decrypt: b(pkcs11js.CKA_DECRYPT) }).toEqual(decrypts(a) ? { sign: false, decrypt: true } : { sign: true, decrypt: false });
-      expect([...signingKeyIds, ...decryptKeyIds].map((k) => k.replace(/-/g, ''))).toContain(a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
+      expect([b(pkcs11js.CKA_EXTRACTABLE), b(pkcs11js.CKA_UNWRAP)]).toEqual([false, false]);
+      // Exactly one use: signing, (RSA ENCRYPT_DECRYPT) decryption, or (KEY_AGREEMENT) derivation.
+      const use = { sign: b(pkcs11js.CKA_SIGN), decrypt: b(pkcs11js.CKA_DECRYPT), derive: b(pkcs11js.CKA_DERIVE) };
+      expect(use).toEqual({ sign: !decrypts(a) && !agrees(a), decrypt: decrypts(a), derive: agrees(a) });
+      expect(pairs.map((k) => k.replace(/-/g, ''))).toContain(a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
       // The secret part: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key.
       const keyType = Number(attributes(h, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE());
       const error = pkcs11Error(() => lib.C_GetAttributeValue(session, h, [{ type: keyType === pkcs11js.CKK_RSA ? pkcs11js.CKA_PRIVATE_EXPONENT : pkcs11js.CKA_VALUE }]));
       expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_ATTRIBUTE_SENSITIVE);
     }
     for (const h of publicKeys) {
-      const a = attributes(h, [pkcs11js.CKA_VERIFY, pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_WRAP, pkcs11js.CKA_ID]);
-      const want = decrypts(a) ? [false, true, false] : [true, false, false];
-      expect([bool(a.get(pkcs11js.CKA_VERIFY)!), bool(a.get(pkcs11js.CKA_ENCRYPT)!), bool(a.get(pkcs11js.CKA_WRAP)!)]).toEqual(want);
+      const a = attributes(h, [pkcs11js.CKA_VERIFY, pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_WRAP, pkcs11js.CKA_DERIVE, pkcs11js.CKA_ID]);
+      // An agreeing pair's public half does nothing in the token.
+      const want = decrypts(a) ? [false, true, false, false] : agrees(a) ? [false, false, false, false] : [true, false, false, false];
+      expect([pkcs11js.CKA_VERIFY, pkcs11js.CKA_ENCRYPT, pkcs11js.CKA_WRAP, pkcs11js.CKA_DERIVE].map((t) => bool(a.get(t)!))).toEqual(want);
     }
   });
 
@@ -221,7 +228,9 @@ describe('token hygiene', () => {
       // SoftHSM 2.6 has no RSA-OAEP with SHA-256 for decryption: raw RSA, with the padding checked by the service, takes its place.
       const want = named(decryptKeyIds, h)
         ? [pkcs11js.CKM_RSA_X_509, pkcs11js.CKM_RSA_PKCS_OAEP]
-        : rsaSigning(h)
+        : named(agreementKeyIds, h)
+          ? [pkcs11js.CKM_ECDH1_DERIVE]
+          : rsaSigning(h)
           ? [pkcs11js.CKM_RSA_PKCS, pkcs11js.CKM_RSA_PKCS_PSS]
           : [pkcs11js.CKM_ECDSA];
       expect(mechanismsOf(h), idOf(h)).toEqual(want.sort((x, y) => x - y));
@@ -259,6 +268,13 @@ describe('token hygiene', () => {
     for (const h of allSecretKeys().filter((h) => Number(attributes(h, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE()) === pkcs11js.CKK_AES)) {
       const error = pkcs11Error(() => lib.C_EncryptInit(session, { mechanism: pkcs11js.CKM_AES_ECB }, h));
       expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_MECHANISM_INVALID);
+    }
+    // A key-agreement private half used to sign: refused (it only derives, and only with ECDH).
+    const agreeing = findObjects(pkcs11js.CKO_PRIVATE_KEY).filter((h) => agreementKeyIds.some((k) => k.replace(/-/g, '') === attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex')));
+    expect(agreeing).toHaveLength(agreementKeyIds.length);
+    for (const h of agreeing) {
+      const error = pkcs11Error(() => lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, h));
+      expect([pkcs11js.CKR_MECHANISM_INVALID, pkcs11js.CKR_KEY_FUNCTION_NOT_PERMITTED]).toContain((error as P11.Pkcs11Error).code);
     }
   });
 

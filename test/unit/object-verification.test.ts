@@ -93,4 +93,16 @@ describe('judging a key pair', () => {
     expect(judgeKeyPair({ ...rsaPrivate, mechanisms: raw }, { ...rsaPublic, mechanisms: raw }, { ...SOFTHSM, rawRsaDecrypt: false }).problems).toEqual([]);
     expect(judgeKeyPair({ ...rsaPrivate, mechanisms: [A.CKM_RSA_PKCS] }, rsaPublic, { ...SOFTHSM, rawRsaDecrypt: false }).problems).toHaveLength(1);
   });
+
+  it('accepts a key-agreement pair that only derives with ECDH, and refuses one that also signs or sits on another curve type', () => {
+    const agreePrivate = with_(ecPrivate, { mechanisms: [A.CKM_ECDH1_DERIVE], set: [[A.CKA_SIGN, false], [A.CKA_DERIVE, true]] });
+    const agreePublic = with_(ecPublic, { mechanisms: [A.CKM_ECDH1_DERIVE], set: [[A.CKA_VERIFY, false]] });
+    const token = { ...SOFTHSM, rawRsaDecrypt: false };
+    expect(judgeKeyPair(agreePrivate, agreePublic, token).problems).toEqual([]);
+    expect(judgeKeyPair(with_(agreePrivate, { set: [[A.CKA_SIGN, true]] }), agreePublic, token).problems[0]).toMatch(/CKA_SIGN/);
+    expect(judgeKeyPair(agreePrivate, with_(agreePublic, { set: [[A.CKA_VERIFY, true]] }), token).problems[0]).toMatch(/CKA_VERIFY/);
+    expect(judgeKeyPair(agreePrivate, with_(agreePublic, { mechanisms: [A.CKM_ECDSA] }), token).problems).toHaveLength(1);
+    const rsaDeriving = with_(agreePrivate, { keyType: A.CKK_RSA });
+    expect(judgeKeyPair(rsaDeriving, with_(agreePublic, { keyType: A.CKK_RSA }), token).problems.some((p) => /derives/.test(p))).toBe(true);
+  });
 });

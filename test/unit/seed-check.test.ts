@@ -11,6 +11,7 @@ const nothingRead: SeedState = {
   materialChecks: { getMaterialCheck: untouched },
   access: { assertPolicyKeepsCaller: untouched },
   tags: { listResourceTags: untouched },
+  aliases: { targetOf: untouched },
 };
 const calls = new SeedCalls({ apiCall: untouched }, '111122223333', 'us-east-1');
 

@@ -28,7 +28,7 @@ export const generateDataKeyPair = defineOperation({
   input: request,
   async handle({ crypto }, ctx, input) {
     const p = await pair(crypto, ctx, input, 'GenerateDataKeyPair');
-    return { PrivateKeyCiphertextBlob: p.ciphertextBlob, PrivateKeyPlaintext: p.privateKey, PublicKey: p.publicKey, KeyId: p.key.arn, KeyPairSpec: input.KeyPairSpec };
+    return { PrivateKeyCiphertextBlob: p.ciphertextBlob, PrivateKeyPlaintext: p.privateKey, PublicKey: p.publicKey, KeyId: p.key.arn, KeyPairSpec: input.KeyPairSpec, KeyMaterialId: p.keyMaterialId };
   },
 });
 
@@ -39,6 +39,6 @@ export const generateDataKeyPairWithoutPlaintext = defineOperation({
   async handle({ crypto }, ctx, input) {
     const p = await pair(crypto, ctx, input, 'GenerateDataKeyPairWithoutPlaintext');
     p.privateKey.fill(0);
-    return { PrivateKeyCiphertextBlob: p.ciphertextBlob, PublicKey: p.publicKey, KeyId: p.key.arn, KeyPairSpec: input.KeyPairSpec };
+    return { PrivateKeyCiphertextBlob: p.ciphertextBlob, PublicKey: p.publicKey, KeyId: p.key.arn, KeyPairSpec: input.KeyPairSpec, KeyMaterialId: p.keyMaterialId };
   },
 });

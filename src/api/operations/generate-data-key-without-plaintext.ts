@@ -6,12 +6,12 @@ export const generateDataKeyWithoutPlaintext = defineOperation({
   audit: { kind: 'crypto', request: ['KeyId', 'KeySpec', 'NumberOfBytes', 'EncryptionContext'] },
   input: dataKeyRequest.omit({ Recipient: true }),
   async handle({ crypto }, ctx, input) {
-    const { key, ciphertextBlob } = await crypto.generateDataKeyWithoutPlaintext(ctx, {
+    const { key, ciphertextBlob, keyMaterialId } = await crypto.generateDataKeyWithoutPlaintext(ctx, {
       keyId: input.KeyId,
       numberOfBytes: dataKeyLength(input),
       encryptionContext: input.EncryptionContext,
       dryRun: input.DryRun,
     });
-    return { CiphertextBlob: ciphertextBlob, KeyId: key.arn };
+    return { CiphertextBlob: ciphertextBlob, KeyId: key.arn, KeyMaterialId: keyMaterialId };
   },
 });

@@ -30,12 +30,12 @@ export const generateDataKey = defineOperation({
   audit: { kind: 'crypto', request: ['KeyId', 'KeySpec', 'NumberOfBytes', 'EncryptionContext'] },
   input: dataKeyRequest,
   async handle({ crypto }, ctx, input) {
-    const { key, plaintext, ciphertextBlob } = await crypto.generateDataKey(ctx, {
+    const { key, plaintext, ciphertextBlob, keyMaterialId } = await crypto.generateDataKey(ctx, {
       keyId: input.KeyId,
       numberOfBytes: dataKeyLength(input),
       encryptionContext: input.EncryptionContext,
       dryRun: input.DryRun,
     });
-    return { CiphertextBlob: ciphertextBlob, Plaintext: plaintext, KeyId: key.arn };
+    return { CiphertextBlob: ciphertextBlob, Plaintext: plaintext, KeyId: key.arn, KeyMaterialId: keyMaterialId };
   },
 });

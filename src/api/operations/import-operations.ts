@@ -41,10 +41,10 @@ export const importKeyMaterial = defineOperation({
 
 export const deleteImportedKeyMaterial = defineOperation({
   name: 'DeleteImportedKeyMaterial',
-  audit: { kind: 'change', request: ['KeyId'] },
+  audit: { kind: 'change', request: ['KeyId'], response: ['KeyId', 'KeyMaterialId'] },
   input: z.object({ KeyId: keyIdParam }),
   async handle({ imports }, ctx, input) {
-    await imports.deleteImportedKeyMaterial(ctx, input.KeyId);
-    return {};
+    const key = await imports.deleteImportedKeyMaterial(ctx, input.KeyId);
+    return { KeyId: key.arn, KeyMaterialId: keyMaterialId({ keyId: key.keyId, version: key.currentVersion }) };
   },
 });

@@ -20,6 +20,7 @@ import { getKeyPolicy, listKeyPolicies, putKeyPolicy } from './key-policy-operat
 import { getKeyLastUsage } from './get-key-last-usage.js';
 import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grant-operations.js';
 import { refusedOperations } from './refused-operations.js';
+import { deriveSharedSecret } from './derive-shared-secret.js';
 
 const all: Operation[] = [
   createKey, describeKey, listKeys,
@@ -30,7 +31,7 @@ const all: Operation[] = [
   enableKeyRotation, disableKeyRotation, getKeyRotationStatus, rotateKeyOnDemand, listKeyRotations,
   getParametersForImport, importKeyMaterial, deleteImportedKeyMaterial,
   generateMac, verifyMac,
-  sign, verify, getPublicKey,
+  sign, verify, getPublicKey, deriveSharedSecret,
   generateDataKeyPair, generateDataKeyPairWithoutPlaintext,
   getKeyPolicy, putKeyPolicy, listKeyPolicies,
   createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant,

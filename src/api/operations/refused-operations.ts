@@ -20,7 +20,6 @@ const REFUSED: ReadonlyArray<readonly [string, string]> = [
   ['UpdateCustomKeyStore', CUSTOM_KEY_STORES],
   ['Encapsulate', ML_KEM],
   ['Decapsulate', ML_KEM],
-  ['DeriveSharedSecret', `DeriveSharedSecret ${NOT_YET}`],
   ['ReplicateKey', `Multi-Region keys (ReplicateKey) ${NOT_YET}`],
   ['UpdatePrimaryRegion', `Multi-Region keys (UpdatePrimaryRegion) ${NOT_YET}`],
 ];

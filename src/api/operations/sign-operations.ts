@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { algorithmsOf } from '../../domain/key-spec.js';
+import { ValidationException } from '../../domain/errors.js';
 import { defineOperation } from '../operation.js';
 import { blob, dryRun, grantTokens, keyIdParam } from '../schemas.js';
 
@@ -11,6 +12,12 @@ const signingAlgorithm = z.enum([
 const messageType = z.enum(['RAW', 'DIGEST', 'EXTERNAL_MU']).optional();
 const message = blob(1, 4096);
 
+/** EXTERNAL_MU is ML-DSA's precomputed mu: no key here takes it, and it is never read as RAW. */
+function signedMessageType(type: 'RAW' | 'DIGEST' | 'EXTERNAL_MU' | undefined): 'RAW' | 'DIGEST' {
+  if (type === 'EXTERNAL_MU') throw new ValidationException('MessageType EXTERNAL_MU is valid only for ML-DSA keys, which this service does not have.');
+  return type ?? 'RAW';
+}
+
 export const sign = defineOperation({
   name: 'Sign',
   audit: { kind: 'crypto', request: ['KeyId', 'MessageType', 'SigningAlgorithm'] },
@@ -19,7 +26,7 @@ export const sign = defineOperation({
     const { key, signature } = await signer.sign(ctx, {
       keyId: input.KeyId,
       message: input.Message,
-      messageType: input.MessageType === 'DIGEST' ? 'DIGEST' : 'RAW',
+      messageType: signedMessageType(input.MessageType),
       signingAlgorithm: input.SigningAlgorithm,
       dryRun: input.DryRun,
     });
@@ -43,7 +50,7 @@ export const verify = defineOperation({
     const key = await signer.verify(ctx, {
       keyId: input.KeyId,
       message: input.Message,
-      messageType: input.MessageType === 'DIGEST' ? 'DIGEST' : 'RAW',
+      messageType: signedMessageType(input.MessageType),
       signature: input.Signature,
       signingAlgorithm: input.SigningAlgorithm,
       dryRun: input.DryRun,

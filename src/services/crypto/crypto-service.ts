@@ -17,6 +17,8 @@ export const SYMMETRIC_DEFAULT = 'SYMMETRIC_DEFAULT';
 export interface Sealed {
   readonly key: KmsKey;
   readonly ciphertextBlob: Buffer;
+  /** The symmetric key material that sealed it (AWS names it in the data-key operations and ReEncrypt); none for RSA. */
+  readonly keyMaterialId: string | undefined;
 }
 
 export interface Opened {
@@ -103,7 +105,7 @@ export class CryptoService {
 
   async encrypt(ctx: CallContext, req: EncryptRequest): Promise<Sealed> {
     const key = await this.access.useKey(ctx, req.keyId, true, { action: 'Encrypt', ...conditionsOf(req) });
-    return { key, ciphertextBlob: await this.encryptUnder(ctx, key, req) };
+    return { key, ciphertextBlob: await this.encryptUnder(ctx, key, req), keyMaterialId: sealingMaterial(key) };
   }
 
   async decrypt(ctx: CallContext, req: DecryptRequest, action: 'Decrypt' | 'ReEncryptFrom' = 'Decrypt', extra?: ReadonlyMap<string, string[]>): Promise<Opened> {
@@ -140,7 +142,7 @@ export class CryptoService {
   }
 
   /** Decrypt then encrypt, each under its own key (symmetric or RSA), without the plaintext leaving the service. */
-  async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: Opened; destination: Sealed & { keyMaterialId: string | undefined } }> {
+  async reEncrypt(ctx: CallContext, req: ReEncryptRequest): Promise<{ source: Opened; destination: Sealed }> {
     // The destination is authorized and checked first, so that DryRun answers for both keys.
     const destination = { keyId: req.destinationKeyId, encryptionContext: req.destinationEncryptionContext, encryptionAlgorithm: req.destinationEncryptionAlgorithm };
     const destinationKey = await this.access.resolve(ctx, 'ReEncryptTo', req.destinationKeyId, true);
@@ -167,8 +169,7 @@ export class CryptoService {
     );
     try {
       const ciphertextBlob = await this.encryptUnder(ctx, destinationKey, { ...destination, plaintext: source.plaintext });
-      const sealedWith = isRsaSpec(destinationKey.keySpec) ? undefined : keyMaterialId({ keyId: destinationKey.keyId, version: destinationKey.currentVersion });
-      return { source, destination: { key: destinationKey, ciphertextBlob, keyMaterialId: sealedWith } };
+      return { source, destination: { key: destinationKey, ciphertextBlob, keyMaterialId: sealingMaterial(destinationKey) } };
     } finally {
       source.plaintext.fill(0);
     }
@@ -193,7 +194,7 @@ export class CryptoService {
     if (req.dryRun) throw dryRunSucceeded();
     // Token RNG plus one encrypt call: pkcs11js's async key generation and wrapping leak native memory.
     const plaintext = await this.vault.generateRandom(req.numberOfBytes);
-    return { key, plaintext, ciphertextBlob: await this.seal(ctx, key, plaintext, req.encryptionContext) };
+    return { key, plaintext, ciphertextBlob: await this.seal(ctx, key, plaintext, req.encryptionContext), keyMaterialId: sealingMaterial(key) };
   }
 
   async generateDataKeyWithoutPlaintext(ctx: CallContext, req: GenerateDataKeyRequest): Promise<Sealed> {
@@ -215,7 +216,7 @@ export class CryptoService {
     const key = await this.usableKey(ctx, { ...req, extra: new Map([['kms:datakeypairspec', [req.keyPairSpec]]]) }, action);
     if (req.dryRun) throw dryRunSucceeded();
     const { privateKey, publicKey } = await this.keyPairs.generate(req.keyPairSpec);
-    return { key, privateKey, publicKey, ciphertextBlob: await this.seal(ctx, key, privateKey, req.encryptionContext) };
+    return { key, privateKey, publicKey, ciphertextBlob: await this.seal(ctx, key, privateKey, req.encryptionContext), keyMaterialId: sealingMaterial(key) };
   }
 
   async generateRandom(ctx: CallContext, numberOfBytes: number): Promise<Buffer> {
@@ -281,6 +282,11 @@ export class CryptoService {
     ctx.record.usedKeyMaterial(key.keyId, parsed.keyVersion);
     return { key, plaintext, keyMaterialId: keyMaterialId({ keyId: key.keyId, version: parsed.keyVersion }) };
   }
+}
+
+/** The material a key seals with now: its current version's (symmetric keys seal under it), none for RSA. */
+function sealingMaterial(key: KmsKey): string | undefined {
+  return isRsaSpec(key.keySpec) ? undefined : keyMaterialId({ keyId: key.keyId, version: key.currentVersion });
 }
 
 function incorrectKey(): IncorrectKeyException {

@@ -3,7 +3,7 @@ import { dryRunSucceeded, InvalidKeyUsageException, KMSInvalidSignatureException
 import { derToRaw, rawToDer } from '../../domain/ecdsa-signature.js';
 import type { KmsKey } from '../../domain/key.js';
 import { ED25519, ECC_SPECS, isEccSpec, isRsaSpec, signingScheme, type SigningScheme } from '../../domain/key-spec.js';
-import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
+import { assertNotPendingDeletion, assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyVault } from '../ports/index.js';
@@ -57,6 +57,8 @@ export class SignService {
   /** DER SubjectPublicKeyInfo, as GetPublicKey returns it. */
   async publicKey(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; publicKey: Buffer }> {
     const key = await this.access.useKey(ctx, keyId, true, { action: 'GetPublicKey' });
+    // AWS's key-state table: a key pending deletion shows no public key either.
+    assertNotPendingDeletion(key);
     if (!isEccSpec(key.keySpec) && !isRsaSpec(key.keySpec) && key.keySpec !== ED25519) {
       throw new InvalidKeyUsageException(`${key.arn} is a ${key.keySpec} key, which has no public key.`);
     }

@@ -1,3 +1,4 @@
+import { keyFamily } from '../../domain/key-spec.js';
 import { InvalidAliasNameException, ValidationException, NotFoundException } from '../../domain/errors.js';
 import type { Alias, KmsKey } from '../../domain/key.js';
 import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
@@ -46,8 +47,14 @@ export class AliasService {
     assertCustomerAliasName(aliasName);
     await this.access.authorizeWithoutKey(ctx, 'UpdateAlias', aliasArn(ctx.scope, aliasName));
     const alias = await this.existing(ctx, aliasName);
-    await this.authorizeOnCurrentKey(ctx, alias, 'UpdateAlias');
+    const current = await this.authorizeOnCurrentKey(ctx, alias, 'UpdateAlias');
     const key = await this.targetKey(ctx, targetKeyId, 'UpdateAlias');
+    // An alias keeps naming the same kind of key, so that whatever calls through it keeps working (AWS UpdateAlias).
+    if (current && (keyFamily(current.keySpec) !== keyFamily(key.keySpec) || current.keyUsage !== key.keyUsage)) {
+      throw new ValidationException(
+        `${aliasName} names a ${keyFamily(current.keySpec)} ${current.keyUsage} key; the new target ${key.arn} is a ${keyFamily(key.keySpec)} ${key.keyUsage} key. An alias moves only to a key of the same type and key usage.`,
+      );
+    }
     await this.store.updateAlias(ctx.scope.accountId, aliasName, key.keyId, this.clock.now());
     this.keys.forgetAlias(ctx.scope.accountId, aliasName, alias.targetKeyId, key.keyId);
   }
@@ -67,9 +74,10 @@ export class AliasService {
     return this.store.listAliases(ctx.scope.accountId, targetKeyId, after, limit);
   }
 
-  private async authorizeOnCurrentKey(ctx: CallContext, alias: Alias, action: string): Promise<void> {
+  private async authorizeOnCurrentKey(ctx: CallContext, alias: Alias, action: string): Promise<KmsKey | undefined> {
     const key = await this.keys.get(alias.targetKeyId);
     if (key) await this.access.authorize(ctx, key, { action });
+    return key;
   }
 
   private async existing(ctx: CallContext, aliasName: string): Promise<Alias> {

@@ -51,7 +51,7 @@ export class KeyAdmin {
   ) {}
 
   async createKey(ctx: CallContext, req: CreateKeyRequest): Promise<KmsKey> {
-    const { keySpec, keyUsage } = checkSpecAndUsage(req.keySpec ?? 'SYMMETRIC_DEFAULT', req.keyUsage ?? 'ENCRYPT_DECRYPT');
+    const { keySpec, keyUsage } = checkSpecAndUsage(req.keySpec ?? 'SYMMETRIC_DEFAULT', req.keyUsage);
     const origin = req.origin ?? 'AWS_KMS';
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new UnsupportedOperationException(`Origin ${origin} is not supported; AWS_KMS and EXTERNAL are.`);
     if (origin === 'EXTERNAL' && keySpec !== 'SYMMETRIC_DEFAULT') throw new UnsupportedOperationException('Key material can be imported only into SYMMETRIC_DEFAULT keys.');
@@ -100,7 +100,10 @@ export class KeyAdmin {
     try {
       if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, keySpec);
       else if (keySpec === ED25519) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EDWARDS' });
-      else if (isEccSpec(keySpec)) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EC', ecParams: Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex') });
+      else if (isEccSpec(keySpec)) {
+        const usage = keyUsage === 'KEY_AGREEMENT' ? 'KEY_AGREEMENT' : 'SIGN_VERIFY';
+        await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EC', ecParams: Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex'), usage });
+      }
       else if (isRsaSpec(keySpec)) {
         await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'RSA', modulusBits: RSA_SPECS[keySpec].modulusBits, usage: keyUsage === 'ENCRYPT_DECRYPT' ? 'ENCRYPT_DECRYPT' : 'SIGN_VERIFY' });
       }

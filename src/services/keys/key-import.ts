@@ -129,11 +129,12 @@ export class KeyImporter {
     return key;
   }
 
-  async deleteImportedKeyMaterial(ctx: CallContext, keyId: string): Promise<void> {
+  async deleteImportedKeyMaterial(ctx: CallContext, keyId: string): Promise<KmsKey> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'DeleteImportedKeyMaterial' });
     assertExternal(key);
     assertNotPendingDeletion(key);
     await this.removeMaterial(key, 'deleted');
+    return key;
   }
 
   /** The scheduler's job: material past its ValidTo is destroyed; expired import tokens' key pairs too. */

@@ -116,6 +116,10 @@ export class VerifiedKeyVault implements KeyVault {
     return this.use(ref, () => this.token.rsaOaepDecrypt(ref, hash, ciphertext));
   }
 
+  deriveSharedSecret(ref: KeyMaterialRef, peerPoint: Buffer, secretBytes: number): Promise<Buffer> {
+    return this.use(ref, () => this.token.deriveSharedSecret(ref, peerPoint, secretBytes));
+  }
+
   encrypt(ref: KeyMaterialRef, iv: Buffer, aad: Buffer, plaintext: Buffer): Promise<Buffer> {
     return this.use(ref, () => this.token.encrypt(ref, iv, aad, plaintext));
   }

@@ -3,7 +3,7 @@ import type { HmacKeySpec, MacAlgorithm, RsaKeySpec, SigningScheme } from '../..
 import { KeyUnavailableException } from '../../domain/errors.js';
 
 export type SigningKeyPairParams =
-  | { readonly kind: 'EC'; readonly ecParams: Buffer }
+  | { readonly kind: 'EC'; readonly ecParams: Buffer; readonly usage?: 'SIGN_VERIFY' | 'KEY_AGREEMENT' }
   | { readonly kind: 'EDWARDS' }
   | { readonly kind: 'RSA'; readonly modulusBits: number; readonly usage: 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' };
 
@@ -41,6 +41,8 @@ export interface KeyVault {
    * constant-time OAEP decoding. InvalidCiphertextException for any failure.
    */
   rsaOaepDecrypt(ref: KeyMaterialRef, hash: 'SHA_1' | 'SHA_256', ciphertext: Buffer): Promise<Buffer>;
+  /** ECDH in the token with the key pair's private half and a peer's uncompressed point: the raw shared secret (x coordinate). */
+  deriveSharedSecret(ref: KeyMaterialRef, peerPoint: Buffer, secretBytes: number): Promise<Buffer>;
   /**
    * The highest IV fixed field ever used with this token's keys, kept in the token
    * itself (0 before the first), so that a database restored from an older copy is

@@ -2,7 +2,7 @@ import { keyArn, type Scope } from '../../domain/arn.js';
 import { KmsError } from '../../domain/errors.js';
 import { checkGrantRequest } from '../../domain/grant.js';
 import { KeyState, type KmsKey } from '../../domain/key.js';
-import { checkSpecAndUsage } from '../../domain/key-spec.js';
+import { checkSpecAndUsage, keyFamily } from '../../domain/key-spec.js';
 import { materialCheckValue } from '../../domain/material-check.js';
 import { Policy } from '../../domain/policy/policy.js';
 import type { SeedDocument, SeedKeySpec } from '../../config/seed-file.js';
@@ -10,6 +10,7 @@ import type { PrincipalStore } from '../access/access-ports.js';
 import type { Authorizer } from '../access/authorizer.js';
 import { MAX_ACCESS_KEYS } from '../access/principal-admin.js';
 import { bindPrincipals } from '../access/principal-bindings.js';
+import type { AliasService } from '../keys/alias-service.js';
 import type { KeyDirectory } from '../keys/key-directory.js';
 import { assertRotatable } from '../keys/key-rotation.js';
 import { MAX_TAGS_PER_KEY, validateTags, type TagService } from '../keys/tags.js';
@@ -23,6 +24,7 @@ export interface SeedState {
   readonly materialChecks: Pick<ImportStore, 'getMaterialCheck'>;
   readonly access: Pick<Authorizer, 'assertPolicyKeepsCaller'>;
   readonly tags: Pick<TagService, 'listResourceTags'>;
+  readonly aliases: Pick<AliasService, 'targetOf'>;
 }
 
 /** Stands for a principal the file declares and the store does not have yet: bound when it is made. */
@@ -71,7 +73,7 @@ export async function checkSeed(doc: SeedDocument, state: SeedState, calls: Seed
   for (const [i, spec] of seed.keys.entries()) {
     const path = ['keys', i];
     const { keySpec, keyUsage } = await at([...path, spec.keySpec !== undefined ? 'keySpec' : 'keyUsage'], () =>
-      checkSpecAndUsage(spec.keySpec ?? 'SYMMETRIC_DEFAULT', spec.keyUsage ?? 'ENCRYPT_DECRYPT'),
+      checkSpecAndUsage(spec.keySpec ?? 'SYMMETRIC_DEFAULT', spec.keyUsage),
     );
     const origin = spec.material === undefined ? 'AWS_KMS' : 'EXTERNAL';
     if (spec.material !== undefined && !options.development) throw doc.problem([...path, 'material'], 'given key material is for development only (KMS_PROFILE=development)');
@@ -99,6 +101,13 @@ export async function checkSeed(doc: SeedDocument, state: SeedState, calls: Seed
       const parsed = await at(policyPath, () => Policy.parse(spec.policy!, 'key', 'new'));
       const ids = await missingPrincipals(policyPath, parsed.namedPrincipals);
       await at(policyPath, () => state.access.assertPolicyKeepsCaller(ctx, key, parsed.bound(ids)));
+    }
+    for (const [j, alias] of (spec.aliases ?? []).entries()) {
+      const target = await state.aliases.targetOf(ctx, alias);
+      const current = target === undefined || target === spec.id ? undefined : await state.keys.get(target);
+      if (current && (keyFamily(current.keySpec) !== keyFamily(keySpec) || current.keyUsage !== keyUsage)) {
+        throw doc.problem([...path, 'aliases', j], `${alias} names ${current.keyId}, a ${keyFamily(current.keySpec)} ${current.keyUsage} key: an alias moves only to a key of the same type and key usage`);
+      }
     }
     for (const [j, grant] of spec.grants.entries()) {
       const grantPath = [...path, 'grants', j];

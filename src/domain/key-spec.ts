@@ -30,6 +30,12 @@ export const ECC_SPECS = {
 
 export type EccKeySpec = keyof typeof ECC_SPECS;
 
+/** The ECC key spec whose curve these DER EC parameters (a named curve's OID) name. */
+export function eccSpecOfParams(ecParams: Buffer): EccKeySpec | undefined {
+  const hex = ecParams.toString('hex');
+  return (Object.keys(ECC_SPECS) as EccKeySpec[]).find((spec) => ECC_SPECS[spec].ecParams === hex);
+}
+
 export const RSA_SPECS = { RSA_2048: { modulusBits: 2048 }, RSA_3072: { modulusBits: 3072 }, RSA_4096: { modulusBits: 4096 } } as const;
 export type RsaKeySpec = keyof typeof RSA_SPECS;
 

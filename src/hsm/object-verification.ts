@@ -126,10 +126,11 @@ export function judgeSecretKey(facts: ObjectFacts, token: TokenTraits): Judgemen
 
 /**
  * A key pair of this service: both halves of one key type and one purpose
- * (signing, or for RSA decryption), the private half made in the token, private,
- * sensitive and never extractable, both locked to the purpose's mechanisms.
- * Whether the halves belong together (the same modulus or curve) is the caller's
- * to read.
+ * (signing, RSA decryption or ECDH), the private half private, sensitive and
+ * never extractable, both locked to the purpose's mechanisms. Whether it was
+ * made in the token or imported is the caller's to compare with what was
+ * recorded; whether the halves belong together (the same modulus or curve), the
+ * caller's to read.
  */
 export function judgeKeyPair(privateKey: ObjectFacts, publicKey: ObjectFacts, token: TokenTraits): Judgement {
   const j = judge();
@@ -138,8 +139,6 @@ export function judgeKeyPair(privateKey: ObjectFacts, publicKey: ObjectFacts, to
   if (privateKey.objectClass !== A.CKO_PRIVATE_KEY) j.problems.push(`${priv} is of class ${privateKey.objectClass}`);
   if (publicKey.objectClass !== A.CKO_PUBLIC_KEY) j.problems.push(`${pub} is of class ${publicKey.objectClass}`);
   for (const [type, value] of [[A.CKA_TOKEN, true], [A.CKA_PRIVATE, true], [A.CKA_SENSITIVE, true], [A.CKA_EXTRACTABLE, false]] as const) j.require(privateKey, priv, type, value);
-  // Pairs are only ever made in the token here, never imported.
-  if (!madeInToken(privateKey)) j.problems.push(`${priv} was not made in the token (CKA_LOCAL, CKA_NEVER_EXTRACTABLE and CKA_ALWAYS_SENSITIVE are not all true)`);
   j.require(publicKey, pub, A.CKA_TOKEN, true);
   requireNotModifiable(j, privateKey, priv);
   requireNotModifiable(j, publicKey, pub);

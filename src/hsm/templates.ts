@@ -200,6 +200,27 @@ export function signingKeyPairTemplates(ref: KeyMaterialRef, params: SigningKeyP
   });
 }
 
+/**
+ * An imported key pair: the private half unwrapped (PKCS#8) into a session object
+ * with exactly the attributes of a pair the service makes, then copied to the
+ * token not modifiable; the public half created in the token from the public
+ * values the private half gives (RSA) or the token's own signatures (ECC).
+ */
+export function importedKeyPairTemplates(
+  ref: KeyMaterialRef,
+  params: SigningKeyPairParams,
+  token: { readonly rawRsaDecrypt: boolean },
+  publicValues: P11.Template,
+): { publicKey: P11.Template; privateKey: P11.Template } {
+  const made = signingKeyPairTemplates(ref, params, token);
+  const generationOnly = new Set([pkcs11js.CKA_MODULUS_BITS, pkcs11js.CKA_PUBLIC_EXPONENT]);
+  return {
+    // C_UnwrapKey refuses CKA_MODIFIABLE (the copy sets it) and makes a session object first.
+    privateKey: made.privateKey.filter((a) => a.type !== pkcs11js.CKA_MODIFIABLE).map((a) => (a.type === pkcs11js.CKA_TOKEN ? { ...a, value: false } : a)),
+    publicKey: [...made.publicKey.filter((a) => !generationOnly.has(a.type)), ...publicValues],
+  };
+}
+
 const HASH_MECHANISMS = { sha256: [pkcs11js.CKM_SHA256, pkcs11js.CKG_MGF1_SHA256], sha384: [pkcs11js.CKM_SHA384, pkcs11js.CKG_MGF1_SHA384], sha512: [pkcs11js.CKM_SHA512, pkcs11js.CKG_MGF1_SHA512] } as const;
 
 /** DER DigestInfo prefixes (RFC 8017 section 9.2) that PKCS#1 v1.5 signs in front of the digest. */

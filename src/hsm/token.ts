@@ -12,18 +12,20 @@ import { SessionPool, SessionUnavailable, type PoolGauges } from './session-pool
 import { KeyGenerationThread } from './keygen-thread.js';
 import { PrivateKeyThread } from './private-key-thread.js';
 import type { TokenChangeGate } from './change-gate.js';
-import { createHash, createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, publicEncrypt, constants as cryptoConstants, randomBytes, verify } from 'node:crypto';
 import { IncorrectKeyMaterialException, InvalidCiphertextException, KMSInternalException } from '../domain/errors.js';
 import { derElement } from '../domain/der.js';
 import { oaepDecode } from '../domain/oaep.js';
 import { KeyVersionNotVerified, type KeyVersionCheck, type KeyVersionVerdict, type SigningKeyPairParams, type WrappingAlgorithm } from '../services/ports/index.js';
 import { judgeKeyPair, judgeSecretKey, madeInToken, PRIVATE_FLAGS, PUBLIC_FLAGS, SECRET_FLAGS, type Judgement, type ObjectFacts, type TokenTraits } from './object-verification.js';
-import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../domain/key-spec.js';
+import { ECC_SPECS, eccSpecOfParams, type HmacKeySpec, type MacAlgorithm, type SigningScheme } from '../domain/key-spec.js';
+import { encodePoint, recoverPublicPoints } from '../domain/ec-public-key.js';
 import {
   aesGcmMechanism,
   ecdhMechanism,
   sharedSecretTemplate,
   ephemeralUnwrapKeyTemplate,
+  importedKeyPairTemplates,
   signingKeyPairTemplates,
   CKK_EC_EDWARDS,
   CKM_EC_EDWARDS_KEY_PAIR_GEN,
@@ -90,6 +92,27 @@ const RECOVERY_LONGEST_WAIT_MS = 30_000;
 const ATTRIBUTE_REFUSED: ReadonlySet<number> = new Set([pkcs11js.CKR_ATTRIBUTE_TYPE_INVALID, pkcs11js.CKR_ATTRIBUTE_VALUE_INVALID, pkcs11js.CKR_TEMPLATE_INCONSISTENT]);
 
 const NOT_256_BITS = 'The key material must be a 256-bit symmetric key.';
+/** Unwrap outcomes that mean the material is not a PKCS#8 private key of the key's type (or not one at all). */
+const NOT_THIS_PRIVATE_KEY: ReadonlySet<number> = new Set([
+  pkcs11js.CKR_TEMPLATE_INCONSISTENT,
+  pkcs11js.CKR_WRAPPED_KEY_INVALID,
+  pkcs11js.CKR_WRAPPED_KEY_LEN_RANGE,
+  pkcs11js.CKR_ENCRYPTED_DATA_INVALID,
+  pkcs11js.CKR_ENCRYPTED_DATA_LEN_RANGE,
+  pkcs11js.CKR_DATA_INVALID,
+  pkcs11js.CKR_DATA_LEN_RANGE,
+  pkcs11js.CKR_ATTRIBUTE_VALUE_INVALID,
+  pkcs11js.CKR_KEY_TYPE_INCONSISTENT,
+  // SoftHSM's answer to a PKCS#8 key of another type than the template's, once AES key wrap has verified it.
+  pkcs11js.CKR_FUNCTION_FAILED,
+]);
+/** Names the session objects of an import that only compares material (a re-import): never kept. */
+const IMPORT_PROBE_REF: KeyMaterialRef = { keyId: '00000000-0000-4000-8000-000000000000', version: 0 };
+
+function notPrivateKeyOf(params: SigningKeyPairParams): string {
+  const what = params.kind === 'RSA' ? `an RSA private key of ${params.modulusBits} bits` : params.kind === 'EC' ? 'an elliptic-curve private key on the key\'s curve' : 'a private key of the key\'s spec';
+  return `The key material must be ${what}, DER-encoded PKCS#8.`;
+}
 
 /** The object classes that hold key material, and so are named by a CKA_ID here. */
 const KEY_CLASSES: ReadonlySet<number> = new Set([pkcs11js.CKO_SECRET_KEY, pkcs11js.CKO_PRIVATE_KEY, pkcs11js.CKO_PUBLIC_KEY]);
@@ -453,9 +476,12 @@ export class Pkcs11Token implements KeyVault {
         check = () => ({ value: this.secretCheckValue(session, secrets[0]!.handle, facts), madeInToken: madeInToken(facts) });
       } else {
         const [privateKey, publicKey] = [privates[0]!.handle, publics[0]!.handle];
-        judgement = judgeKeyPair(this.objectFacts(session, privateKey, PRIVATE_FLAGS), this.objectFacts(session, publicKey, PUBLIC_FLAGS), this.traits);
+        const privateFacts = this.objectFacts(session, privateKey, PRIVATE_FLAGS);
+        judgement = judgeKeyPair(privateFacts, this.objectFacts(session, publicKey, PUBLIC_FLAGS), this.traits);
         if (judgement.problems.length === 0 && !this.halvesMatch(session, privateKey, publicKey)) judgement.problems.push('its private and public halves have different moduli or curves');
-        check = () => ({ value: sha256(this.subjectPublicKeyInfo(session, publicKey)), madeInToken: true });
+        // Pairs made before check values were recorded were all made in the token: an imported one needs the record of its import.
+        if (!recorded && !madeInToken(privateFacts)) judgement.problems.push('its private key was not made in the token, and no import of it is recorded');
+        check = () => ({ value: sha256(this.subjectPublicKeyInfo(session, publicKey)), madeInToken: madeInToken(privateFacts) });
       }
       const problems = [...judgement.problems, ...(recorded ? judgement.legacyGaps : [])];
       if (problems.length > 0) return refuse(problems);
@@ -797,6 +823,97 @@ export class Pkcs11Token implements KeyVault {
         this.lib.C_DestroyObject(session, key); // the session object, in every case
       }
     });
+  }
+
+  /**
+   * Imported RSA or ECC private key material (PKCS#8), unwrapped by the token:
+   * with RSA_AES_KEY_WRAP, RSA-OAEP gives an ephemeral AES key that unwraps the
+   * private key (AES key wrap with padding); with RSAES_OAEP (small ECC keys) the
+   * RSA key unwraps it directly. Its spec is checked in the token; its public
+   * half is read from it (RSA) or recovered from two signatures it makes (ECC,
+   * whose private object does not give its point). Returns the SHA-256 of the
+   * public key, the pair's check value; with no ref, nothing is kept.
+   */
+  importKeyPair(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer, params: SigningKeyPairParams): Promise<Buffer> {
+    return this.changing(() =>
+      this.run('unwrap', ref, (session) => {
+        const wrappingKey = this.findAll(session, [
+          { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+          { type: pkcs11js.CKA_ID, value: importWrappingKeyId(tokenId) },
+        ])[0];
+        if (!wrappingKey) throw new InvalidCiphertextException('The wrapping key of this import token no longer exists.');
+        const hash = algorithm.endsWith('SHA_256') ? 'SHA_256' : 'SHA_1';
+        const templates = (publicValues: P11.Template) => importedKeyPairTemplates(ref ?? IMPORT_PROBE_REF, params, { rawRsaDecrypt: !this.oaepSha256Unwrap }, publicValues);
+        const privateTemplate = this.fit(templates([]).privateKey);
+        let privateKey: Buffer;
+        try {
+          if (algorithm.startsWith('RSAES_OAEP')) {
+            privateKey = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), wrappingKey, wrapped, privateTemplate);
+          } else {
+            const modulusBytes = (this.lib.C_GetAttributeValue(session, wrappingKey, [{ type: pkcs11js.CKA_MODULUS }])[0]!.value as Buffer).length;
+            if (wrapped.length <= modulusBytes + 16) throw new IncorrectKeyMaterialException(notPrivateKeyOf(params));
+            const ephemeral = this.lib.C_UnwrapKey(session, rsaOaepMechanism(hash), wrappingKey, wrapped.subarray(0, modulusBytes), this.fit(ephemeralUnwrapKeyTemplate()));
+            try {
+              privateKey = this.lib.C_UnwrapKey(session, { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD }, ephemeral, wrapped.subarray(modulusBytes), privateTemplate);
+            } finally {
+              this.lib.C_DestroyObject(session, ephemeral);
+            }
+          }
+        } catch (e) {
+          // Material of another key type, or not PKCS#8 at all, is refused by the template or the unwrap.
+          if (e instanceof pkcs11js.Pkcs11Error && NOT_THIS_PRIVATE_KEY.has(e.code)) throw new IncorrectKeyMaterialException(notPrivateKeyOf(params));
+          throw e;
+        }
+        try {
+          const { publicValues, spki } = this.importedPublicHalf(session, privateKey, params);
+          if (ref) {
+            const copy = this.lib.C_CopyObject(session, privateKey, IMPORTED_KEY_COPY);
+            const publicKey = this.lib.C_CreateObject(session, this.fit(templates(publicValues).publicKey));
+            this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), copy);
+            this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PUBLIC_KEY), publicKey);
+            this.publicKeys.set(objectId(ref).toString('hex'), spki);
+          }
+          return sha256(spki);
+        } finally {
+          this.lib.C_DestroyObject(session, privateKey); // the session object, in every case
+        }
+      }),
+    );
+  }
+
+  /** The public values of an unwrapped private key, checked against the key spec. */
+  private importedPublicHalf(session: Buffer, privateKey: Buffer, params: SigningKeyPairParams): { publicValues: P11.Template; spki: Buffer } {
+    const keyType = this.ulong(session, privateKey, pkcs11js.CKA_KEY_TYPE);
+    if (params.kind === 'RSA') {
+      const [modulus, exponent] = this.lib.C_GetAttributeValue(session, privateKey, [{ type: pkcs11js.CKA_MODULUS }, { type: pkcs11js.CKA_PUBLIC_EXPONENT }]).map((a) => a.value as Buffer);
+      if (keyType !== pkcs11js.CKK_RSA || modulus!.length * 8 !== params.modulusBits) throw new IncorrectKeyMaterialException(notPrivateKeyOf(params));
+      const spki = createPublicKey({ key: { kty: 'RSA', n: modulus!.toString('base64url'), e: exponent!.toString('base64url') }, format: 'jwk' }).export({ type: 'spki', format: 'der' });
+      return { publicValues: [{ type: pkcs11js.CKA_MODULUS, value: modulus! }, { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: exponent! }], spki };
+    }
+    if (params.kind !== 'EC') throw new IncorrectKeyMaterialException(notPrivateKeyOf(params));
+    const ecParams = this.lib.C_GetAttributeValue(session, privateKey, [{ type: pkcs11js.CKA_EC_PARAMS }])[0]!.value as Buffer;
+    const spec = eccSpecOfParams(params.ecParams);
+    if (keyType !== pkcs11js.CKK_EC || !ecParams.equals(params.ecParams) || !spec) throw new IncorrectKeyMaterialException(notPrivateKeyOf(params));
+    // Recovered from one signature (at most four candidates), singled out by a second one, both made here.
+    const { coordinateBytes, hash } = ECC_SPECS[spec];
+    const signed = (text: string) => {
+      this.lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, privateKey);
+      const digest = createHash(hash).update(text).digest();
+      return { text, digest, signature: Buffer.from(this.lib.C_Sign(session, digest, Buffer.alloc(2 * coordinateBytes))) };
+    };
+    const first = signed('hsm-kms public key recovery 1');
+    const second = signed('hsm-kms public key recovery 2');
+    const r = BigInt(`0x${first.signature.subarray(0, coordinateBytes).toString('hex')}`);
+    const s = BigInt(`0x${first.signature.subarray(coordinateBytes).toString('hex')}`);
+    for (const candidate of recoverPublicPoints(spec, first.digest, r, s)) {
+      const point = derElement(0x04, encodePoint(candidate, coordinateBytes));
+      const spki = ecSubjectPublicKeyInfo(ecParams, point);
+      const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+      if (verify(hash, Buffer.from(second.text), { key, dsaEncoding: 'ieee-p1363' }, second.signature)) {
+        return { publicValues: [{ type: pkcs11js.CKA_EC_POINT, value: point }], spki };
+      }
+    }
+    throw new KMSInternalException('The public key of the imported material could not be found.');
   }
 
   /**

@@ -1,4 +1,4 @@
-import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
 import { CreateKeyCommand, GenerateDataKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand } from '@aws-sdk/client-kms';
 import type * as P11 from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,8 @@ const importedKeyIds: string[] = [];
 const signingKeyIds: string[] = [AUDIT_SIGNING_KEY.keyId];
 const decryptKeyIds: string[] = [];
 const agreementKeyIds: string[] = [];
+/** ECC signing keys whose private key was imported (PKCS#8), not made in the token. */
+const importedPairIds: string[] = [];
 
 const bool = (b: Buffer) => b.length === 1 && b[0] === 1;
 
@@ -60,6 +62,19 @@ beforeAll(async () => {
     }),
   );
   importedKeyIds.push(imported);
+  const importedPair = (await kms.client.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }))).KeyMetadata!.KeyId!;
+  const pairParams = await kms.client.send(new GetParametersForImportCommand({ KeyId: importedPair, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
+  const pkcs8 = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'der', type: 'pkcs8' });
+  const pairWrappingKey = createPublicKey({ key: Buffer.from(pairParams.PublicKey!), format: 'der', type: 'spki' });
+  await kms.client.send(
+    new ImportKeyMaterialCommand({
+      KeyId: importedPair,
+      ImportToken: pairParams.ImportToken,
+      EncryptedKeyMaterial: publicEncrypt({ key: pairWrappingKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, pkcs8),
+      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    }),
+  );
+  importedPairIds.push(importedPair);
   await kms.stop(); // finalises the module: this test is now the token's only user
   holder = await openAsPinHolder(kms.dataDir);
   ({ lib, session } = holder);
@@ -146,19 +161,23 @@ describe('token hygiene', () => {
   it('keeps each key pair private half sensitive, never extractable and good for one use, its public half likewise', () => {
     const privateKeys = findObjects(pkcs11js.CKO_PRIVATE_KEY);
     const publicKeys = findObjects(pkcs11js.CKO_PUBLIC_KEY);
-    const pairs = [...signingKeyIds, ...decryptKeyIds, ...agreementKeyIds];
+    const pairs = [...signingKeyIds, ...decryptKeyIds, ...agreementKeyIds, ...importedPairIds];
     expect(privateKeys).toHaveLength(pairs.length);
     expect(publicKeys).toHaveLength(pairs.length);
     const of = (ids: string[]) => (a: Map<number, Buffer>) => ids.some((k) => k.replace(/-/g, '') === a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
     const decrypts = of(decryptKeyIds);
     const agrees = of(agreementKeyIds);
+    const imported = of(importedPairIds);
     for (const h of privateKeys) {
       const a = attributes(h, [
         pkcs11js.CKA_TOKEN, pkcs11js.CKA_PRIVATE, pkcs11js.CKA_SENSITIVE, pkcs11js.CKA_ALWAYS_SENSITIVE, pkcs11js.CKA_EXTRACTABLE,
         pkcs11js.CKA_NEVER_EXTRACTABLE, pkcs11js.CKA_SIGN, pkcs11js.CKA_DECRYPT, pkcs11js.CKA_UNWRAP, pkcs11js.CKA_DERIVE, pkcs11js.CKA_ID,
+        pkcs11js.CKA_LOCAL, pkcs11js.CKA_MODIFIABLE,
       ]);
       const b = (t: number) => bool(a.get(t)!);
-      expect([b(pkcs11js.CKA_TOKEN), b(pkcs11js.CKA_PRIVATE), b(pkcs11js.CKA_SENSITIVE), b(pkcs11js.CKA_ALWAYS_SENSITIVE), b(pkcs11js.CKA_NEVER_EXTRACTABLE)]).toEqual([true, true, true, true, true]);
+      expect([b(pkcs11js.CKA_TOKEN), b(pkcs11js.CKA_PRIVATE), b(pkcs11js.CKA_SENSITIVE)]).toEqual([true, true, true]);
+      // Made in the token: always sensitive, never extractable, local. Imported: none of these can be said, and none is claimed.
+      expect([b(pkcs11js.CKA_ALWAYS_SENSITIVE), b(pkcs11js.CKA_NEVER_EXTRACTABLE), b(pkcs11js.CKA_LOCAL), b(pkcs11js.CKA_MODIFIABLE)]).toEqual(imported(a) ? [false, false, false, false] : [true, true, true, false]);
       expect([b(pkcs11js.CKA_EXTRACTABLE), b(pkcs11js.CKA_UNWRAP)]).toEqual([false, false]);
       // Exactly one use: signing, (RSA ENCRYPT_DECRYPT) decryption, or (KEY_AGREEMENT) derivation.
       const use = { sign: b(pkcs11js.CKA_SIGN), decrypt: b(pkcs11js.CKA_DECRYPT), derive: b(pkcs11js.CKA_DERIVE) };

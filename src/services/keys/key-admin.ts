@@ -3,13 +3,14 @@ import { keyArn } from '../../domain/arn.js';
 import { keyMaterialId } from '../../domain/key.js';
 import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, TagException, UnsupportedOperationException } from '../../domain/errors.js';
 import { requestTagConditions } from '../../domain/policy/request-conditions.js';
-import { checkSpecAndUsage, ED25519, ECC_SPECS, isEccSpec, isHmacSpec, isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
-import { KeyState, type KmsKey, type Tag } from '../../domain/key.js';
+import { checkSpecAndUsage, ED25519, isHmacSpec } from '../../domain/key-spec.js';
+import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../../domain/default-policy.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
+import { keyPairParams } from './key-pair-params.js';
 import type { KeyPolicies } from './key-policies.js';
 import type { Clock, DeletionStore, KeyStore, KeyVault, Page } from '../ports/index.js';
 import type { KeyLastUse } from '../access/access-ports.js';
@@ -54,7 +55,7 @@ export class KeyAdmin {
     const { keySpec, keyUsage } = checkSpecAndUsage(req.keySpec ?? 'SYMMETRIC_DEFAULT', req.keyUsage);
     const origin = req.origin ?? 'AWS_KMS';
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new UnsupportedOperationException(`Origin ${origin} is not supported; AWS_KMS and EXTERNAL are.`);
-    if (origin === 'EXTERNAL' && keySpec !== 'SYMMETRIC_DEFAULT') throw new UnsupportedOperationException('Key material can be imported only into SYMMETRIC_DEFAULT keys.');
+    if (origin === 'EXTERNAL') assertImportable(keySpec, keyUsage);
     if (req.customKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported: every key already lives in this service\'s HSM.');
     if (req.multiRegion) throw new UnsupportedOperationException('Multi-Region keys are not supported.');
     const tags = validateTags(req.tags ?? []);
@@ -98,16 +99,13 @@ export class KeyAdmin {
       throw new LimitExceededException(`This account has ${this.maxKeysPerAccount} KMS keys in this Region, the most it may have.`);
     }
     try {
-      if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, keySpec);
-      else if (keySpec === ED25519) await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EDWARDS' });
-      else if (isEccSpec(keySpec)) {
-        const usage = keyUsage === 'KEY_AGREEMENT' ? 'KEY_AGREEMENT' : 'SIGN_VERIFY';
-        await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'EC', ecParams: Buffer.from(ECC_SPECS[keySpec].ecParams, 'hex'), usage });
+      const pair = keyPairParams(keySpec, keyUsage);
+      // An imported key's material comes later, with ImportKeyMaterial.
+      if (origin === 'AWS_KMS') {
+        if (isHmacSpec(keySpec)) await this.vault.createHmacKey({ keyId, version: 1 }, keySpec);
+        else if (pair) await this.vault.createSigningKeyPair({ keyId, version: 1 }, pair);
+        else await this.vault.createSymmetricKey({ keyId, version: 1 });
       }
-      else if (isRsaSpec(keySpec)) {
-        await this.vault.createSigningKeyPair({ keyId, version: 1 }, { kind: 'RSA', modulusBits: RSA_SPECS[keySpec].modulusBits, usage: keyUsage === 'ENCRYPT_DECRYPT' ? 'ENCRYPT_DECRYPT' : 'SIGN_VERIFY' });
-      }
-      else if (origin === 'AWS_KMS') await this.vault.createSymmetricKey({ keyId, version: 1 });
     } catch (e) {
       // The token may have kept an object despite the error: destroy it before forgetting the row.
       await this.vault
@@ -220,4 +218,16 @@ export class KeyAdmin {
     await this.store.updateKey(key);
     this.keys.forgetKey(key.keyId);
   }
+}
+
+/**
+ * The keys whose material can be imported here: symmetric encryption keys, and
+ * RSA and ECC signing keys and RSA encryption keys (PKCS#8, unwrapped by the token).
+ */
+function assertImportable(keySpec: KeySpec, keyUsage: KeyUsage): void {
+  if (isHmacSpec(keySpec)) {
+    throw new UnsupportedOperationException('Importing HMAC key material is not available: the HSM keeps no length for unwrapped generic secrets, so their HMAC is refused (SoftHSM 2.6).');
+  }
+  if (keyUsage === 'KEY_AGREEMENT') throw new UnsupportedOperationException('Importing key material into KEY_AGREEMENT keys is not available yet.');
+  if (keySpec === ED25519) throw new UnsupportedOperationException('Importing Ed25519 key material is not available.');
 }

@@ -7,13 +7,14 @@ import {
   UnsupportedOperationException,
   ValidationException,
 } from '../../domain/errors.js';
-import { KeyState, keyMaterialId, type ExpirationModel, type KmsKey } from '../../domain/key.js';
+import { KeyState, keyMaterialId, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
-import { RSA_SPECS } from '../../domain/key-spec.js';
+import { isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
+import { keyPairParams } from './key-pair-params.js';
 import type { Clock, ImportStore, KeyVault, WrappingAlgorithm, WrappingKeySpec } from '../ports/index.js';
 
 export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
@@ -74,6 +75,10 @@ export class KeyImporter {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'GetParametersForImport', extra });
     assertExternal(key);
     assertNotPendingDeletion(key);
+    // An RSA private key is larger than RSA-OAEP can carry (AWS: RSA_AES_KEY_WRAP only for RSA material).
+    if (isRsaSpec(key.keySpec) && algorithm.startsWith('RSAES_OAEP')) {
+      throw new ValidationException(`${algorithm} cannot wrap RSA private key material; use RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256.`);
+    }
     const missing = this.vault.missingWrappingMechanism(algorithm);
     if (missing) throw new UnsupportedOperationException(`WrappingAlgorithm ${algorithm} is not available: the HSM lacks ${missing}.`);
     const tokenId = randomUUID();
@@ -109,13 +114,13 @@ export class KeyImporter {
     try {
       if (key.keyState === KeyState.PendingImport) {
         await this.vault.destroyKey(ref); // a leftover of an import or deletion that a crash cut short
-        check = await this.vault.importSymmetricKey(ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+        check = await this.unwrap(key, ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
         if (known && !sameCheck(known, check)) {
           await this.vault.destroyKey(ref);
           throw incorrectMaterial(key);
         }
       } else {
-        check = await this.vault.importSymmetricKey(undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+        check = await this.unwrap(key, undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
         if (!known || !sameCheck(known, check)) throw incorrectMaterial(key);
       }
     } finally {
@@ -127,6 +132,12 @@ export class KeyImporter {
     this.keys.forgetKey(key.keyId);
     this.logger.info({ keyId: key.keyId, expirationModel: model, validTo: req.validTo?.toISOString() }, 'key material imported');
     return key;
+  }
+
+  /** The material unwrapped into its key's kind of token object (or, with no ref, only its check value). */
+  private unwrap(key: KmsKey, ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer> {
+    const pair = keyPairParams(key.keySpec, key.keyUsage);
+    return pair ? this.vault.importKeyPair(ref, tokenId, algorithm, wrapped, pair) : this.vault.importSymmetricKey(ref, tokenId, algorithm, wrapped);
   }
 
   async deleteImportedKeyMaterial(ctx: CallContext, keyId: string): Promise<KmsKey> {

@@ -92,6 +92,12 @@ export class VerifiedKeyVault implements KeyVault {
     return check;
   }
 
+  async importKeyPair(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer, params: SigningKeyPairParams): Promise<Buffer> {
+    const check = await this.token.importKeyPair(ref, tokenId, algorithm, wrapped, params);
+    if (ref) await this.records.saveKeyVersionCheck(ref, { value: check, madeInToken: false }, 'CREATION', this.clock.now());
+    return check;
+  }
+
   verifyKeyVersion(ref: KeyMaterialRef, recorded: KeyVersionCheck | undefined): Promise<KeyVersionVerdict> {
     return this.token.verifyKeyVersion(ref, recorded);
   }

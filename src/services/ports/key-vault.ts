@@ -75,6 +75,13 @@ export interface KeyVault {
    * 256-bit AES key.
    */
   importSymmetricKey(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer): Promise<Buffer>;
+  /**
+   * Unwraps RSA or ECC private key material (PKCS#8) into a key pair of the
+   * params' spec and purpose (its public half derived in the token); returns the
+   * pair's check value (SHA-256 of the public key). With no ref nothing is kept:
+   * the check value alone tells whether it is the same material.
+   */
+  importKeyPair(ref: KeyMaterialRef | undefined, tokenId: string, algorithm: WrappingAlgorithm, wrapped: Buffer, params: SigningKeyPairParams): Promise<Buffer>;
 }
 
 /**

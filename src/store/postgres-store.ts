@@ -413,8 +413,10 @@ export class PostgresStore implements MetadataStore {
   async markImportedMaterialDeleted(keyId: string): Promise<void> {
     await this.tx(async (c) => {
       await c.query(
-        `UPDATE keys SET key_state = 'PendingImport', expiration_model = NULL, valid_to = NULL
-         WHERE key_id = $1 AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport') AND deleted_at IS NULL`,
+        // A key pending deletion stays so (AWS); CancelKeyDeletion then finds it without material.
+        `UPDATE keys SET key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END,
+           expiration_model = NULL, valid_to = NULL
+         WHERE key_id = $1 AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport', 'PendingDeletion') AND deleted_at IS NULL`,
         [keyId],
       );
       await c.query("DELETE FROM key_versions WHERE key_id = $1 AND EXISTS (SELECT 1 FROM keys k WHERE k.key_id = key_versions.key_id AND k.origin = 'EXTERNAL')", [keyId]);

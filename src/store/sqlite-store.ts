@@ -122,8 +122,10 @@ export class SqliteStore implements MetadataStore {
       recordImport: db.prepare(`UPDATE keys SET material_check = COALESCE(material_check, @check), expiration_model = @model, valid_to = @validTo,
         key_state = CASE WHEN key_state = 'PendingImport' THEN 'Enabled' ELSE key_state END WHERE key_id = @keyId AND deleted_at IS NULL`),
       deleteImportedVersions: db.prepare("DELETE FROM key_versions WHERE key_id = ? AND EXISTS (SELECT 1 FROM keys k WHERE k.key_id = key_versions.key_id AND k.origin = 'EXTERNAL')"),
-      markPendingImport: db.prepare(`UPDATE keys SET key_state = 'PendingImport', expiration_model = NULL, valid_to = NULL
-        WHERE key_id = ? AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport') AND deleted_at IS NULL`),
+      // A key pending deletion stays so (AWS); CancelKeyDeletion then finds it without material.
+      markPendingImport: db.prepare(`UPDATE keys SET key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END,
+        expiration_model = NULL, valid_to = NULL
+        WHERE key_id = ? AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport', 'PendingDeletion') AND deleted_at IS NULL`),
       expiredMaterial: db.prepare(`SELECT * FROM keys WHERE origin = 'EXTERNAL' AND expiration_model = 'KEY_MATERIAL_EXPIRES'
         AND valid_to <= ? AND key_state IN ('Enabled', 'Disabled') AND deleted_at IS NULL AND provisioning = 0 LIMIT ?`),
       destroyed: db.prepare('SELECT key_id AS keyId, version, destroyed_at AS destroyedAt FROM destroyed_key_material WHERE key_id = ? ORDER BY version'),

@@ -1,6 +1,8 @@
 import { constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import {
+  CancelKeyDeletionCommand,
   CreateAliasCommand,
+  DeleteImportedKeyMaterialCommand,
   CreateGrantCommand,
   CreateKeyCommand,
   DecryptCommand,
@@ -19,6 +21,7 @@ import {
   ReplicateKeyCommand,
   RetireGrantCommand,
   RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand,
   SignCommand,
   VerifyCommand,
   VerifyMacCommand,
@@ -180,5 +183,24 @@ describe("AWS KMS's own answers", () => {
     await expectAwsError(kms.client.send(new DecryptCommand({ ...ignoring })), 'ValidationException');
     const e = await expectAwsError(kms.client.send(new DecryptCommand({ KeyId: keyId, DryRunModifiers: ['IGNORE_CIPHERTEXT'] })), 'ValidationException');
     expect(e.message).toContain('ciphertextBlob');
+  });
+
+  it('DeleteImportedKeyMaterial works on a key pending deletion, which stays so; cancelling its deletion leaves it PendingImport', async () => {
+    const keyId = await newKey({ Origin: 'EXTERNAL' });
+    const material = randomBytes(32);
+    const importMaterial = async () => {
+      const params = await kms.client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
+      const wrapped = publicEncrypt({ key: createPublicKey({ key: Buffer.from(params.PublicKey!), format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, material);
+      await kms.client.send(new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+    };
+    await importMaterial();
+    await kms.client.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    const deleted = await kms.client.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
+    expect(deleted).toMatchObject({ KeyId: ARN_PREFIX + keyId, KeyMaterialId: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect((await kms.client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingDeletion');
+    await kms.client.send(new CancelKeyDeletionCommand({ KeyId: keyId }));
+    expect((await kms.client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');
+    await importMaterial();
+    expect((await kms.client.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('Enabled');
   });
 });

@@ -143,7 +143,7 @@ export class KeyImporter {
   async deleteImportedKeyMaterial(ctx: CallContext, keyId: string): Promise<KmsKey> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'DeleteImportedKeyMaterial' });
     assertExternal(key);
-    assertNotPendingDeletion(key);
+    // Allowed while the key waits for deletion too: it stays PendingDeletion (AWS).
     await this.removeMaterial(key, 'deleted');
     return key;
   }

@@ -96,7 +96,8 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options, auth: Parsed
     );
   }
   if (auth.scopeRegion !== opts.region) {
-    throw new InvalidSignatureException('Credential should be scoped to a valid region.');
+    // AWS's words, and the region this endpoint answers for, which AWS leaves the caller to guess.
+    throw new InvalidSignatureException(`Credential should be scoped to a valid region. This endpoint serves ${opts.region}, not '${auth.scopeRegion.slice(0, 32)}'.`);
   }
   if (auth.scopeService !== opts.service) {
     throw new InvalidSignatureException(`Credential should be scoped to correct service: '${opts.service}'.`);

@@ -416,7 +416,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       if (seed) {
         const calls = new SeedCalls(audit, config.accountId, config.region);
         // Checked against the service whole before any of it is applied: a file it would refuse changes nothing.
-        await checkSeed(seed, { keys, principals: store.principals, materialChecks: store, access, tags: services.tags, aliases: services.aliases }, calls, { development: config.profile === 'development' });
+        await checkSeed(seed, { keys, principals: store.principals, materials: store, access, tags: services.tags, aliases: services.aliases }, calls, { development: config.profile === 'development' });
         const seeded = await new Seeder({ ...services, keys }, calls, logger).apply(seed).catch((e: unknown) => {
           throw new StartupError(`the seed file ${config.seedFile} could not be applied (the next start carries on from where it stopped): ${(e as Error).name}: ${(e as Error).message}`);
         });

@@ -212,4 +212,29 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     heartbeat_at INTEGER NOT NULL
   );
   `,
+  `
+  -- Imported key material, one row per material of a key (Origin EXTERNAL): its check value, description and
+  -- expiry, whether it is in the token now, and whether it waits for an on-demand rotation (PENDING_ROTATION,
+  -- not yet part of the key). Supersedes keys.material_check; keys.expiration_model and valid_to now show the
+  -- current material's. Versions of imported keys stay in key_versions whether or not their material is imported.
+  CREATE TABLE imported_material (
+    key_id           TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+    version          INTEGER NOT NULL,
+    check_value      BLOB NOT NULL,
+    description      TEXT,
+    expiration_model TEXT,
+    valid_to         INTEGER,
+    imported         INTEGER NOT NULL,
+    pending_rotation INTEGER NOT NULL,
+    imported_at      INTEGER NOT NULL,
+    PRIMARY KEY (key_id, version)
+  );
+  INSERT INTO imported_material (key_id, version, check_value, expiration_model, valid_to, imported, pending_rotation, imported_at)
+    SELECT key_id, 1, material_check, expiration_model, valid_to,
+      CASE WHEN EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id) THEN 1 ELSE 0 END, 0, creation_date
+    FROM keys WHERE origin = 'EXTERNAL' AND material_check IS NOT NULL;
+  INSERT INTO key_versions (key_id, version, creation_date)
+    SELECT key_id, 1, imported_at FROM imported_material m
+    WHERE NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = m.key_id AND v.version = 1);
+  `,
 ];

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
-import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
+import type { Alias, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 import type {
   AccessKeyStatus,
   GrantStore,
@@ -12,7 +12,20 @@ import type {
   StoredAccessKey,
   StoredPrincipal,
 } from '../services/access/access-ports.js';
-import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports/index.js';
+import type {
+  DestroyedKeyMaterial,
+  ImportedMaterial,
+  ImportToken,
+  KeyRotation,
+  KeyVersionCheck,
+  MetadataStore,
+  NewImportedMaterial,
+  NewKey,
+  Page,
+  ProvisioningKey,
+  RotationStatus,
+  RotationType,
+} from '../services/ports/index.js';
 import { page } from './paging.js';
 import { LocalMutex } from './local-mutex.js';
 import { PostgresChangeFeed } from './postgres-change-feed.js';
@@ -21,6 +34,10 @@ import {
   flushedAtSetting,
   grantRowParams,
   keyRowParams,
+  CURRENT_MATERIAL_EXPIRY,
+  LACKS_IMPORTED_MATERIAL,
+  toImportedMaterial,
+  type ImportedMaterialRow,
   toAccessKey,
   toAlias,
   toGrant,
@@ -228,8 +245,7 @@ export class PostgresStore implements MetadataStore {
   async cancelKeyDeletion(keyId: string): Promise<boolean> {
     const n = await this.changed(
       `UPDATE keys SET deletion_date = NULL, pending_window = NULL,
-        key_state = CASE WHEN origin = 'EXTERNAL' AND NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id AND v.provisioning = 0)
-                         THEN 'PendingImport' ELSE 'Disabled' END
+        key_state = CASE WHEN ${LACKS_IMPORTED_MATERIAL} THEN 'PendingImport' ELSE 'Disabled' END
        WHERE key_id = $1 AND key_state = 'PendingDeletion' AND destruction_started_at IS NULL AND deleted_at IS NULL`,
       [keyId],
     );
@@ -254,7 +270,9 @@ export class PostgresStore implements MetadataStore {
   }
 
   async listKeyVersions(keyId: string): Promise<number[]> {
-    return (await this.rows<{ version: number }>('SELECT version FROM key_versions WHERE key_id = $1 ORDER BY version', [keyId])).map((r) => r.version);
+    // Every version that may have a token object: an imported key's material pending rotation too.
+    const sql = 'SELECT version FROM key_versions WHERE key_id = $1 UNION SELECT version FROM imported_material WHERE key_id = $1 ORDER BY version';
+    return (await this.rows<{ version: number }>(sql, [keyId])).map((r) => r.version);
   }
 
   async completeKeyDestruction(keyId: string, versions: readonly number[], at: Date): Promise<void> {
@@ -374,9 +392,8 @@ export class PostgresStore implements MetadataStore {
     await this.changed('DELETE FROM import_tokens WHERE token_id = $1', [tokenId]);
   }
 
-  async getMaterialCheck(keyId: string): Promise<Buffer | undefined> {
-    const [r] = await this.rows<{ material_check: Buffer | null }>('SELECT material_check FROM keys WHERE key_id = $1', [keyId]);
-    return r?.material_check ?? undefined;
+  async listImportedMaterial(keyId: string): Promise<ImportedMaterial[]> {
+    return (await this.rows<ImportedMaterialRow>('SELECT * FROM imported_material WHERE key_id = $1 ORDER BY version', [keyId])).map(toImportedMaterial);
   }
 
   async getKeyVersionCheck(ref: KeyMaterialRef): Promise<KeyVersionCheck | undefined> {
@@ -399,37 +416,60 @@ export class PostgresStore implements MetadataStore {
     );
   }
 
-  async recordImportedMaterial(keyId: string, check: Buffer, model: ExpirationModel, validTo: Date | undefined, at: Date): Promise<void> {
+  async recordImportedMaterial(keyId: string, m: NewImportedMaterial, at: Date): Promise<void> {
     await this.tx(async (c) => {
-      await c.query('INSERT INTO key_versions (key_id, version, creation_date) VALUES ($1, 1, $2) ON CONFLICT DO NOTHING', [keyId, at.getTime()]);
+      // The check value of a material is the one of its first import, ever.
       await c.query(
-        `UPDATE keys SET material_check = COALESCE(material_check, $2), expiration_model = $3, valid_to = $4,
-          key_state = CASE WHEN key_state = 'PendingImport' THEN 'Enabled' ELSE key_state END WHERE key_id = $1 AND deleted_at IS NULL`,
-        [keyId, check, model, validTo?.getTime() ?? null],
+        `INSERT INTO imported_material (key_id, version, check_value, description, expiration_model, valid_to, imported, pending_rotation, imported_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)
+         ON CONFLICT (key_id, version) DO UPDATE SET imported = 1, expiration_model = EXCLUDED.expiration_model, valid_to = EXCLUDED.valid_to,
+           description = COALESCE(EXCLUDED.description, imported_material.description), imported_at = EXCLUDED.imported_at`,
+        [keyId, m.version, m.check, m.description ?? null, m.expirationModel, m.validTo?.getTime() ?? null, m.pendingRotation ? 1 : 0, at.getTime()],
+      );
+      if (!m.pendingRotation) {
+        await c.query('INSERT INTO key_versions (key_id, version, creation_date) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [keyId, m.version, at.getTime()]);
+      }
+      await c.query(
+        `UPDATE keys SET key_state = CASE WHEN key_state = 'PendingImport' AND NOT (${LACKS_IMPORTED_MATERIAL}) THEN 'Enabled' ELSE key_state END,
+           ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = $1 AND deleted_at IS NULL`,
+        [keyId],
       );
     });
   }
 
-  async markImportedMaterialDeleted(keyId: string): Promise<void> {
+  async markImportedMaterialDeleted(keyId: string, version: number): Promise<void> {
     await this.tx(async (c) => {
+      await c.query('DELETE FROM imported_material WHERE key_id = $1 AND version = $2 AND pending_rotation = 1', [keyId, version]);
+      const gone = await c.query('UPDATE imported_material SET imported = 0, expiration_model = NULL, valid_to = NULL WHERE key_id = $1 AND version = $2 AND pending_rotation = 0', [keyId, version]);
+      if ((gone.rowCount ?? 0) === 0) return;
       await c.query(
         // A key pending deletion stays so (AWS); CancelKeyDeletion then finds it without material.
-        `UPDATE keys SET key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END,
-           expiration_model = NULL, valid_to = NULL
+        `UPDATE keys SET key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END, ${CURRENT_MATERIAL_EXPIRY}
          WHERE key_id = $1 AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport', 'PendingDeletion') AND deleted_at IS NULL`,
         [keyId],
       );
-      await c.query("DELETE FROM key_versions WHERE key_id = $1 AND EXISTS (SELECT 1 FROM keys k WHERE k.key_id = key_versions.key_id AND k.origin = 'EXTERNAL')", [keyId]);
     });
   }
 
-  async listKeysWithExpiredMaterial(now: Date, limit: number): Promise<KmsKey[]> {
-    const rows = await this.rows<KeyRow>(
-      `SELECT * FROM keys WHERE origin = 'EXTERNAL' AND expiration_model = 'KEY_MATERIAL_EXPIRES'
-       AND valid_to <= $1 AND key_state IN ('Enabled', 'Disabled') AND deleted_at IS NULL AND provisioning = 0 LIMIT $2`,
+  async listExpiredImportedMaterial(now: Date, limit: number): Promise<Array<{ key: KmsKey; version: number }>> {
+    const rows = await this.rows<KeyRow & { material_version: number }>(
+      `SELECT k.*, m.version AS material_version FROM imported_material m JOIN keys k ON k.key_id = m.key_id
+       WHERE m.imported = 1 AND m.expiration_model = 'KEY_MATERIAL_EXPIRES' AND m.valid_to <= $1 AND k.deleted_at IS NULL AND k.provisioning = 0 LIMIT $2`,
       [now.getTime(), limit],
     );
-    return rows.map(toKey);
+    return rows.map((r) => ({ key: toKey(r), version: r.material_version }));
+  }
+
+  async commitImportedRotation(keyId: string, version: number, at: Date): Promise<boolean> {
+    return this.tx(async (c) => {
+      const pending = await c.query('UPDATE imported_material SET pending_rotation = 0 WHERE key_id = $1 AND version = $2 AND pending_rotation = 1 AND imported = 1', [keyId, version]);
+      if ((pending.rowCount ?? 0) === 0) return false;
+      await c.query("INSERT INTO key_versions (key_id, version, creation_date, rotation_type) VALUES ($1, $2, $3, 'ON_DEMAND')", [keyId, version, at.getTime()]);
+      await c.query('UPDATE keys SET current_version = $2 WHERE key_id = $1', [keyId, version]);
+      await c.query(`UPDATE keys SET ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = $1`, [keyId]);
+      await c.query('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = $1', [keyId]);
+      return true;
+    });
   }
 
   async getAlias(accountId: string, aliasName: string): Promise<Alias | undefined> {

@@ -3,7 +3,7 @@ import type { Grant, GrantConstraints, GrantOperation } from '../domain/grant.js
 import type { Alias, KeyState, KmsKey } from '../domain/key.js';
 import type { PrincipalKind } from '../domain/principal-arn.js';
 import type { AccessKeyStatus, StoredAccessKey, StoredPrincipal } from '../services/access/access-ports.js';
-import type { ImportToken, KeyRotation, Page, RotationStatus, RotationType } from '../services/ports/index.js';
+import type { ImportedMaterial, ImportToken, KeyRotation, Page, RotationStatus, RotationType } from '../services/ports/index.js';
 import { page } from './paging.js';
 
 // The rows of the store's tables and how they read, the same in every dialect: dates are
@@ -27,6 +27,40 @@ export interface KeyRow {
   expiration_model: string | null;
   valid_to: number | null;
 }
+
+export interface ImportedMaterialRow {
+  key_id: string;
+  version: number;
+  check_value: Buffer;
+  description: string | null;
+  expiration_model: string | null;
+  valid_to: number | string | null;
+  imported: number;
+  pending_rotation: number;
+  imported_at: number | string;
+}
+
+export function toImportedMaterial(r: ImportedMaterialRow): ImportedMaterial {
+  return {
+    version: r.version,
+    check: r.check_value,
+    description: r.description ?? undefined,
+    expirationModel: (r.expiration_model ?? undefined) as ImportedMaterial['expirationModel'],
+    validTo: r.valid_to === null ? undefined : new Date(Number(r.valid_to)),
+    imported: r.imported === 1,
+    pendingRotation: r.pending_rotation === 1,
+    importedAt: new Date(Number(r.imported_at)),
+  };
+}
+
+/** SQL both stores share (no parameters): an imported key one of whose materials is not in the token, or that never had one, cannot be Enabled. */
+export const LACKS_IMPORTED_MATERIAL = `keys.origin = 'EXTERNAL' AND (
+  NOT EXISTS (SELECT 1 FROM imported_material m WHERE m.key_id = keys.key_id AND m.pending_rotation = 0)
+  OR EXISTS (SELECT 1 FROM imported_material m WHERE m.key_id = keys.key_id AND m.pending_rotation = 0 AND m.imported = 0))`;
+
+/** keys.expiration_model and valid_to show the current material's (SET clause). */
+export const CURRENT_MATERIAL_EXPIRY = `expiration_model = (SELECT m.expiration_model FROM imported_material m WHERE m.key_id = keys.key_id AND m.version = keys.current_version),
+  valid_to = (SELECT m.valid_to FROM imported_material m WHERE m.key_id = keys.key_id AND m.version = keys.current_version)`;
 
 export interface AliasRow {
   account_id: string;

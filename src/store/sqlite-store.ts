@@ -3,12 +3,41 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
-import type { Alias, ExpirationModel, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
-import type { DestroyedKeyMaterial, ImportToken, KeyRotation, KeyVersionCheck, MetadataStore, NewKey, Page, ProvisioningKey, RotationStatus, RotationType } from '../services/ports/index.js';
+import type { Alias, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
+import type {
+  DestroyedKeyMaterial,
+  ImportedMaterial,
+  ImportToken,
+  KeyRotation,
+  KeyVersionCheck,
+  MetadataStore,
+  NewImportedMaterial,
+  NewKey,
+  Page,
+  ProvisioningKey,
+  RotationStatus,
+  RotationType,
+} from '../services/ports/index.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
 import { LocalMutex } from './local-mutex.js';
-import { keyRowParams, toAlias, toImportToken, toKey, rotationPage, toRotationStatus, type AliasRow, type ImportTokenRow, type KeyRow, type RotationRow, type VersionRow } from './rows.js';
+import {
+  CURRENT_MATERIAL_EXPIRY,
+  keyRowParams,
+  LACKS_IMPORTED_MATERIAL,
+  rotationPage,
+  toAlias,
+  toImportedMaterial,
+  toImportToken,
+  toKey,
+  toRotationStatus,
+  type AliasRow,
+  type ImportedMaterialRow,
+  type ImportTokenRow,
+  type KeyRow,
+  type RotationRow,
+  type VersionRow,
+} from './rows.js';
 import { SqliteGrantStore, SqlitePrincipalStore } from './sqlite-access-store.js';
 import { SqliteKeyUsageStore } from './sqlite-usage-store.js';
 
@@ -72,14 +101,14 @@ export class SqliteStore implements MetadataStore {
       bindPolicy: db.prepare('UPDATE keys SET policy_principals = ? WHERE key_id = ? AND policy_principals IS NULL'),
       updatePolicy: db.prepare('UPDATE keys SET policy = ?, policy_principals = ? WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL'),
       cancelDeletion: db.prepare(`UPDATE keys SET deletion_date = NULL, pending_window = NULL,
-        key_state = CASE WHEN origin = 'EXTERNAL' AND NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = keys.key_id AND v.provisioning = 0)
-                         THEN 'PendingImport' ELSE 'Disabled' END
+        key_state = CASE WHEN ${LACKS_IMPORTED_MATERIAL} THEN 'PendingImport' ELSE 'Disabled' END
         WHERE key_id = ? AND key_state = 'PendingDeletion' AND destruction_started_at IS NULL AND deleted_at IS NULL`),
       dueForDeletion: db.prepare(`SELECT * FROM keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ?
         AND provisioning = 0 AND deleted_at IS NULL ORDER BY deletion_date LIMIT ?`),
       beginDestruction: db.prepare(`UPDATE keys SET destruction_started_at = COALESCE(destruction_started_at, ?)
         WHERE key_id = ? AND key_state = 'PendingDeletion' AND deletion_date <= ? AND deleted_at IS NULL`),
-      versions: db.prepare('SELECT version FROM key_versions WHERE key_id = ? ORDER BY version'),
+      // Every version that may have a token object: an imported key's material pending rotation too.
+      versions: db.prepare('SELECT version FROM key_versions WHERE key_id = ? UNION SELECT version FROM imported_material WHERE key_id = ? ORDER BY version'),
       rotationStatus: db.prepare('SELECT * FROM key_rotation WHERE key_id = ?'),
       setRotation: db.prepare(`INSERT INTO key_rotation (key_id, enabled, period_days, next_rotation_date) VALUES (?, ?, ?, ?)
         ON CONFLICT (key_id) DO UPDATE SET enabled = excluded.enabled, period_days = excluded.period_days, next_rotation_date = excluded.next_rotation_date`),
@@ -112,22 +141,33 @@ export class SqliteStore implements MetadataStore {
       expiredImportTokens: db.prepare('SELECT * FROM import_tokens WHERE expires_at <= ? LIMIT ?'),
       importTokensOfKey: db.prepare('SELECT * FROM import_tokens WHERE key_id = ? ORDER BY created_at, rowid'),
       deleteImportToken: db.prepare('DELETE FROM import_tokens WHERE token_id = ?'),
-      materialCheck: db.prepare('SELECT material_check FROM keys WHERE key_id = ?'),
+      importedMaterial: db.prepare('SELECT * FROM imported_material WHERE key_id = ? ORDER BY version'),
       keyVersionCheck: db.prepare('SELECT check_value, made_in_token FROM key_version_checks WHERE key_id = ? AND version = ?'),
       recordCheckAtCreation: db.prepare(`INSERT OR REPLACE INTO key_version_checks (key_id, version, check_value, made_in_token, recorded_by, recorded_at)
         VALUES (@keyId, @version, @value, @madeInToken, 'CREATION', @at)`),
       recordCheckAtFirstUse: db.prepare(`INSERT OR IGNORE INTO key_version_checks (key_id, version, check_value, made_in_token, recorded_by, recorded_at)
         VALUES (@keyId, @version, @value, @madeInToken, 'FIRST_USE', @at)`),
-      insertImportedVersion: db.prepare('INSERT OR IGNORE INTO key_versions (key_id, version, creation_date) VALUES (?, 1, ?)'),
-      recordImport: db.prepare(`UPDATE keys SET material_check = COALESCE(material_check, @check), expiration_model = @model, valid_to = @validTo,
-        key_state = CASE WHEN key_state = 'PendingImport' THEN 'Enabled' ELSE key_state END WHERE key_id = @keyId AND deleted_at IS NULL`),
-      deleteImportedVersions: db.prepare("DELETE FROM key_versions WHERE key_id = ? AND EXISTS (SELECT 1 FROM keys k WHERE k.key_id = key_versions.key_id AND k.origin = 'EXTERNAL')"),
+      // The check value of a material is the one of its first import, ever.
+      upsertMaterial: db.prepare(`INSERT INTO imported_material (key_id, version, check_value, description, expiration_model, valid_to, imported, pending_rotation, imported_at)
+        VALUES (@keyId, @version, @check, @description, @model, @validTo, 1, @pending, @at)
+        ON CONFLICT (key_id, version) DO UPDATE SET imported = 1, expiration_model = excluded.expiration_model, valid_to = excluded.valid_to,
+          description = COALESCE(excluded.description, imported_material.description), imported_at = excluded.imported_at`),
+      insertMaterialVersion: db.prepare('INSERT OR IGNORE INTO key_versions (key_id, version, creation_date) VALUES (?, ?, ?)'),
+      enableImported: db.prepare(`UPDATE keys SET key_state = CASE WHEN key_state = 'PendingImport' AND NOT (${LACKS_IMPORTED_MATERIAL}) THEN 'Enabled' ELSE key_state END,
+        ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = ? AND deleted_at IS NULL`),
+      forgetPendingMaterial: db.prepare('DELETE FROM imported_material WHERE key_id = ? AND version = ? AND pending_rotation = 1'),
+      unimportMaterial: db.prepare('UPDATE imported_material SET imported = 0, expiration_model = NULL, valid_to = NULL WHERE key_id = ? AND version = ? AND pending_rotation = 0'),
       // A key pending deletion stays so (AWS); CancelKeyDeletion then finds it without material.
       markPendingImport: db.prepare(`UPDATE keys SET key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END,
-        expiration_model = NULL, valid_to = NULL
+        ${CURRENT_MATERIAL_EXPIRY}
         WHERE key_id = ? AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport', 'PendingDeletion') AND deleted_at IS NULL`),
-      expiredMaterial: db.prepare(`SELECT * FROM keys WHERE origin = 'EXTERNAL' AND expiration_model = 'KEY_MATERIAL_EXPIRES'
-        AND valid_to <= ? AND key_state IN ('Enabled', 'Disabled') AND deleted_at IS NULL AND provisioning = 0 LIMIT ?`),
+      expiredMaterial: db.prepare(`SELECT k.*, m.version AS material_version FROM imported_material m JOIN keys k ON k.key_id = m.key_id
+        WHERE m.imported = 1 AND m.expiration_model = 'KEY_MATERIAL_EXPIRES' AND m.valid_to <= ? AND k.deleted_at IS NULL AND k.provisioning = 0 LIMIT ?`),
+      associatePendingMaterial: db.prepare('UPDATE imported_material SET pending_rotation = 0 WHERE key_id = ? AND version = ? AND pending_rotation = 1 AND imported = 1'),
+      insertRotatedVersion: db.prepare("INSERT INTO key_versions (key_id, version, creation_date, rotation_type) VALUES (?, ?, ?, 'ON_DEMAND')"),
+      rotateImported: db.prepare(`UPDATE keys SET current_version = @version WHERE key_id = @keyId`),
+      currentMaterialExpiry: db.prepare(`UPDATE keys SET ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = ?`),
+      freeRotationLease: db.prepare('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = ?'),
       destroyed: db.prepare('SELECT key_id AS keyId, version, destroyed_at AS destroyedAt FROM destroyed_key_material WHERE key_id = ? ORDER BY version'),
       getAlias: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name = ?'),
       listAliases: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
@@ -228,7 +268,7 @@ export class SqliteStore implements MetadataStore {
   }
 
   async listKeyVersions(keyId: string): Promise<number[]> {
-    return (this.stmt.versions.all(keyId) as Array<{ version: number }>).map((r) => r.version);
+    return (this.stmt.versions.all(keyId, keyId) as Array<{ version: number }>).map((r) => r.version);
   }
 
   async completeKeyDestruction(keyId: string, versions: readonly number[], at: Date): Promise<void> {
@@ -320,9 +360,8 @@ export class SqliteStore implements MetadataStore {
     this.stmt.deleteImportToken.run(tokenId);
   }
 
-  async getMaterialCheck(keyId: string): Promise<Buffer | undefined> {
-    const r = this.stmt.materialCheck.get(keyId) as { material_check: Buffer | null } | undefined;
-    return r?.material_check ?? undefined;
+  async listImportedMaterial(keyId: string): Promise<ImportedMaterial[]> {
+    return (this.stmt.importedMaterial.all(keyId) as ImportedMaterialRow[]).map(toImportedMaterial);
   }
 
   async getKeyVersionCheck(ref: KeyMaterialRef): Promise<KeyVersionCheck | undefined> {
@@ -335,22 +374,43 @@ export class SqliteStore implements MetadataStore {
     statement.run({ keyId: ref.keyId, version: ref.version, value: check.value, madeInToken: check.madeInToken ? 1 : 0, at: at.getTime() });
   }
 
-  async recordImportedMaterial(keyId: string, check: Buffer, model: ExpirationModel, validTo: Date | undefined, at: Date): Promise<void> {
+  async recordImportedMaterial(keyId: string, m: NewImportedMaterial, at: Date): Promise<void> {
     this.db.transaction(() => {
-      this.stmt.insertImportedVersion.run(keyId, at.getTime());
-      this.stmt.recordImport.run({ keyId, check, model, validTo: validTo?.getTime() ?? null });
+      this.stmt.upsertMaterial.run({
+        keyId,
+        version: m.version,
+        check: m.check,
+        description: m.description ?? null,
+        model: m.expirationModel,
+        validTo: m.validTo?.getTime() ?? null,
+        pending: m.pendingRotation ? 1 : 0,
+        at: at.getTime(),
+      });
+      if (!m.pendingRotation) this.stmt.insertMaterialVersion.run(keyId, m.version, at.getTime());
+      this.stmt.enableImported.run(keyId);
     })();
   }
 
-  async markImportedMaterialDeleted(keyId: string): Promise<void> {
+  async markImportedMaterialDeleted(keyId: string, version: number): Promise<void> {
     this.db.transaction(() => {
-      this.stmt.markPendingImport.run(keyId);
-      this.stmt.deleteImportedVersions.run(keyId);
+      this.stmt.forgetPendingMaterial.run(keyId, version);
+      if (this.stmt.unimportMaterial.run(keyId, version).changes > 0) this.stmt.markPendingImport.run(keyId);
     })();
   }
 
-  async listKeysWithExpiredMaterial(now: Date, limit: number): Promise<KmsKey[]> {
-    return (this.stmt.expiredMaterial.all(now.getTime(), limit) as KeyRow[]).map(toKey);
+  async listExpiredImportedMaterial(now: Date, limit: number): Promise<Array<{ key: KmsKey; version: number }>> {
+    return (this.stmt.expiredMaterial.all(now.getTime(), limit) as Array<KeyRow & { material_version: number }>).map((r) => ({ key: toKey(r), version: r.material_version }));
+  }
+
+  async commitImportedRotation(keyId: string, version: number, at: Date): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.stmt.associatePendingMaterial.run(keyId, version).changes === 0) return false;
+      this.stmt.insertRotatedVersion.run(keyId, version, at.getTime());
+      this.stmt.rotateImported.run({ keyId, version });
+      this.stmt.currentMaterialExpiry.run(keyId);
+      this.stmt.freeRotationLease.run(keyId);
+      return true;
+    })();
   }
 
   async getAlias(accountId: string, aliasName: string): Promise<Alias | undefined> {

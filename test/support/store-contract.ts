@@ -135,7 +135,7 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       expect((await store.getRotationStatus(key.keyId))!.onDemandStartedAt).toBeUndefined();
     });
 
-    it('imports material: tokens in order, one version, the state, the check value, expiry and deletion', async () => {
+    it('imports material: tokens in order, materials and their versions, the state, check values, expiry, rotation and deletion', async () => {
       const key = await made(store, 1, { origin: 'EXTERNAL', keyState: KeyState.PendingImport });
       for (const n of [1, 2, 3]) {
         await store.saveImportToken({ tokenId: `t${n}`, keyId: key.keyId, wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_2048', createdAt: T0, expiresAt: at(n * 1_000) });
@@ -145,15 +145,38 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       await store.deleteImportToken('t1');
       expect(await store.getImportToken('t1')).toBeUndefined();
       expect(await store.getImportToken('t2')).toMatchObject({ keyId: key.keyId, expiresAt: at(2_000) });
-      await store.recordImportedMaterial(key.keyId, Buffer.from('check'), 'KEY_MATERIAL_EXPIRES', at(10_000), at(1));
-      await store.recordImportedMaterial(key.keyId, Buffer.from('other'), 'KEY_MATERIAL_EXPIRES', at(10_000), at(2)); // re-import: the first check stays
+      const material = (version: number, check: string, pendingRotation = false) => ({ version, check: Buffer.from(check), description: undefined, expirationModel: 'KEY_MATERIAL_EXPIRES' as const, validTo: at(10_000), pendingRotation });
+      await store.recordImportedMaterial(key.keyId, material(1, 'check'), at(1));
+      await store.recordImportedMaterial(key.keyId, material(1, 'other'), at(2)); // re-import: the first check stays
       expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.Enabled, expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(10_000) });
-      expect(await store.getMaterialCheck(key.keyId)).toEqual(Buffer.from('check'));
+      expect((await store.listImportedMaterial(key.keyId)).map((m) => [m.version, m.check.toString(), m.imported, m.pendingRotation])).toEqual([[1, 'check', true, false]]);
       expect(await store.listKeyVersions(key.keyId)).toEqual([1]);
-      expect((await store.listKeysWithExpiredMaterial(at(10_000), 10)).map((k) => k.keyId)).toEqual([key.keyId]);
-      await store.markImportedMaterialDeleted(key.keyId);
+      expect((await store.listExpiredImportedMaterial(at(10_000), 10)).map((e) => [e.key.keyId, e.version])).toEqual([[key.keyId, 1]]);
+
+      // New material waits for a rotation; the key does not use it until then.
+      await store.recordImportedMaterial(key.keyId, { ...material(2, 'second', true), description: 'next' }, at(3));
+      expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.Enabled, currentVersion: 1 });
+      expect(await store.listKeyVersions(key.keyId)).toEqual([1, 2]); // its token object is one of the key's
+      expect(await store.commitImportedRotation(key.keyId, 3, at(4))).toBe(false);
+      expect(await store.commitImportedRotation(key.keyId, 2, at(4))).toBe(true);
+      expect(await store.getKey(key.keyId)).toMatchObject({ currentVersion: 2 });
+      expect((await store.listRotations(key.keyId, 0, 10)).items).toEqual([{ keyId: key.keyId, version: 2, rotationDate: at(4), rotationType: 'ON_DEMAND' }]);
+      expect((await store.listImportedMaterial(key.keyId)).map((m) => [m.version, m.description, m.pendingRotation])).toEqual([[1, undefined, false], [2, 'next', false]]);
+
+      // Either material gone leaves the key PendingImport; both back make it Enabled.
+      await store.markImportedMaterialDeleted(key.keyId, 1);
+      expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.PendingImport, expirationModel: 'KEY_MATERIAL_EXPIRES' });
+      await store.markImportedMaterialDeleted(key.keyId, 2);
       expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.PendingImport, expirationModel: undefined, validTo: undefined });
-      expect(await store.listKeyVersions(key.keyId)).toEqual([]);
+      await store.recordImportedMaterial(key.keyId, material(2, 'second'), at(5));
+      expect((await store.getKey(key.keyId))!.keyState).toBe(KeyState.PendingImport);
+      await store.recordImportedMaterial(key.keyId, material(1, 'check'), at(6));
+      expect((await store.getKey(key.keyId))!.keyState).toBe(KeyState.Enabled);
+      // A pending rotation's material, once deleted, is forgotten altogether.
+      await store.recordImportedMaterial(key.keyId, material(3, 'third', true), at(7));
+      await store.markImportedMaterialDeleted(key.keyId, 3);
+      expect((await store.listImportedMaterial(key.keyId)).map((m) => m.version)).toEqual([1, 2]);
+      expect((await store.getKey(key.keyId))!.keyState).toBe(KeyState.Enabled);
     });
 
     it('keeps aliases unique per account, lists them by key and in pages, retargets and deletes them', async () => {

@@ -8,7 +8,7 @@ const untouched = () => Promise.reject(new Error('the check read the service bef
 const nothingRead: SeedState = {
   keys: { get: untouched },
   principals: { getAccessKey: untouched, listAccessKeys: untouched, uniqueIdsOf: untouched },
-  materialChecks: { getMaterialCheck: untouched },
+  materials: { listImportedMaterial: untouched },
   access: { assertPolicyKeepsCaller: untouched },
   tags: { listResourceTags: untouched },
   aliases: { targetOf: untouched },

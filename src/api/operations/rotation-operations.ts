@@ -52,19 +52,28 @@ export const rotateKeyOnDemand = defineOperation({
 
 export const listKeyRotations = defineOperation({
   name: 'ListKeyRotations',
-  audit: { kind: 'read', request: ['KeyId', 'Limit', 'Marker'] },
-  input: z.object({ KeyId: keyIdParam, Limit: z.number().int().min(1).max(1000).optional(), Marker: marker }),
+  audit: { kind: 'read', request: ['KeyId', 'Limit', 'Marker', 'IncludeKeyMaterial'] },
+  input: z.object({ KeyId: keyIdParam, Limit: z.number().int().min(1).max(1000).optional(), Marker: marker, IncludeKeyMaterial: z.enum(['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY']).optional() }),
   async handle({ rotation }, ctx, input) {
     const after = decodeMarker(input.Marker);
     const afterVersion = after === undefined ? 0 : Number(after);
     if (!Number.isInteger(afterVersion) || afterVersion < 0) throw new InvalidMarkerException('The marker is not valid.');
-    const { key, page } = await rotation.listKeyRotations(ctx, input.KeyId, afterVersion, input.Limit ?? 100);
+    const { key, page } = await rotation.listKeyRotations(ctx, input.KeyId, afterVersion, input.Limit ?? 100, input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL');
     return {
-      Rotations: page.items.map((r) => ({
+      Rotations: page.items.map((e) => ({
         KeyId: key.keyId,
-        KeyMaterialId: keyMaterialId(r),
-        RotationDate: epochSeconds(r.rotationDate),
-        RotationType: r.rotationType,
+        KeyMaterialId: keyMaterialId({ keyId: key.keyId, version: e.version }),
+        KeyMaterialState: e.state,
+        ...(e.rotation ? { RotationDate: epochSeconds(e.rotation.rotationDate), RotationType: e.rotation.rotationType } : {}),
+        // Imported keys' materials: what was imported and whether it is in the token now.
+        ...(e.imported
+          ? {
+              KeyMaterialDescription: e.imported.description,
+              ImportState: e.imported.imported ? 'IMPORTED' : 'PENDING_IMPORT',
+              ExpirationModel: e.imported.expirationModel,
+              ValidTo: e.imported.validTo ? epochSeconds(e.imported.validTo) : undefined,
+            }
+          : {}),
       })),
       NextMarker: encodeMarker(page.next),
       Truncated: page.next !== undefined,

@@ -4,10 +4,12 @@ import {
   ExpiredImportTokenException,
   IncorrectKeyMaterialException,
   InvalidImportTokenException,
+  KMSInvalidStateException,
+  NotFoundException,
   UnsupportedOperationException,
   ValidationException,
 } from '../../domain/errors.js';
-import { KeyState, keyMaterialId, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
+import { keyMaterialId, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
@@ -28,8 +30,6 @@ const DAY_MS = 86_400_000;
  * asks again after losing its parameters is never stuck.
  */
 export const MAX_OUTSTANDING_IMPORT_TOKENS = 10;
-/** Imported material is never rotated: it is always version 1. */
-const IMPORTED = 1;
 
 export interface ImportParameters {
   readonly key: KmsKey;
@@ -38,12 +38,25 @@ export interface ImportParameters {
   readonly parametersValidTo: Date;
 }
 
+export type ImportType = 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL';
+
 export interface ImportRequest {
   readonly keyId: string;
   readonly importToken: Buffer;
   readonly encryptedKeyMaterial: Buffer;
   readonly expirationModel?: ExpirationModel;
   readonly validTo?: Date;
+  /** NEW_KEY_MATERIAL: material for the next on-demand rotation; EXISTING_KEY_MATERIAL (the default): a material of the key again. */
+  readonly importType?: ImportType;
+  /** With EXISTING_KEY_MATERIAL: which material of the key this is. */
+  readonly keyMaterialId?: string;
+  readonly keyMaterialDescription?: string;
+}
+
+/** What an import did: which material of the key it was. */
+export interface Imported {
+  readonly key: KmsKey;
+  readonly version: number;
 }
 
 function assertExternal(key: KmsKey): void {
@@ -90,7 +103,7 @@ export class KeyImporter {
     return { key, importToken: Buffer.from(tokenId.replace(/-/g, ''), 'hex'), publicKey, parametersValidTo: expiresAt };
   }
 
-  async importKeyMaterial(ctx: CallContext, req: ImportRequest): Promise<KmsKey> {
+  async importKeyMaterial(ctx: CallContext, req: ImportRequest): Promise<Imported> {
     const extra = new Map<string, string[]>([['kms:expirationmodel', [req.expirationModel ?? 'KEY_MATERIAL_EXPIRES']]]);
     // A timestamp in epoch seconds, compared with numeric operators (AWS's kms:ValidTo examples).
     if (req.validTo) extra.set('kms:validto', [String(Math.floor(req.validTo.getTime() / 1000))]);
@@ -107,31 +120,59 @@ export class KeyImporter {
       throw new ValidationException(`ValidTo must be at most ${MAX_VALID_TO_DAYS} days from now.`);
     }
 
+    const symmetric = key.keySpec === 'SYMMETRIC_DEFAULT';
+    // Only symmetric encryption keys hold several materials (AWS: asymmetric and HMAC keys refuse these members).
+    if (!symmetric && (req.importType !== undefined || req.keyMaterialId !== undefined)) {
+      throw new ValidationException('ImportType and KeyMaterialId apply to symmetric encryption keys only: an asymmetric key has one key material.');
+    }
+    if (req.importType === 'NEW_KEY_MATERIAL' && req.keyMaterialId !== undefined) throw new ValidationException('KeyMaterialId cannot be given with ImportType NEW_KEY_MATERIAL.');
+
     const token = await this.importToken(req.importToken, key, now);
-    const known = await this.store.getMaterialCheck(key.keyId);
-    const ref = { keyId: key.keyId, version: IMPORTED };
+    const materials = await this.store.listImportedMaterial(key.keyId);
+    const associated = materials.filter((m) => !m.pendingRotation);
+    let version: number;
+    let pendingRotation: boolean;
     let check: Buffer;
     try {
-      if (key.keyState === KeyState.PendingImport) {
-        await this.vault.destroyKey(ref); // a leftover of an import or deletion that a crash cut short
-        check = await this.unwrap(key, ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
-        if (known && !sameCheck(known, check)) {
+      // The material's check value, computed in the token from a session object that is destroyed at once.
+      check = await this.unwrap(key, undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+      const same = materials.find((m) => sameCheck(m.check, check));
+      if (associated.length === 0) {
+        // The first material, whatever ImportType says: it becomes current, and the key's for good.
+        [version, pendingRotation] = [1, false];
+      } else if (req.importType === 'NEW_KEY_MATERIAL') {
+        if (same) throw new IncorrectKeyMaterialException(`This key material is already ${same.pendingRotation ? 'pending rotation in' : 'a key material of'} ${key.arn}.`);
+        const pending = materials.find((m) => m.pendingRotation);
+        if (pending) {
+          throw new KMSInvalidStateException(`${key.arn} already has key material pending rotation (${keyMaterialId({ keyId: key.keyId, version: pending.version })}): rotate to it, or delete it first.`);
+        }
+        [version, pendingRotation] = [Math.max(key.currentVersion, ...materials.map((m) => m.version)) + 1, true];
+      } else {
+        const named = req.keyMaterialId === undefined ? materials : materials.filter((m) => keyMaterialId({ keyId: key.keyId, version: m.version }) === req.keyMaterialId);
+        if (req.keyMaterialId !== undefined && named.length === 0) throw new NotFoundException(`${key.arn} has no key material ${req.keyMaterialId}.`);
+        const match = named.find((m) => sameCheck(m.check, check));
+        if (!match) throw incorrectMaterial(key);
+        [version, pendingRotation] = [match.version, match.pendingRotation];
+      }
+      const ref = { keyId: key.keyId, version };
+      if (!materials.find((m) => m.version === version)?.imported) {
+        // Into the token for good (a leftover of an import or deletion that a crash cut short goes first).
+        await this.vault.destroyKey(ref);
+        const kept = await this.unwrap(key, ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+        if (!sameCheck(kept, check)) {
           await this.vault.destroyKey(ref);
           throw incorrectMaterial(key);
         }
-      } else {
-        check = await this.unwrap(key, undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
-        if (!known || !sameCheck(known, check)) throw incorrectMaterial(key);
       }
     } finally {
       // An import token serves one import: its wrapping key pair, which could unwrap the material
       // again for anyone holding the PIN and the wrapped bytes, goes at once, whatever came of it.
       await this.retireToken(token.tokenId);
     }
-    await this.store.recordImportedMaterial(key.keyId, check, model, req.validTo, now);
+    await this.store.recordImportedMaterial(key.keyId, { version, check, description: req.keyMaterialDescription, expirationModel: model, validTo: req.validTo, pendingRotation }, now);
     this.keys.forgetKey(key.keyId);
-    this.logger.info({ keyId: key.keyId, expirationModel: model, validTo: req.validTo?.toISOString() }, 'key material imported');
-    return key;
+    this.logger.info({ keyId: key.keyId, version, pendingRotation, expirationModel: model, validTo: req.validTo?.toISOString() }, 'key material imported');
+    return { key, version };
   }
 
   /** The material unwrapped into its key's kind of token object (or, with no ref, only its check value). */
@@ -140,22 +181,26 @@ export class KeyImporter {
     return pair ? this.vault.importKeyPair(ref, tokenId, algorithm, wrapped, pair) : this.vault.importSymmetricKey(ref, tokenId, algorithm, wrapped);
   }
 
-  async deleteImportedKeyMaterial(ctx: CallContext, keyId: string): Promise<KmsKey> {
+  /** The key's current material, or the one KeyMaterialId names (a pending rotation's too); returns which it was. */
+  async deleteImportedKeyMaterial(ctx: CallContext, keyId: string, materialId: string | undefined): Promise<Imported> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'DeleteImportedKeyMaterial' });
     assertExternal(key);
+    const materials = await this.store.listImportedMaterial(key.keyId);
+    const version = materialId === undefined ? key.currentVersion : materials.find((m) => keyMaterialId({ keyId: key.keyId, version: m.version }) === materialId)?.version;
+    if (version === undefined) throw new NotFoundException(`${key.arn} has no key material ${materialId}.`);
     // Allowed while the key waits for deletion too: it stays PendingDeletion (AWS).
-    await this.removeMaterial(key, 'deleted');
-    return key;
+    await this.removeMaterial(key, version, 'deleted');
+    return { key, version };
   }
 
   /** The scheduler's job: material past its ValidTo is destroyed; expired import tokens' key pairs too. */
   async expire(): Promise<void> {
     const now = this.clock.now();
-    for (const key of await this.store.listKeysWithExpiredMaterial(now, 100)) {
+    for (const { key, version } of await this.store.listExpiredImportedMaterial(now, 100)) {
       try {
-        await this.removeMaterial(key, 'expired');
+        await this.removeMaterial(key, version, 'expired');
       } catch (e) {
-        this.logger.error({ keyId: key.keyId, err: e }, 'expiring imported key material failed; will retry');
+        this.logger.error({ keyId: key.keyId, version, err: e }, 'expiring imported key material failed; will retry');
       }
     }
     for (const token of await this.store.listExpiredImportTokens(now, 100)) await this.retireToken(token.tokenId);
@@ -174,12 +219,12 @@ export class KeyImporter {
   }
 
   /** Store first (PendingImport refuses cryptography), token object second: a crash in between leaves only a harmless object. */
-  private async removeMaterial(key: KmsKey, why: 'deleted' | 'expired'): Promise<void> {
-    await this.store.markImportedMaterialDeleted(key.keyId);
+  private async removeMaterial(key: KmsKey, version: number, why: 'deleted' | 'expired'): Promise<void> {
+    await this.store.markImportedMaterialDeleted(key.keyId, version);
     this.keys.forgetKey(key.keyId);
-    await this.vault.destroyKey({ keyId: key.keyId, version: IMPORTED });
-    this.logger.info({ keyId: key.keyId, reason: why }, 'imported key material destroyed');
-    if (why === 'expired') await this.events.serviceEvent('DeleteExpiredKeyMaterial', key, { keyMaterialId: keyMaterialId({ keyId: key.keyId, version: IMPORTED }) });
+    await this.vault.destroyKey({ keyId: key.keyId, version });
+    this.logger.info({ keyId: key.keyId, version, reason: why }, 'imported key material destroyed');
+    if (why === 'expired') await this.events.serviceEvent('DeleteExpiredKeyMaterial', key, { keyMaterialId: keyMaterialId({ keyId: key.keyId, version }) });
   }
 
   private async importToken(raw: Buffer, key: KmsKey, now: Date) {

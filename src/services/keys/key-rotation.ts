@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { ConflictException, LimitExceededException, UnsupportedOperationException } from '../../domain/errors.js';
+import { ConflictException, KMSInvalidStateException, LimitExceededException, UnsupportedOperationException } from '../../domain/errors.js';
 import { keyMaterialId, type KmsKey } from '../../domain/key.js';
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
-import type { Clock, KeyRotation, KeyStore, KeyVault, Page, RotationStatus, RotationStore, RotationType } from '../ports/index.js';
+import type { Clock, ImportedMaterial, ImportStore, KeyRotation, KeyStore, KeyVault, Page, RotationStatus, RotationStore, RotationType } from '../ports/index.js';
 import type { SlowLane } from '../crypto/slow-lane.js';
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
@@ -15,11 +15,26 @@ const DAY_MS = 86_400_000;
 /** How long one instance may take to rotate a key before another may try. */
 export const ROTATION_LEASE_MS = 5 * 60_000;
 
-export function assertRotatable(key: KmsKey): void {
-  // Every key here is symmetric with AWS_KMS origin; asymmetric, HMAC and imported keys will answer this.
-  if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.origin !== 'AWS_KMS') {
-    throw new UnsupportedOperationException(`${key.arn} cannot be rotated: only symmetric keys with AWS_KMS origin rotate.`);
+/**
+ * Symmetric encryption keys rotate: automatically only with AWS_KMS origin, on
+ * demand with imported material too (to material imported with ImportType
+ * NEW_KEY_MATERIAL), as in AWS since 2025.
+ */
+export function assertRotatable(key: KmsKey, how: 'automatically' | 'on demand' = 'automatically'): void {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT' || (key.origin !== 'AWS_KMS' && (how === 'automatically' || key.origin !== 'EXTERNAL'))) {
+    const which = how === 'automatically' ? 'symmetric keys with AWS_KMS origin' : 'symmetric keys with AWS_KMS or EXTERNAL origin';
+    throw new UnsupportedOperationException(`${key.arn} cannot be rotated ${how}: only ${which} are.`);
   }
+}
+
+/** One key material of a key, as ListKeyRotations shows it. */
+export interface KeyMaterialEntry {
+  readonly version: number;
+  /** Absent for the key's first material (and for one pending rotation). */
+  readonly rotation: KeyRotation | undefined;
+  readonly state: 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION';
+  /** Imported keys only. */
+  readonly imported: ImportedMaterial | undefined;
 }
 
 /**
@@ -30,7 +45,7 @@ export function assertRotatable(key: KmsKey): void {
  */
 export class KeyRotator {
   constructor(
-    private readonly store: KeyStore & RotationStore,
+    private readonly store: KeyStore & RotationStore & Pick<ImportStore, 'listImportedMaterial' | 'commitImportedRotation'>,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
@@ -59,7 +74,7 @@ export class KeyRotator {
 
   async getKeyRotationStatus(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; status: RotationStatus }> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'GetKeyRotationStatus' });
-    assertRotatable(key);
+    assertRotatable(key, 'on demand');
     const status = (await this.store.getRotationStatus(key.keyId)) ?? {
       enabled: false,
       periodDays: DEFAULT_ROTATION_PERIOD_DAYS,
@@ -71,23 +86,56 @@ export class KeyRotator {
 
   async rotateKeyOnDemand(ctx: CallContext, keyId: string): Promise<KmsKey> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'RotateKeyOnDemand' });
-    assertRotatable(key);
+    assertRotatable(key, 'on demand');
     assertUsableForCrypto(key);
     const done = await this.store.listRotations(key.keyId, 0, 1000);
     if (done.items.filter((r) => r.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
       throw new LimitExceededException(`${key.arn} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations.`);
     }
+    const pending = key.origin === 'EXTERNAL' ? (await this.store.listImportedMaterial(key.keyId)).find((m) => m.pendingRotation) : undefined;
+    if (key.origin === 'EXTERNAL' && !pending?.imported) {
+      throw new KMSInvalidStateException(`${key.arn} has no imported key material pending rotation: import new key material (ImportType NEW_KEY_MATERIAL) first.`);
+    }
     if (!(await this.store.acquireRotationLease(key.keyId, this.clock.now(), this.leaseMs, 'ON_DEMAND'))) {
       throw new ConflictException(`A rotation of ${key.arn} is already in progress.`);
+    }
+    if (pending) {
+      // The material is in the token already: the rotation is one transaction of the store.
+      if (!(await this.store.commitImportedRotation(key.keyId, pending.version, this.clock.now()))) {
+        await this.store.releaseRotationLease(key.keyId);
+        throw new ConflictException(`The key material pending rotation of ${key.arn} changed meanwhile; try again.`);
+      }
+      this.keys.forgetKey(key.keyId);
+      this.logger.info({ keyId: key.keyId, version: pending.version, rotationType: 'ON_DEMAND' }, 'key rotated to imported key material');
+      return key;
     }
     await this.slowLane.run(() => this.rotate(key.keyId, 'ON_DEMAND'));
     return key;
   }
 
-  async listKeyRotations(ctx: CallContext, keyId: string, afterVersion: number, limit: number): Promise<{ key: KmsKey; page: Page<KeyRotation> }> {
+  /**
+   * The key's materials: ROTATIONS_ONLY lists those rotations made (AWS's
+   * default); ALL_KEY_MATERIAL the first material and one pending rotation too.
+   * Paged by version.
+   */
+  async listKeyRotations(ctx: CallContext, keyId: string, afterVersion: number, limit: number, all: boolean): Promise<{ key: KmsKey; page: Page<KeyMaterialEntry> }> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'ListKeyRotations' });
-    assertRotatable(key);
-    return { key, page: await this.store.listRotations(key.keyId, afterVersion, limit) };
+    assertRotatable(key, 'on demand');
+    const rotations = new Map((await this.store.listRotations(key.keyId, 0, 10_000)).items.map((r) => [r.version, r]));
+    const imported = key.origin === 'EXTERNAL' ? new Map((await this.store.listImportedMaterial(key.keyId)).map((m) => [m.version, m])) : undefined;
+    const versions = [...new Set([1, ...rotations.keys(), ...(imported?.keys() ?? [])])].sort((a, b) => a - b);
+    const entries: KeyMaterialEntry[] = versions
+      .map((version) => {
+        const material = imported?.get(version);
+        const state = material?.pendingRotation ? 'PENDING_ROTATION' : version === key.currentVersion ? 'CURRENT' : 'NON_CURRENT';
+        return { version, rotation: rotations.get(version), state, imported: material } as const;
+      })
+      .filter((e) => (all ? e.version === 1 || e.rotation || e.state === 'PENDING_ROTATION' : e.rotation !== undefined))
+      // An imported key's first material exists once it was imported.
+      .filter((e) => imported === undefined || e.imported !== undefined || e.rotation !== undefined);
+    const rest = entries.filter((e) => e.version > afterVersion);
+    const items = rest.slice(0, limit);
+    return { key, page: { items, next: rest.length > limit ? String(items.at(-1)!.version) : undefined } };
   }
 
   /** The scheduler's job: rotate every key whose automatic rotation is due, each failure isolated. */

@@ -11,6 +11,31 @@ export interface ImportToken {
   readonly expiresAt: Date;
 }
 
+/** One imported key material of a key. */
+export interface ImportedMaterial {
+  readonly version: number;
+  /** Computed in the token when it was first imported (a GCM tag under it, or the SHA-256 of a pair's public key). */
+  readonly check: Buffer;
+  readonly description: string | undefined;
+  /** Undefined while it is not imported. */
+  readonly expirationModel: ExpirationModel | undefined;
+  readonly validTo: Date | undefined;
+  /** In the token now (IMPORTED), or deleted or expired (PENDING_IMPORT). */
+  readonly imported: boolean;
+  /** Imported for an on-demand rotation that has not happened (PENDING_ROTATION): not yet part of the key. */
+  readonly pendingRotation: boolean;
+  readonly importedAt: Date;
+}
+
+export interface NewImportedMaterial {
+  readonly version: number;
+  readonly check: Buffer;
+  readonly description: string | undefined;
+  readonly expirationModel: ExpirationModel;
+  readonly validTo: Date | undefined;
+  readonly pendingRotation: boolean;
+}
+
 /** Import tokens and imported key material (BYOK). */
 export interface ImportStore {
   saveImportToken(token: ImportToken): Promise<void>;
@@ -19,11 +44,27 @@ export interface ImportStore {
   /** The key's outstanding import tokens, oldest first. */
   listImportTokensOfKey(keyId: string): Promise<ImportToken[]>;
   deleteImportToken(tokenId: string): Promise<void>;
-  /** The check value of the material first imported into the key, if any was. */
-  getMaterialCheck(keyId: string): Promise<Buffer | undefined>;
-  /** The key has material (version 1): PendingImport becomes Enabled; the first check value is kept. */
-  recordImportedMaterial(keyId: string, check: Buffer, model: ExpirationModel, validTo: Date | undefined, at: Date): Promise<void>;
-  /** Back to PendingImport, without material; done before the token object is destroyed. */
-  markImportedMaterialDeleted(keyId: string): Promise<void>;
-  listKeysWithExpiredMaterial(now: Date, limit: number): Promise<KmsKey[]>;
+  /** Every material of the key, by version: associated ones and one pending rotation, imported or not. */
+  listImportedMaterial(keyId: string): Promise<ImportedMaterial[]>;
+  /**
+   * Material is in the token now (first import, a re-import, or new material for a
+   * rotation): its row is written, its check value kept from the first time. A
+   * material of the key (not pending rotation) is a key version too. PendingImport
+   * becomes Enabled once every material of the key is imported.
+   */
+  recordImportedMaterial(keyId: string, material: NewImportedMaterial, at: Date): Promise<void>;
+  /**
+   * The material is gone from the token (deleted or expired), recorded before the
+   * token object is destroyed: one pending rotation is forgotten; one of the key
+   * leaves the key PendingImport (PendingDeletion stays so).
+   */
+  markImportedMaterialDeleted(keyId: string, version: number): Promise<void>;
+  /** Imported material whose ValidTo has passed, with its key. */
+  listExpiredImportedMaterial(now: Date, limit: number): Promise<Array<{ readonly key: KmsKey; readonly version: number }>>;
+  /**
+   * RotateKeyOnDemand of an imported key: the material pending rotation becomes
+   * the key's current version (an ON_DEMAND rotation), and the rotation lease is
+   * freed, in one transaction. False when no imported material was pending.
+   */
+  commitImportedRotation(keyId: string, version: number, at: Date): Promise<boolean>;
 }

@@ -21,7 +21,7 @@ import type { SeedCalls } from './seed-calls.js';
 export interface SeedState {
   readonly keys: Pick<KeyDirectory, 'get'>;
   readonly principals: Pick<PrincipalStore, 'getAccessKey' | 'listAccessKeys' | 'uniqueIdsOf'>;
-  readonly materialChecks: Pick<ImportStore, 'getMaterialCheck'>;
+  readonly materials: Pick<ImportStore, 'listImportedMaterial'>;
   readonly access: Pick<Authorizer, 'assertPolicyKeepsCaller'>;
   readonly tags: Pick<TagService, 'listResourceTags'>;
   readonly aliases: Pick<AliasService, 'targetOf'>;
@@ -85,7 +85,8 @@ export async function checkSeed(doc: SeedDocument, state: SeedState, calls: Seed
       }
       if (existing.keyState === KeyState.PendingDeletion) throw doc.problem(path, `key ${spec.id} is pending deletion: cancel its deletion or take it out of the file`);
       if (spec.material !== undefined) {
-        const recorded = await state.materialChecks.getMaterialCheck(spec.id);
+        // The seed's material is the key's first (later materials come from rotations of imported keys).
+        const recorded = (await state.materials.listImportedMaterial(spec.id)).find((m) => m.version === 1)?.check;
         if (recorded && !recorded.equals(materialCheckValue(Buffer.from(spec.material, 'base64')))) {
           throw doc.problem([...path, 'material'], `differs from the material key ${spec.id} already has; a key's material never changes`);
         }

@@ -1,0 +1,55 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { KeyState } from '../../src/domain/key.js';
+import { SQLITE_MIGRATIONS } from '../../src/store/migrations.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+/**
+ * A database written before imported keys could hold several materials: its one
+ * material per key (keys.material_check) becomes the key's first material, imported
+ * or not as the key was, and its key version stays.
+ */
+describe('the imported-material migration', () => {
+  it('carries each imported key’s material over, imported or deleted, and leaves other keys alone', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-migration-'));
+    dirs.push(dir);
+    const file = path.join(dir, 'kms.sqlite');
+    const before = SQLITE_MIGRATIONS.length - 1;
+    const db = new Database(file);
+    for (let i = 0; i < before; i++) db.exec(SQLITE_MIGRATIONS[i]!);
+    db.pragma(`user_version = ${before}`);
+    const key = db.prepare(`INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state, creation_date, current_version, policy,
+      provisioning, expiration_model, valid_to, material_check) VALUES (?, '111122223333', 'us-east-1', '', 'ENCRYPT_DECRYPT', 'SYMMETRIC_DEFAULT', ?, ?, 1000, 1, '{}', 0, ?, ?, ?)`);
+    key.run('11111111-1111-4111-8111-111111111111', 'EXTERNAL', 'Enabled', 'KEY_MATERIAL_EXPIRES', 99_000, Buffer.from('check-1'));
+    db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, 1, 2000)').run('11111111-1111-4111-8111-111111111111');
+    key.run('22222222-2222-4222-8222-222222222222', 'EXTERNAL', 'PendingImport', null, null, Buffer.from('check-2'));
+    key.run('33333333-3333-4333-8333-333333333333', 'AWS_KMS', 'Enabled', null, null, null);
+    db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, 1, 1000)').run('33333333-3333-4333-8333-333333333333');
+    db.close();
+
+    const store = new SqliteStore(file);
+    try {
+      const imported = await store.listImportedMaterial('11111111-1111-4111-8111-111111111111');
+      expect(imported.map((m) => [m.version, m.check.toString(), m.imported, m.pendingRotation, m.expirationModel, m.validTo?.getTime()])).toEqual([
+        [1, 'check-1', true, false, 'KEY_MATERIAL_EXPIRES', 99_000],
+      ]);
+      const deleted = await store.listImportedMaterial('22222222-2222-4222-8222-222222222222');
+      expect(deleted.map((m) => [m.version, m.check.toString(), m.imported])).toEqual([[1, 'check-2', false]]);
+      expect(await store.listKeyVersions('22222222-2222-4222-8222-222222222222')).toEqual([1]);
+      expect(await store.listImportedMaterial('33333333-3333-4333-8333-333333333333')).toEqual([]);
+      // The material deleted before the migration comes back as the key's first: the key is Enabled again.
+      await store.recordImportedMaterial('22222222-2222-4222-8222-222222222222', { version: 1, check: Buffer.from('check-2'), description: undefined, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: undefined, pendingRotation: false }, new Date(3000));
+      expect((await store.getKey('22222222-2222-4222-8222-222222222222'))!.keyState).toBe(KeyState.Enabled);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -367,7 +367,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const keyPairs = new DataKeyPairs();
     const slowLane = new SlowLane(2, 64);
     const rotation = new KeyRotator(store, vault, keys, access, audit, clock, logger, slowLane);
-    const imports = new KeyImporter(store, vault, keys, access, audit, clock, logger);
+    const imports = new KeyImporter(store, vault, keys, access, audit, clock, logger, serializedBy(opened));
     const destroyer = new KeyDestroyer(store, vault, keys, audit, clock, logger);
     const services: Services = {
       keyAdmin,

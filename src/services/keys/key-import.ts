@@ -17,7 +17,7 @@ import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import { keyPairParams } from './key-pair-params.js';
-import type { Clock, ImportStore, KeyVault, WrappingAlgorithm, WrappingKeySpec } from '../ports/index.js';
+import type { Clock, ImportStore, KeyVault, Serialized, WrappingAlgorithm, WrappingKeySpec } from '../ports/index.js';
 
 export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
 /** How far ahead imported key material may expire (AWS: 365 days from the request). */
@@ -78,6 +78,12 @@ export class KeyImporter {
     private readonly events: ServiceEvents,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /**
+     * A key's imports and deletions take turns (in this process, and across
+     * instances on PostgreSQL): each reads the key's materials, decides a version
+     * and writes its token object, which another one must not interleave with.
+     */
+    private readonly serialized: Serialized,
   ) {}
 
   async getParametersForImport(ctx: CallContext, keyId: string, algorithm: WrappingAlgorithm, spec: WrappingKeySpec): Promise<ImportParameters> {
@@ -128,48 +134,51 @@ export class KeyImporter {
     if (req.importType === 'NEW_KEY_MATERIAL' && req.keyMaterialId !== undefined) throw new ValidationException('KeyMaterialId cannot be given with ImportType NEW_KEY_MATERIAL.');
 
     const token = await this.importToken(req.importToken, key, now);
-    const materials = await this.store.listImportedMaterial(key.keyId);
-    const associated = materials.filter((m) => !m.pendingRotation);
-    let version: number;
-    let pendingRotation: boolean;
-    let check: Buffer;
-    try {
-      // The material's check value, computed in the token from a session object that is destroyed at once.
-      check = await this.unwrap(key, undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
-      const same = materials.find((m) => sameCheck(m.check, check));
-      if (associated.length === 0) {
-        // The first material, whatever ImportType says: it becomes current, and the key's for good.
-        [version, pendingRotation] = [1, false];
-      } else if (req.importType === 'NEW_KEY_MATERIAL') {
-        if (same) throw new IncorrectKeyMaterialException(`This key material is already ${same.pendingRotation ? 'pending rotation in' : 'a key material of'} ${key.arn}.`);
-        const pending = materials.find((m) => m.pendingRotation);
-        if (pending) {
-          throw new KMSInvalidStateException(`${key.arn} already has key material pending rotation (${keyMaterialId({ keyId: key.keyId, version: pending.version })}): rotate to it, or delete it first.`);
+    const { version, pendingRotation } = await this.serialized(`import/${key.keyId}`, async () => {
+      const materials = await this.store.listImportedMaterial(key.keyId);
+      const associated = materials.filter((m) => !m.pendingRotation);
+      let version: number;
+      let pendingRotation: boolean;
+      let check: Buffer;
+      try {
+        // The material's check value, computed in the token from a session object that is destroyed at once.
+        check = await this.unwrap(key, undefined, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+        const same = materials.find((m) => sameCheck(m.check, check));
+        if (associated.length === 0) {
+          // The first material, whatever ImportType says: it becomes current, and the key's for good.
+          [version, pendingRotation] = [1, false];
+        } else if (req.importType === 'NEW_KEY_MATERIAL') {
+          if (same) throw new IncorrectKeyMaterialException(`This key material is already ${same.pendingRotation ? 'pending rotation in' : 'a key material of'} ${key.arn}.`);
+          const pending = materials.find((m) => m.pendingRotation);
+          if (pending) {
+            throw new KMSInvalidStateException(`${key.arn} already has key material pending rotation (${keyMaterialId({ keyId: key.keyId, version: pending.version })}): rotate to it, or delete it first.`);
+          }
+          [version, pendingRotation] = [Math.max(key.currentVersion, ...materials.map((m) => m.version)) + 1, true];
+        } else {
+          const named = req.keyMaterialId === undefined ? materials : materials.filter((m) => keyMaterialId({ keyId: key.keyId, version: m.version }) === req.keyMaterialId);
+          if (req.keyMaterialId !== undefined && named.length === 0) throw new NotFoundException(`${key.arn} has no key material ${req.keyMaterialId}.`);
+          const match = named.find((m) => sameCheck(m.check, check));
+          if (!match) throw incorrectMaterial(key);
+          [version, pendingRotation] = [match.version, match.pendingRotation];
         }
-        [version, pendingRotation] = [Math.max(key.currentVersion, ...materials.map((m) => m.version)) + 1, true];
-      } else {
-        const named = req.keyMaterialId === undefined ? materials : materials.filter((m) => keyMaterialId({ keyId: key.keyId, version: m.version }) === req.keyMaterialId);
-        if (req.keyMaterialId !== undefined && named.length === 0) throw new NotFoundException(`${key.arn} has no key material ${req.keyMaterialId}.`);
-        const match = named.find((m) => sameCheck(m.check, check));
-        if (!match) throw incorrectMaterial(key);
-        [version, pendingRotation] = [match.version, match.pendingRotation];
-      }
-      const ref = { keyId: key.keyId, version };
-      if (!materials.find((m) => m.version === version)?.imported) {
-        // Into the token for good (a leftover of an import or deletion that a crash cut short goes first).
-        await this.vault.destroyKey(ref);
-        const kept = await this.unwrap(key, ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
-        if (!sameCheck(kept, check)) {
+        const ref = { keyId: key.keyId, version };
+        if (!materials.find((m) => m.version === version)?.imported) {
+          // Into the token for good (a leftover of an import or deletion that a crash cut short goes first).
           await this.vault.destroyKey(ref);
-          throw incorrectMaterial(key);
+          const kept = await this.unwrap(key, ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+          if (!sameCheck(kept, check)) {
+            await this.vault.destroyKey(ref);
+            throw incorrectMaterial(key);
+          }
         }
+      } finally {
+        // An import token serves one import: its wrapping key pair, which could unwrap the material
+        // again for anyone holding the PIN and the wrapped bytes, goes at once, whatever came of it.
+        await this.retireToken(token.tokenId);
       }
-    } finally {
-      // An import token serves one import: its wrapping key pair, which could unwrap the material
-      // again for anyone holding the PIN and the wrapped bytes, goes at once, whatever came of it.
-      await this.retireToken(token.tokenId);
-    }
-    await this.store.recordImportedMaterial(key.keyId, { version, check, description: req.keyMaterialDescription, expirationModel: model, validTo: req.validTo, pendingRotation }, now);
+      await this.store.recordImportedMaterial(key.keyId, { version, check, description: req.keyMaterialDescription, expirationModel: model, validTo: req.validTo, pendingRotation }, now);
+      return { version, pendingRotation };
+    });
     this.keys.forgetKey(key.keyId);
     this.logger.info({ keyId: key.keyId, version, pendingRotation, expirationModel: model, validTo: req.validTo?.toISOString() }, 'key material imported');
     return { key, version };
@@ -189,7 +198,7 @@ export class KeyImporter {
     const version = materialId === undefined ? key.currentVersion : materials.find((m) => keyMaterialId({ keyId: key.keyId, version: m.version }) === materialId)?.version;
     if (version === undefined) throw new NotFoundException(`${key.arn} has no key material ${materialId}.`);
     // Allowed while the key waits for deletion too: it stays PendingDeletion (AWS).
-    await this.removeMaterial(key, version, 'deleted');
+    await this.serialized(`import/${key.keyId}`, () => this.removeMaterial(key, version, 'deleted'));
     return { key, version };
   }
 
@@ -198,7 +207,7 @@ export class KeyImporter {
     const now = this.clock.now();
     for (const { key, version } of await this.store.listExpiredImportedMaterial(now, 100)) {
       try {
-        await this.removeMaterial(key, version, 'expired');
+        await this.serialized(`import/${key.keyId}`, () => this.removeMaterial(key, version, 'expired'));
       } catch (e) {
         this.logger.error({ keyId: key.keyId, version, err: e }, 'expiring imported key material failed; will retry');
       }

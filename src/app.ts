@@ -15,7 +15,7 @@ import { FileAuditTrail, readEventsSince } from './audit/file-trail.js';
 import { DISABLED_AUDIT, type AuditSink } from './audit/ports.js';
 import { SIGNATURE_ALGORITHM } from './audit/trail-format.js';
 import { CREDENTIALS_PROFILE, resolveAdminCredential, type AdminCredential } from './config/admin-credential.js';
-import { ConfigError, isLoopback, redactConfig, serviceUrl, type Config } from './config/config.js';
+import { servedRegions, ConfigError, isLoopback, redactConfig, serviceUrl, type Config } from './config/config.js';
 import { prepareEmbeddedSoftHsm } from './hsm/embedded-softhsm.js';
 import { Pkcs11Token, type TokenOptions } from './hsm/token.js';
 import { VerifiedKeyVault } from './services/keys/verified-key-vault.js';
@@ -228,6 +228,7 @@ export function logStartBanner(
     {
       url,
       region: config.region,
+      ...(config.otherRegions.length > 0 ? { regions: servedRegions(config) } : {}),
       accountId: config.accountId,
       workers: facts.workers,
       mechanisms: facts.capabilities.mechanisms.size,
@@ -454,7 +455,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       services,
       credentials,
       audit,
-      region: config.region,
+      regions: servedRegions(config),
       accountId: config.accountId,
       clock: systemClock,
       logger,

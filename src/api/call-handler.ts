@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import { CallRecord } from '../audit/call-record.js';
 import { ADMIN_EVENT_SOURCE, KMS_EVENT_SOURCE, pickMembers, type TlsDetails } from '../audit/event.js';
-import { KMSInternalException, KmsError, SerializationException, UnknownOperationException, UnsupportedOperationException } from '../domain/errors.js';
+import { InvalidSignatureException, KMSInternalException, KmsError, SerializationException, UnknownOperationException, UnsupportedOperationException } from '../domain/errors.js';
 import type { AuditRecorder } from '../services/audit/audit-recorder.js';
 import type { CallContext } from '../services/context.js';
 import type { Clock, CredentialDirectory, Principal } from '../services/ports/index.js';
@@ -39,7 +39,8 @@ export interface CallHandlerDeps {
   readonly observe?: (operation: string, outcome: string, seconds: number) => void;
   readonly credentials: CredentialDirectory;
   readonly audit: AuditRecorder;
-  readonly region: string;
+  /** The regions this endpoint answers for, the default one first (where events of calls signed for none go). */
+  readonly regions: readonly string[];
   /** The service's default account: where events of unauthenticated callers go. */
   readonly accountId: string;
   readonly clock: Clock;
@@ -159,7 +160,8 @@ export class CallHandler {
       const ctx: CallContext = {
         requestId,
         principal,
-        scope: { region: deps.region, accountId: principal.accountId },
+        // Verified: the region the request was signed for is one this endpoint answers for.
+        scope: { region: authorization!.scopeRegion, accountId: principal.accountId },
         request: { sourceIp: call.sourceIp, secureTransport: call.tls !== undefined, grantTokens: (parsed.data as { GrantTokens?: string[] }).GrantTokens ?? [] },
         record,
         quotasCharged: new Set(),
@@ -218,7 +220,7 @@ export class CallHandler {
   /** What every audit event says of the caller and the connection, whatever the protocol. */
   private callerFacts(call: RawCall, principal: Principal | undefined, authorization: ParsedAuthorization | undefined) {
     return {
-      region: this.deps.region,
+      region: authorization !== undefined && this.deps.regions.includes(authorization.scopeRegion) ? authorization.scopeRegion : this.deps.regions[0]!,
       recipientAccountId: principal?.accountId ?? this.deps.accountId,
       principal,
       claimedAccessKeyId: authorization?.accessKeyId,
@@ -233,12 +235,16 @@ export class CallHandler {
     const claimed = authorization?.accessKeyId;
     const credential = claimed === undefined ? undefined : await this.deps.credentials.lookup(claimed);
     // KMS_DEV_CONVENIENCES (development profile on loopback only): any access key is the account root, unchecked.
-    if (credential?.anyKey) return credential.principal;
+    if (credential?.anyKey) {
+      // Unchecked signature, but a region this endpoint answers for, as a checked one must be.
+      if (!this.deps.regions.includes(authorization!.scopeRegion)) throw new InvalidSignatureException(`Credential should be scoped to a valid region. This endpoint serves ${this.deps.regions.join(', ')}.`);
+      return credential.principal;
+    }
     const q = call.url.indexOf('?');
     verifySigV4(
       { method: call.method, path: q < 0 ? call.url : call.url.slice(0, q), query: q < 0 ? '' : call.url.slice(q + 1), headers: call.headers, body: call.body },
       {
-        region: this.deps.region,
+        regions: this.deps.regions,
         service,
         now: this.deps.clock.now(),
         secretFor: (id) => (id === claimed ? credential?.secretAccessKey : undefined),

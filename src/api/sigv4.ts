@@ -26,7 +26,8 @@ export interface SignedRequest {
 }
 
 export interface SigV4Options {
-  region: string;
+  /** The regions this endpoint answers for: a credential scoped to another is refused. */
+  regions: readonly string[];
   service: string;
   now: Date;
   /** Allowed clock skew either way; default 5 minutes. */
@@ -95,9 +96,9 @@ export function verifySigV4(req: SignedRequest, opts: SigV4Options, auth: Parsed
       `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${auth.scopeDate}' != '${amzDate.slice(0, 8)}', from '${amzDate}'.`,
     );
   }
-  if (auth.scopeRegion !== opts.region) {
-    // AWS's words, and the region this endpoint answers for, which AWS leaves the caller to guess.
-    throw new InvalidSignatureException(`Credential should be scoped to a valid region. This endpoint serves ${opts.region}, not '${auth.scopeRegion.slice(0, 32)}'.`);
+  if (!opts.regions.includes(auth.scopeRegion)) {
+    // AWS's words, and the regions this endpoint answers for, which AWS leaves the caller to guess.
+    throw new InvalidSignatureException(`Credential should be scoped to a valid region. This endpoint serves ${opts.regions.join(', ')}, not '${auth.scopeRegion.slice(0, 32)}'.`);
   }
   if (auth.scopeService !== opts.service) {
     throw new InvalidSignatureException(`Credential should be scoped to correct service: '${opts.service}'.`);

@@ -38,6 +38,14 @@ export const ConfigSchema = z
     workers: positiveInt.max(64).default(() => availableParallelism()),
     dataDir: z.string().min(1).default('./.kms'),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must look like an AWS region, e.g. us-east-1').default('us-east-1'),
+    /**
+     * Further regions this deployment answers for (KMS_REGIONS, comma-separated),
+     * each with its own keys, aliases and grants, as AWS keeps regions apart; KMS_REGION is the default one.
+     */
+    otherRegions: z
+      .union([z.array(z.string()), z.string().transform((v) => v.split(',').map((r) => r.trim()).filter((r) => r.length > 0))])
+      .pipe(z.array(z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'each must look like an AWS region, e.g. eu-west-1')))
+      .default([]),
     accountId: accountId.default('111122223333'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** production refuses to start on the embedded SoftHSM token, which is for development and tests. */
@@ -170,6 +178,7 @@ function fromEnvironment(env: Env) {
     workers: env.KMS_WORKERS,
     dataDir: env.KMS_DATA_DIR,
     region: env.KMS_REGION,
+    otherRegions: env.KMS_REGIONS,
     accountId: env.KMS_ACCOUNT_ID,
     logLevel: env.KMS_LOG_LEVEL,
     profile: env.KMS_PROFILE,
@@ -273,4 +282,9 @@ export function redactConfig(config: Config): unknown {
     admin: config.admin ? { accessKeyId: config.admin.accessKeyId, secretAccessKey: '[redacted]' } : undefined,
     pkcs11: { ...config.pkcs11, pin: config.pkcs11.pin === undefined ? undefined : '[redacted]' },
   };
+}
+
+/** Every region this deployment answers for: the default one first. */
+export function servedRegions(config: Pick<Config, 'region' | 'otherRegions'>): string[] {
+  return [...new Set([config.region, ...config.otherRegions])];
 }

@@ -63,6 +63,8 @@ export interface Tag {
 
 export interface Alias {
   readonly accountId: string;
+  /** Each region's aliases are apart: the same name may name a key in each region. */
+  readonly region: string;
   readonly aliasName: string;
   readonly targetKeyId: string;
   readonly creationDate: Date;

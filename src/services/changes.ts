@@ -5,7 +5,7 @@
  */
 export type CacheChange =
   | { readonly kind: 'key'; readonly keyId: string }
-  | { readonly kind: 'alias'; readonly accountId: string; readonly aliasName: string; readonly targetKeyIds: readonly string[] }
+  | { readonly kind: 'alias'; readonly accountId: string; readonly region: string; readonly aliasName: string; readonly targetKeyIds: readonly string[] }
   | { readonly kind: 'grants'; readonly keyId: string }
   | { readonly kind: 'credentials'; readonly accessKeyIds: readonly string[] };
 
@@ -35,7 +35,7 @@ export function isCacheChange(value: unknown): value is CacheChange {
     case 'grants':
       return typeof c.keyId === 'string';
     case 'alias':
-      return typeof c.accountId === 'string' && typeof c.aliasName === 'string' && strings(c.targetKeyIds);
+      return typeof c.accountId === 'string' && typeof c.region === 'string' && typeof c.aliasName === 'string' && strings(c.targetKeyIds);
     case 'credentials':
       return strings(c.accessKeyIds);
     default:

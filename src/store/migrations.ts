@@ -237,4 +237,21 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     SELECT key_id, 1, imported_at FROM imported_material m
     WHERE NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = m.key_id AND v.version = 1);
   `,
+  `
+  -- Each region's aliases are apart (several regions per deployment): an alias belongs to its target key's region.
+  CREATE TABLE aliases_by_region (
+    account_id        TEXT NOT NULL,
+    region            TEXT NOT NULL,
+    alias_name        TEXT NOT NULL,
+    target_key_id     TEXT NOT NULL REFERENCES keys (key_id),
+    creation_date     INTEGER NOT NULL,
+    last_updated_date INTEGER NOT NULL,
+    PRIMARY KEY (account_id, region, alias_name)
+  );
+  INSERT INTO aliases_by_region (account_id, region, alias_name, target_key_id, creation_date, last_updated_date)
+    SELECT a.account_id, k.region, a.alias_name, a.target_key_id, a.creation_date, a.last_updated_date FROM aliases a JOIN keys k ON k.key_id = a.target_key_id;
+  DROP TABLE aliases;
+  ALTER TABLE aliases_by_region RENAME TO aliases;
+  CREATE INDEX aliases_by_key ON aliases (target_key_id);
+  `,
 ];

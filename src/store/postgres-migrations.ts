@@ -189,4 +189,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     SELECT key_id, 1, imported_at FROM imported_material m
     WHERE NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = m.key_id AND v.version = 1);
   `,
+  `
+  -- Each region's aliases are apart (several regions per deployment): an alias belongs to its target key's region.
+  ALTER TABLE aliases ADD COLUMN region TEXT;
+  UPDATE aliases a SET region = k.region FROM keys k WHERE k.key_id = a.target_key_id;
+  ALTER TABLE aliases ALTER COLUMN region SET NOT NULL;
+  ALTER TABLE aliases DROP CONSTRAINT aliases_pkey;
+  ALTER TABLE aliases ADD PRIMARY KEY (account_id, region, alias_name);
+  `,
 ];

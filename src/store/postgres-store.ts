@@ -1,3 +1,4 @@
+import type { Scope } from '../domain/arn.js';
 import pg from 'pg';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
@@ -200,10 +201,10 @@ export class PostgresStore implements MetadataStore {
     return row && toKey(row);
   }
 
-  async listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
+  async listKeys(scope: Scope, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
     const rows = await this.rows<KeyRow>(
-      'SELECT * FROM keys WHERE account_id = $1 AND provisioning = 0 AND deleted_at IS NULL AND key_id > $2 ORDER BY key_id LIMIT $3',
-      [accountId, after ?? '', limit + 1],
+      'SELECT * FROM keys WHERE account_id = $1 AND region = $2 AND provisioning = 0 AND deleted_at IS NULL AND key_id > $3 ORDER BY key_id LIMIT $4',
+      [scope.accountId, scope.region, after ?? '', limit + 1],
     );
     return page(rows, limit, toKey, (r) => r.key_id);
   }
@@ -472,17 +473,18 @@ export class PostgresStore implements MetadataStore {
     });
   }
 
-  async getAlias(accountId: string, aliasName: string): Promise<Alias | undefined> {
-    const [row] = await this.rows<AliasRow>('SELECT * FROM aliases WHERE account_id = $1 AND alias_name = $2', [accountId, aliasName]);
+  async getAlias(scope: Scope, aliasName: string): Promise<Alias | undefined> {
+    const [row] = await this.rows<AliasRow>('SELECT * FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3', [scope.accountId, scope.region, aliasName]);
     return row && toAlias(row);
   }
 
-  async listAliases(accountId: string, targetKeyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>> {
+  async listAliases(scope: Scope, targetKeyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>> {
     const rows =
       targetKeyId === undefined
-        ? await this.rows<AliasRow>('SELECT * FROM aliases WHERE account_id = $1 AND alias_name > $2 ORDER BY alias_name LIMIT $3', [accountId, after ?? '', limit + 1])
-        : await this.rows<AliasRow>('SELECT * FROM aliases WHERE account_id = $1 AND target_key_id = $2 AND alias_name > $3 ORDER BY alias_name LIMIT $4', [
-            accountId,
+        ? await this.rows<AliasRow>('SELECT * FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name > $3 ORDER BY alias_name LIMIT $4', [scope.accountId, scope.region, after ?? '', limit + 1])
+        : await this.rows<AliasRow>('SELECT * FROM aliases WHERE account_id = $1 AND region = $2 AND target_key_id = $3 AND alias_name > $4 ORDER BY alias_name LIMIT $5', [
+            scope.accountId,
+            scope.region,
             targetKeyId,
             after ?? '',
             limit + 1,
@@ -492,8 +494,9 @@ export class PostgresStore implements MetadataStore {
 
   async createAlias(alias: Alias): Promise<void> {
     try {
-      await this.changed('INSERT INTO aliases (account_id, alias_name, target_key_id, creation_date, last_updated_date) VALUES ($1, $2, $3, $4, $5)', [
+      await this.changed('INSERT INTO aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date) VALUES ($1, $2, $3, $4, $5, $6)', [
         alias.accountId,
+        alias.region,
         alias.aliasName,
         alias.targetKeyId,
         alias.creationDate.getTime(),
@@ -505,13 +508,20 @@ export class PostgresStore implements MetadataStore {
     }
   }
 
-  async updateAlias(accountId: string, aliasName: string, targetKeyId: string, at: Date): Promise<void> {
-    await this.changed('UPDATE aliases SET target_key_id = $1, last_updated_date = $2 WHERE account_id = $3 AND alias_name = $4', [targetKeyId, at.getTime(), accountId, aliasName]);
+  async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date): Promise<void> {
+    await this.changed('UPDATE aliases SET target_key_id = $1, last_updated_date = $2 WHERE account_id = $3 AND region = $4 AND alias_name = $5', [
+      targetKeyId,
+      at.getTime(),
+      scope.accountId,
+      scope.region,
+      aliasName,
+    ]);
   }
 
-  async deleteAlias(accountId: string, aliasName: string): Promise<boolean> {
-    return (await this.changed('DELETE FROM aliases WHERE account_id = $1 AND alias_name = $2', [accountId, aliasName])) > 0;
+  async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
+    return (await this.changed('DELETE FROM aliases WHERE account_id = $1 AND region = $2 AND alias_name = $3', [scope.accountId, scope.region, aliasName])) > 0;
   }
+
 
   async listTags(keyId: string): Promise<Tag[]> {
     return this.rows<Tag>('SELECT tag_key AS "TagKey", tag_value AS "TagValue" FROM tags WHERE key_id = $1 ORDER BY tag_key', [keyId]);

@@ -64,6 +64,7 @@ export const CURRENT_MATERIAL_EXPIRY = `expiration_model = (SELECT m.expiration_
 
 export interface AliasRow {
   account_id: string;
+  region: string;
   alias_name: string;
   target_key_id: string;
   creation_date: number;
@@ -115,6 +116,7 @@ export function toImportToken(r: ImportTokenRow): ImportToken {
 export function toAlias(r: AliasRow): Alias {
   return {
     accountId: r.account_id,
+    region: r.region,
     aliasName: r.alias_name,
     targetKeyId: r.target_key_id,
     creationDate: new Date(r.creation_date),

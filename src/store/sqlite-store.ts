@@ -1,3 +1,4 @@
+import type { Scope } from '../domain/arn.js';
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -90,7 +91,7 @@ export class SqliteStore implements MetadataStore {
       deleteKey: db.prepare('DELETE FROM keys WHERE key_id = ? AND provisioning = 1'),
       getKey: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL'),
       countKeys: db.prepare('SELECT COUNT(*) AS n FROM keys WHERE account_id = ? AND deleted_at IS NULL'),
-      listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
+      listKeys: db.prepare('SELECT * FROM keys WHERE account_id = ? AND region = ? AND provisioning = 0 AND deleted_at IS NULL AND key_id > ? ORDER BY key_id LIMIT ?'),
       updateKey: db.prepare(`UPDATE keys SET description = @description, key_state = @key_state, deletion_date = @deletion_date,
         pending_window = @pending_window,
         expiration_model = @expiration_model, valid_to = @valid_to
@@ -169,12 +170,12 @@ export class SqliteStore implements MetadataStore {
       currentMaterialExpiry: db.prepare(`UPDATE keys SET ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = ?`),
       freeRotationLease: db.prepare('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = ?'),
       destroyed: db.prepare('SELECT key_id AS keyId, version, destroyed_at AS destroyedAt FROM destroyed_key_material WHERE key_id = ? ORDER BY version'),
-      getAlias: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name = ?'),
-      listAliases: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
-      listAliasesForKey: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND target_key_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
-      insertAlias: db.prepare('INSERT INTO aliases (account_id, alias_name, target_key_id, creation_date, last_updated_date) VALUES (?, ?, ?, ?, ?)'),
-      updateAlias: db.prepare('UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE account_id = ? AND alias_name = ?'),
-      deleteAlias: db.prepare('DELETE FROM aliases WHERE account_id = ? AND alias_name = ?'),
+      getAlias: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND region = ? AND alias_name = ?'),
+      listAliases: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND region = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
+      listAliasesForKey: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND region = ? AND target_key_id = ? AND alias_name > ? ORDER BY alias_name LIMIT ?'),
+      insertAlias: db.prepare('INSERT INTO aliases (account_id, region, alias_name, target_key_id, creation_date, last_updated_date) VALUES (?, ?, ?, ?, ?, ?)'),
+      updateAlias: db.prepare('UPDATE aliases SET target_key_id = ?, last_updated_date = ? WHERE account_id = ? AND region = ? AND alias_name = ?'),
+      deleteAlias: db.prepare('DELETE FROM aliases WHERE account_id = ? AND region = ? AND alias_name = ?'),
       listTags: db.prepare('SELECT tag_key AS TagKey, tag_value AS TagValue FROM tags WHERE key_id = ? ORDER BY tag_key'),
       countTags: db.prepare('SELECT COUNT(*) AS n FROM tags WHERE key_id = ?'),
       putTag: db.prepare('INSERT INTO tags (key_id, tag_key, tag_value) VALUES (?, ?, ?) ON CONFLICT (key_id, tag_key) DO UPDATE SET tag_value = excluded.tag_value'),
@@ -225,8 +226,8 @@ export class SqliteStore implements MetadataStore {
     return row && toKey(row);
   }
 
-  async listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
-    const rows = this.stmt.listKeys.all(accountId, after ?? '', limit + 1) as KeyRow[];
+  async listKeys(scope: Scope, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
+    const rows = this.stmt.listKeys.all(scope.accountId, scope.region, after ?? '', limit + 1) as KeyRow[];
     return page(rows, limit, toKey, (r) => r.key_id);
   }
 
@@ -413,23 +414,23 @@ export class SqliteStore implements MetadataStore {
     })();
   }
 
-  async getAlias(accountId: string, aliasName: string): Promise<Alias | undefined> {
-    const row = this.stmt.getAlias.get(accountId, aliasName) as AliasRow | undefined;
+  async getAlias(scope: Scope, aliasName: string): Promise<Alias | undefined> {
+    const row = this.stmt.getAlias.get(scope.accountId, scope.region, aliasName) as AliasRow | undefined;
     return row && toAlias(row);
   }
 
-  async listAliases(accountId: string, targetKeyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>> {
+  async listAliases(scope: Scope, targetKeyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>> {
     const rows = (
       targetKeyId === undefined
-        ? this.stmt.listAliases.all(accountId, after ?? '', limit + 1)
-        : this.stmt.listAliasesForKey.all(accountId, targetKeyId, after ?? '', limit + 1)
+        ? this.stmt.listAliases.all(scope.accountId, scope.region, after ?? '', limit + 1)
+        : this.stmt.listAliasesForKey.all(scope.accountId, scope.region, targetKeyId, after ?? '', limit + 1)
     ) as AliasRow[];
     return page(rows, limit, toAlias, (r) => r.alias_name);
   }
 
   async createAlias(alias: Alias): Promise<void> {
     try {
-      this.stmt.insertAlias.run(alias.accountId, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime());
+      this.stmt.insertAlias.run(alias.accountId, alias.region, alias.aliasName, alias.targetKeyId, alias.creationDate.getTime(), alias.lastUpdatedDate.getTime());
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
         throw new AlreadyExistsException(`An alias with the name ${alias.aliasName} already exists`);
@@ -438,12 +439,12 @@ export class SqliteStore implements MetadataStore {
     }
   }
 
-  async updateAlias(accountId: string, aliasName: string, targetKeyId: string, at: Date): Promise<void> {
-    this.stmt.updateAlias.run(targetKeyId, at.getTime(), accountId, aliasName);
+  async updateAlias(scope: Scope, aliasName: string, targetKeyId: string, at: Date): Promise<void> {
+    this.stmt.updateAlias.run(targetKeyId, at.getTime(), scope.accountId, scope.region, aliasName);
   }
 
-  async deleteAlias(accountId: string, aliasName: string): Promise<boolean> {
-    return this.stmt.deleteAlias.run(accountId, aliasName).changes > 0;
+  async deleteAlias(scope: Scope, aliasName: string): Promise<boolean> {
+    return this.stmt.deleteAlias.run(scope.accountId, scope.region, aliasName).changes > 0;
   }
 
   async listTags(keyId: string): Promise<Tag[]> {

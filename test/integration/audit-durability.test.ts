@@ -127,10 +127,10 @@ describe.skipIf(cannotMount !== undefined)(`a disk that refuses the trail${canno
       expect(discovered?.name).toBe('KMSInternalException');
       expect((discovered as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode).toBe(500);
       // From now on calls are refused before they do anything.
-      const keysBefore = (await kms.service.store.listKeys('111122223333', undefined, 100)).items.length;
+      const keysBefore = (await kms.service.store.listKeys({ accountId: '111122223333', region: 'us-east-1' }, undefined, 100)).items.length;
       await expectAwsError(kms.client.send(new CreateKeyCommand({ Description: 'must not exist' })), 'KMSInternalException');
       await expectAwsError(kms.client.send(new ListKeysCommand({})), 'KMSInternalException');
-      expect((await kms.service.store.listKeys('111122223333', undefined, 100)).items).toHaveLength(keysBefore);
+      expect((await kms.service.store.listKeys({ accountId: '111122223333', region: 'us-east-1' }, undefined, 100)).items).toHaveLength(keysBefore);
       const health = await fetch(new URL('/healthz', kms.endpoint));
       expect(health.status).toBe(200);
 
@@ -161,7 +161,7 @@ describe.skipIf(cannotMount !== undefined)(`a disk that refuses the trail${canno
     // Every key the store holds was recorded as created.
     const created = new Set(events.filter((e) => e.eventName === 'CreateKey' && !e.errorCode).map((e) => (e.responseElements as { keyMetadata: { keyId: string } }).keyMetadata.keyId));
     const keys = (await startTestService({ dataDir: kms.dataDir, config: { audit: { dir: path.join(mountPoint, 'audit') } } }).then(async (again) => {
-      const page = await again.service.store.listKeys('111122223333', undefined, 100);
+      const page = await again.service.store.listKeys({ accountId: '111122223333', region: 'us-east-1' }, undefined, 100);
       await again.stop();
       return page.items;
     }));

@@ -91,7 +91,7 @@ describe('the resource quota of keys per account', () => {
     for (let i = 0; i < 3; i++) await limited.client.send(new CreateKeyCommand({}));
     const refused = await expectAwsError(limited.client.send(new CreateKeyCommand({})), 'LimitExceededException');
     expect(refused.message).toBe('This account has 3 KMS keys in this Region, the most it may have.');
-    expect((await limited.service.store.listKeys('111122223333', undefined, 10)).items).toHaveLength(3);
+    expect((await limited.service.store.listKeys({ accountId: '111122223333', region: 'us-east-1' }, undefined, 10)).items).toHaveLength(3);
     const other = new KMSClient(kmsClientConfig(limited.endpoint, AccessKey.AccessKeyId, AccessKey.SecretAccessKey));
     try {
       await other.send(new CreateKeyCommand({}));
@@ -116,6 +116,6 @@ describe('the resource quota of keys per account, under concurrent creation', ()
     );
     expect(outcomes.filter((o) => o === 'created')).toHaveLength(4);
     expect(outcomes.filter((o) => o === 'LimitExceededException')).toHaveLength(8);
-    expect((await limited.service.store.listKeys('111122223333', undefined, 20)).items).toHaveLength(4);
+    expect((await limited.service.store.listKeys({ accountId: '111122223333', region: 'us-east-1' }, undefined, 20)).items).toHaveLength(4);
   });
 });

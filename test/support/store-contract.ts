@@ -5,6 +5,7 @@ import type { MetadataStore } from '../../src/services/ports/index.js';
 import { keyFixture } from './keys.js';
 
 const ACCOUNT = '111122223333';
+const SCOPE = { accountId: ACCOUNT, region: 'us-east-1' };
 const T0 = new Date('2026-01-01T00:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -65,13 +66,14 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       await store.deleteProvisioningKey(id(2));
       expect(await store.listProvisioningKeys(at(1))).toEqual([]);
       for (const n of [4, 5, 6]) await made(store, n);
-      const first = await store.listKeys(ACCOUNT, undefined, 2);
+      await made(store, 7, { region: 'eu-west-1' }); // another region's: never listed here
+      const first = await store.listKeys(SCOPE, undefined, 2);
       expect(first.items.map((k) => k.keyId)).toEqual([id(1), id(4)]);
-      const second = await store.listKeys(ACCOUNT, first.next, 2);
+      const second = await store.listKeys(SCOPE, first.next, 2);
       expect(second.items.map((k) => k.keyId)).toEqual([id(5), id(6)]);
       expect(second.next).toBeUndefined();
       expect(await store.listTags(key.keyId)).toEqual([{ TagKey: 'a', TagValue: '1' }]);
-      expect(await store.countKeysByState()).toEqual({ Enabled: 4 });
+      expect(await store.countKeysByState()).toEqual({ Enabled: 5 });
       await store.ping();
     });
 
@@ -93,7 +95,7 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       const key = await made(store, 1);
       const pending = { ...key, keyState: KeyState.PendingDeletion, deletionDate: at(1_000), pendingDeletionWindowInDays: 7 };
       await store.updateKey(pending);
-      await store.createAlias({ accountId: ACCOUNT, aliasName: 'alias/a', targetKeyId: key.keyId, creationDate: T0, lastUpdatedDate: T0 });
+      await store.createAlias({ ...SCOPE, aliasName: 'alias/a', targetKeyId: key.keyId, creationDate: T0, lastUpdatedDate: T0 });
       await store.grants.createGrant(grant(1, key.keyId), 10);
       expect(await store.listKeysDueForDeletion(at(999), 10)).toEqual([]);
       expect((await store.listKeysDueForDeletion(at(1_000), 10)).map((k) => k.keyId)).toEqual([key.keyId]);
@@ -107,7 +109,7 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       await store.completeKeyDestruction(key.keyId, [1], at(2_000));
       await store.completeKeyDestruction(key.keyId, [1], at(3_000)); // again after a crash: nothing changes
       expect(await store.getKey(key.keyId)).toBeUndefined();
-      expect(await store.getAlias(ACCOUNT, 'alias/a')).toBeUndefined();
+      expect(await store.getAlias(SCOPE, 'alias/a')).toBeUndefined();
       expect(await store.grants.grantsOfKey(key.keyId)).toEqual([]);
       expect(await store.listDestroyedKeyMaterial(key.keyId)).toEqual([{ keyId: key.keyId, version: 1, destroyedAt: at(2_000) }]);
       expect(await store.countKeysByState()).toEqual({});
@@ -179,21 +181,29 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       expect((await store.getKey(key.keyId))!.keyState).toBe(KeyState.Enabled);
     });
 
-    it('keeps aliases unique per account, lists them by key and in pages, retargets and deletes them', async () => {
+    it('keeps aliases unique per account and region, lists them by key and in pages, retargets and deletes them', async () => {
       const [a, b] = [await made(store, 1), await made(store, 2)];
-      const alias = (aliasName: string, targetKeyId: string) => ({ accountId: ACCOUNT, aliasName, targetKeyId, creationDate: T0, lastUpdatedDate: T0 });
+      const alias = (aliasName: string, targetKeyId: string, region = SCOPE.region) => ({ accountId: ACCOUNT, region, aliasName, targetKeyId, creationDate: T0, lastUpdatedDate: T0 });
       await store.createAlias(alias('alias/x', a.keyId));
       await store.createAlias(alias('alias/y', a.keyId));
       await store.createAlias(alias('alias/z', b.keyId));
       await expect(store.createAlias(alias('alias/x', b.keyId))).rejects.toMatchObject({ name: 'AlreadyExistsException' });
-      expect((await store.listAliases(ACCOUNT, a.keyId, undefined, 10)).items.map((x) => x.aliasName)).toEqual(['alias/x', 'alias/y']);
-      const page = await store.listAliases(ACCOUNT, undefined, undefined, 2);
+      // The same name in another region is another alias.
+      const other = await made(store, 3, { region: 'eu-west-1' });
+      const EU = { accountId: ACCOUNT, region: 'eu-west-1' };
+      await store.createAlias(alias('alias/x', other.keyId, 'eu-west-1'));
+      expect(await store.getAlias(EU, 'alias/x')).toMatchObject({ targetKeyId: other.keyId, region: 'eu-west-1' });
+      expect((await store.listAliases(EU, undefined, undefined, 10)).items.map((x) => x.aliasName)).toEqual(['alias/x']);
+      expect((await store.listAliases(SCOPE, a.keyId, undefined, 10)).items.map((x) => x.aliasName)).toEqual(['alias/x', 'alias/y']);
+      const page = await store.listAliases(SCOPE, undefined, undefined, 2);
       expect(page.items.map((x) => x.aliasName)).toEqual(['alias/x', 'alias/y']);
-      expect((await store.listAliases(ACCOUNT, undefined, page.next, 2)).items.map((x) => x.aliasName)).toEqual(['alias/z']);
-      await store.updateAlias(ACCOUNT, 'alias/x', b.keyId, at(5));
-      expect(await store.getAlias(ACCOUNT, 'alias/x')).toMatchObject({ targetKeyId: b.keyId, lastUpdatedDate: at(5) });
-      expect(await store.deleteAlias(ACCOUNT, 'alias/x')).toBe(true);
-      expect(await store.deleteAlias(ACCOUNT, 'alias/x')).toBe(false);
+      expect((await store.listAliases(SCOPE, undefined, page.next, 2)).items.map((x) => x.aliasName)).toEqual(['alias/z']);
+      await store.updateAlias(SCOPE, 'alias/x', b.keyId, at(5));
+      expect(await store.getAlias(SCOPE, 'alias/x')).toMatchObject({ targetKeyId: b.keyId, lastUpdatedDate: at(5) });
+      expect(await store.getAlias(EU, 'alias/x')).toMatchObject({ targetKeyId: other.keyId });
+      expect(await store.deleteAlias(SCOPE, 'alias/x')).toBe(true);
+      expect(await store.deleteAlias(SCOPE, 'alias/x')).toBe(false);
+      expect(await store.getAlias(EU, 'alias/x')).toBeDefined();
     });
 
     it('puts tags up to the limit and changes nothing past it; removes them', async () => {

@@ -18,7 +18,7 @@ const NOW = new Date('2026-11-23T12:20:00Z');
 const HOST = 'kms.us-east-1.amazonaws.com';
 
 const options = (over: Partial<SigV4Options> = {}): SigV4Options => ({
-  region: REGION,
+  regions: [REGION],
   service: 'kms',
   now: NOW,
   secretFor: (id) => (id === AKID ? SECRET : undefined),
@@ -234,6 +234,8 @@ describe('verifySigV4 rejections', () => {
     const req = await smithySigned({ region: 'eu-west-1' });
     expect(() => verifySigV4(req, options())).toThrow(InvalidSignatureException);
     expect(() => verifySigV4(req, options())).toThrow(/^Credential should be scoped to a valid region\. This endpoint serves us-east-1, not 'eu-west-1'\.$/);
+    // Served where the endpoint answers for that region too.
+    expect(verifySigV4(req, options({ regions: [REGION, 'eu-west-1'] })).accessKeyId).toBe(AKID);
   });
 
   it('rejects the wrong service', async () => {

@@ -129,10 +129,11 @@ export class GrantService {
     if (parsePrincipalArn(retiringPrincipal)?.accountId !== ctx.principal.accountId) {
       throw new AccessDeniedException(`User: ${ctx.principal.arn} is not authorized to perform: kms:ListRetirableGrants for ${retiringPrincipal}: the retiring principal must be in the caller's account`);
     }
-    // Only the grants of the principal that holds the ARN now.
+    // Only the grants of the principal that holds the ARN now, on keys of this region (each region's grants are apart).
     const holder = (await bindPrincipals(this.principals, [retiringPrincipal])).ids[retiringPrincipal];
     const page = await this.store.listRetirableGrants(retiringPrincipal, after, limit);
-    return this.displayed({ ...page, items: page.items.filter((g) => g.retiringId === holder) });
+    const inRegion = `arn:aws:kms:${ctx.scope.region}:`;
+    return this.displayed({ ...page, items: page.items.filter((g) => g.retiringId === holder && g.keyArn.startsWith(inRegion)) });
   }
 
   /**

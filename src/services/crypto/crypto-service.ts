@@ -266,7 +266,8 @@ export class CryptoService {
     }
     // A blob naming no key this service holds is indistinguishable from garbage.
     const garbage = () => new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');
-    if (!key) throw garbage();
+    // A ciphertext of another region's key opens only there (as AWS's, without multi-Region keys).
+    if (!key || key.region !== ctx.scope.region) throw garbage();
     // Authorized before anything else about the key is told (its versions, its kind, whether it was named).
     await this.access.authorize(ctx, key, { action, keyRef: req.keyId, ...conditionsOf(req), extra });
     if (key.keySpec !== 'SYMMETRIC_DEFAULT' || parsed.keyVersion < 1 || parsed.keyVersion > key.currentVersion) throw garbage();

@@ -30,7 +30,7 @@ export class AliasService {
 
   /** The key an alias of the caller's account names now, if the alias exists (the seed's reconciliation). */
   async targetOf(ctx: CallContext, aliasName: string): Promise<string | undefined> {
-    return (await this.store.getAlias(ctx.scope.accountId, aliasName))?.targetKeyId;
+    return (await this.store.getAlias(ctx.scope, aliasName))?.targetKeyId;
   }
 
   async createAlias(ctx: CallContext, aliasName: string, targetKeyId: string): Promise<void> {
@@ -39,8 +39,8 @@ export class AliasService {
     await this.access.authorizeWithoutKey(ctx, 'CreateAlias', aliasArn(ctx.scope, aliasName));
     const key = await this.targetKey(ctx, targetKeyId, 'CreateAlias');
     const now = this.clock.now();
-    await this.store.createAlias({ accountId: ctx.scope.accountId, aliasName, targetKeyId: key.keyId, creationDate: now, lastUpdatedDate: now });
-    this.keys.forgetAlias(ctx.scope.accountId, aliasName, key.keyId);
+    await this.store.createAlias({ accountId: ctx.scope.accountId, region: ctx.scope.region, aliasName, targetKeyId: key.keyId, creationDate: now, lastUpdatedDate: now });
+    this.keys.forgetAlias(ctx.scope, aliasName, key.keyId);
   }
 
   async updateAlias(ctx: CallContext, aliasName: string, targetKeyId: string): Promise<void> {
@@ -55,8 +55,8 @@ export class AliasService {
         `${aliasName} names a ${keyFamily(current.keySpec)} ${current.keyUsage} key; the new target ${key.arn} is a ${keyFamily(key.keySpec)} ${key.keyUsage} key. An alias moves only to a key of the same type and key usage.`,
       );
     }
-    await this.store.updateAlias(ctx.scope.accountId, aliasName, key.keyId, this.clock.now());
-    this.keys.forgetAlias(ctx.scope.accountId, aliasName, alias.targetKeyId, key.keyId);
+    await this.store.updateAlias(ctx.scope, aliasName, key.keyId, this.clock.now());
+    this.keys.forgetAlias(ctx.scope, aliasName, alias.targetKeyId, key.keyId);
   }
 
   async deleteAlias(ctx: CallContext, aliasName: string): Promise<void> {
@@ -64,14 +64,14 @@ export class AliasService {
     await this.access.authorizeWithoutKey(ctx, 'DeleteAlias', aliasArn(ctx.scope, aliasName));
     const alias = await this.existing(ctx, aliasName);
     await this.authorizeOnCurrentKey(ctx, alias, 'DeleteAlias');
-    await this.store.deleteAlias(ctx.scope.accountId, aliasName);
-    this.keys.forgetAlias(ctx.scope.accountId, aliasName, alias.targetKeyId);
+    await this.store.deleteAlias(ctx.scope, aliasName);
+    this.keys.forgetAlias(ctx.scope, aliasName, alias.targetKeyId);
   }
 
   async listAliases(ctx: CallContext, keyId: string | undefined, after: string | undefined, limit: number): Promise<Page<Alias>> {
     await this.access.authorizeWithoutKey(ctx, 'ListAliases');
     const targetKeyId = keyId === undefined ? undefined : (await this.access.resolve(ctx, 'ListAliases', keyId, false)).keyId;
-    return this.store.listAliases(ctx.scope.accountId, targetKeyId, after, limit);
+    return this.store.listAliases(ctx.scope, targetKeyId, after, limit);
   }
 
   private async authorizeOnCurrentKey(ctx: CallContext, alias: Alias, action: string): Promise<KmsKey | undefined> {
@@ -81,7 +81,7 @@ export class AliasService {
   }
 
   private async existing(ctx: CallContext, aliasName: string): Promise<Alias> {
-    const alias = await this.store.getAlias(ctx.scope.accountId, aliasName);
+    const alias = await this.store.getAlias(ctx.scope, aliasName);
     if (!alias) throw new NotFoundException(`Alias ${aliasArn(ctx.scope, aliasName)} is not found.`);
     return alias;
   }

@@ -144,7 +144,7 @@ export class KeyAdmin {
 
   async listKeys(ctx: CallContext, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
     await this.access.authorizeWithoutKey(ctx, 'ListKeys');
-    return this.store.listKeys(ctx.scope.accountId, after, limit);
+    return this.store.listKeys(ctx.scope, after, limit);
   }
 
   async enableKey(ctx: CallContext, keyId: string): Promise<void> {

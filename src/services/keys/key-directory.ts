@@ -1,4 +1,4 @@
-import { aliasArn, keyArn, parseKeyReference, type ReferenceRules } from '../../domain/arn.js';
+import { aliasArn, keyArn, parseKeyReference, type ReferenceRules, type Scope } from '../../domain/arn.js';
 import { NotFoundException } from '../../domain/errors.js';
 import type { KmsKey, Tag } from '../../domain/key.js';
 import type { CallContext } from '../context.js';
@@ -31,7 +31,7 @@ export class KeyDirectory {
     this.aliasesByKey = new BoundedCache('key-aliases', clock, ttlMs);
     changes.subscribe((change) => {
       if (change.kind === 'key') this.dropKey(change.keyId);
-      else if (change.kind === 'alias') this.dropAlias(change.accountId, change.aliasName, change.targetKeyIds);
+      else if (change.kind === 'alias') this.dropAlias({ accountId: change.accountId, region: change.region }, change.aliasName, change.targetKeyIds);
     });
   }
 
@@ -48,18 +48,18 @@ export class KeyDirectory {
   /** Resolves a KeyId parameter to a key of the account it names (the caller's unless an ARN says otherwise), or NotFoundException. */
   async resolve(ctx: CallContext, input: string, rules: ReferenceRules): Promise<KmsKey> {
     const ref = parseKeyReference(input, ctx.scope, rules);
-    const keyId = ref.kind === 'keyId' ? ref.keyId : await this.aliasTarget(ref.accountId, ref.aliasName);
+    const keyId = ref.kind === 'keyId' ? ref.keyId : await this.aliasTarget({ accountId: ref.accountId, region: ctx.scope.region }, ref.aliasName);
     const key = keyId === undefined ? undefined : await this.get(keyId);
-    if (!key || key.accountId !== ref.accountId) {
+    // Each region's keys are apart, as in AWS: a key of another region is not found here.
+    if (!key || key.accountId !== ref.accountId || key.region !== ctx.scope.region) {
       const scope = { region: ctx.scope.region, accountId: ref.accountId };
       throw new NotFoundException(ref.kind === 'alias' ? `Alias ${aliasArn(scope, ref.aliasName)} is not found.` : `Key '${keyArn(scope, ref.keyId)}' does not exist`);
     }
     return key;
   }
 
-  private async aliasTarget(accountId: string, aliasName: string): Promise<string | undefined> {
-    const alias = `${accountId}/${aliasName}`;
-    return this.aliases.get(alias, '', async () => (await this.store.getAlias(accountId, aliasName))?.targetKeyId, (target) => target !== undefined);
+  private async aliasTarget(scope: Scope, aliasName: string): Promise<string | undefined> {
+    return this.aliases.get(aliasCacheKey(scope, aliasName), '', async () => (await this.store.getAlias(scope, aliasName))?.targetKeyId, (target) => target !== undefined);
   }
 
   tagsOf(keyId: string): Promise<Tag[]> {
@@ -71,7 +71,7 @@ export class KeyDirectory {
       const names: string[] = [];
       let after: string | undefined;
       do {
-        const page = await this.store.listAliases(key.accountId, key.keyId, after, 100);
+        const page = await this.store.listAliases({ accountId: key.accountId, region: key.region }, key.keyId, after, 100);
         names.push(...page.items.map((a) => a.aliasName));
         after = page.next;
       } while (after !== undefined);
@@ -86,9 +86,9 @@ export class KeyDirectory {
   }
 
   /** An alias changed: its old and new target keys' alias lists are stale too. */
-  forgetAlias(accountId: string, aliasName: string, ...targetKeyIds: string[]): void {
-    this.dropAlias(accountId, aliasName, targetKeyIds);
-    this.changes.publish({ kind: 'alias', accountId, aliasName, targetKeyIds });
+  forgetAlias(scope: Scope, aliasName: string, ...targetKeyIds: string[]): void {
+    this.dropAlias(scope, aliasName, targetKeyIds);
+    this.changes.publish({ kind: 'alias', accountId: scope.accountId, region: scope.region, aliasName, targetKeyIds });
   }
 
   private dropKey(keyId: string): void {
@@ -96,8 +96,10 @@ export class KeyDirectory {
     this.tagsByKey.drop(keyId);
   }
 
-  private dropAlias(accountId: string, aliasName: string, targetKeyIds: readonly string[]): void {
-    this.aliases.drop(`${accountId}/${aliasName}`);
+  private dropAlias(scope: Scope, aliasName: string, targetKeyIds: readonly string[]): void {
+    this.aliases.drop(aliasCacheKey(scope, aliasName));
     for (const keyId of targetKeyIds) this.aliasesByKey.drop(keyId);
   }
 }
+
+const aliasCacheKey = (scope: Scope, aliasName: string) => `${scope.accountId}/${scope.region}/${aliasName}`;

@@ -1,3 +1,4 @@
+import type { Scope } from '../../domain/arn.js';
 import type { KeyMaterialRef, KmsKey, Tag } from '../../domain/key.js';
 import type { Page } from './paging.js';
 
@@ -31,7 +32,8 @@ export interface KeyStore {
   listProvisioningKeys(createdBefore: Date): Promise<ProvisioningKey[]>;
   deleteProvisioningKey(keyId: string): Promise<void>;
   getKey(keyId: string): Promise<KmsKey | undefined>;
-  listKeys(accountId: string, after: string | undefined, limit: number): Promise<Page<KmsKey>>;
+  /** The account's keys in one region (each region's keys are apart). */
+  listKeys(scope: Scope, after: string | undefined, limit: number): Promise<Page<KmsKey>>;
   /** Writes the key's description, state, deletion and import fields; never its policy (see updateKeyPolicy). */
   updateKey(key: KmsKey): Promise<void>;
   /** The policy alone, so that no concurrent state change can write an older policy back. False when the key is gone. */

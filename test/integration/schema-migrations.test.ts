@@ -13,16 +13,17 @@ afterAll(async () => {
 });
 
 /**
- * A database written before imported keys could hold several materials: its one
- * material per key (keys.material_check) becomes the key's first material, imported
- * or not as the key was, and its key version stays.
+ * A database written before imported keys could hold several materials, and
+ * before aliases had a region: its one material per key (keys.material_check)
+ * becomes the key's first material, imported or not as the key was, its key
+ * version stays, and each alias takes its target key's region.
  */
-describe('the imported-material migration', () => {
-  it('carries each imported key’s material over, imported or deleted, and leaves other keys alone', async () => {
+describe('the schema migrations of this release', () => {
+  it('carries each imported key’s material over, imported or deleted, leaves other keys alone, and gives aliases their region', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'hsm-kms-migration-'));
     dirs.push(dir);
     const file = path.join(dir, 'kms.sqlite');
-    const before = SQLITE_MIGRATIONS.length - 1;
+    const before = SQLITE_MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE imported_material'));
     const db = new Database(file);
     for (let i = 0; i < before; i++) db.exec(SQLITE_MIGRATIONS[i]!);
     db.pragma(`user_version = ${before}`);
@@ -33,6 +34,8 @@ describe('the imported-material migration', () => {
     key.run('22222222-2222-4222-8222-222222222222', 'EXTERNAL', 'PendingImport', null, null, Buffer.from('check-2'));
     key.run('33333333-3333-4333-8333-333333333333', 'AWS_KMS', 'Enabled', null, null, null);
     db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, 1, 1000)').run('33333333-3333-4333-8333-333333333333');
+    // An alias of the time, before aliases had a region: it takes its target key's.
+    db.prepare("INSERT INTO aliases (account_id, alias_name, target_key_id, creation_date, last_updated_date) VALUES ('111122223333', 'alias/old', ?, 1000, 1000)").run('33333333-3333-4333-8333-333333333333');
     db.close();
 
     const store = new SqliteStore(file);
@@ -45,6 +48,8 @@ describe('the imported-material migration', () => {
       expect(deleted.map((m) => [m.version, m.check.toString(), m.imported])).toEqual([[1, 'check-2', false]]);
       expect(await store.listKeyVersions('22222222-2222-4222-8222-222222222222')).toEqual([1]);
       expect(await store.listImportedMaterial('33333333-3333-4333-8333-333333333333')).toEqual([]);
+      expect(await store.getAlias({ accountId: '111122223333', region: 'us-east-1' }, 'alias/old')).toMatchObject({ targetKeyId: '33333333-3333-4333-8333-333333333333', region: 'us-east-1' });
+      expect(await store.getAlias({ accountId: '111122223333', region: 'eu-west-1' }, 'alias/old')).toBeUndefined();
       // The material deleted before the migration comes back as the key's first: the key is Enabled again.
       await store.recordImportedMaterial('22222222-2222-4222-8222-222222222222', { version: 1, check: Buffer.from('check-2'), description: undefined, expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', validTo: undefined, pendingRotation: false }, new Date(3000));
       expect((await store.getKey('22222222-2222-4222-8222-222222222222'))!.keyState).toBe(KeyState.Enabled);

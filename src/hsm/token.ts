@@ -868,7 +868,13 @@ export class Pkcs11Token implements KeyVault {
           const { publicValues, spki } = this.importedPublicHalf(session, privateKey, params);
           if (ref) {
             const copy = this.lib.C_CopyObject(session, privateKey, IMPORTED_KEY_COPY);
-            const publicKey = this.lib.C_CreateObject(session, this.fit(templates(publicValues).publicKey));
+            let publicKey: Buffer;
+            try {
+              publicKey = this.lib.C_CreateObject(session, this.fit(templates(publicValues).publicKey));
+            } catch (e) {
+              this.lib.C_DestroyObject(session, copy); // never half a pair in the token
+              throw e;
+            }
             this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PRIVATE_KEY), copy);
             this.handles.set(handleCacheKey(ref, pkcs11js.CKO_PUBLIC_KEY), publicKey);
             this.publicKeys.set(objectId(ref).toString('hex'), spki);

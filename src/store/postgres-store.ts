@@ -16,6 +16,7 @@ import type {
 import type {
   DestroyedKeyMaterial,
   ImportedMaterial,
+  MaterialReservation,
   ImportToken,
   KeyRotation,
   KeyVersionCheck,
@@ -35,7 +36,8 @@ import {
   flushedAtSetting,
   grantRowParams,
   keyRowParams,
-  CURRENT_MATERIAL_EXPIRY,
+  KEY_MATERIAL_EXPIRY,
+  NEVER_THE_KEYS,
   LACKS_IMPORTED_MATERIAL,
   toImportedMaterial,
   type ImportedMaterialRow,
@@ -432,7 +434,7 @@ export class PostgresStore implements MetadataStore {
       }
       await c.query(
         `UPDATE keys SET key_state = CASE WHEN key_state = 'PendingImport' AND NOT (${LACKS_IMPORTED_MATERIAL}) THEN 'Enabled' ELSE key_state END,
-           ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = $1 AND deleted_at IS NULL`,
+           ${KEY_MATERIAL_EXPIRY} WHERE key_id = $1 AND deleted_at IS NULL`,
         [keyId],
       );
     });
@@ -440,16 +442,31 @@ export class PostgresStore implements MetadataStore {
 
   async markImportedMaterialDeleted(keyId: string, version: number): Promise<void> {
     await this.tx(async (c) => {
-      await c.query('DELETE FROM imported_material WHERE key_id = $1 AND version = $2 AND pending_rotation = 1', [keyId, version]);
-      const gone = await c.query('UPDATE imported_material SET imported = 0, expiration_model = NULL, valid_to = NULL WHERE key_id = $1 AND version = $2 AND pending_rotation = 0', [keyId, version]);
-      if ((gone.rowCount ?? 0) === 0) return;
+      const gone = await c.query<{ pending_rotation: number }>(
+        'UPDATE imported_material SET imported = 0, expiration_model = NULL, valid_to = NULL WHERE key_id = $1 AND version = $2 AND imported = 1 RETURNING pending_rotation',
+        [keyId, version],
+      );
+      // A pending rotation's material was never the key's: its row stays (not imported) until forgotten, the key as it is.
+      if (gone.rows[0]?.pending_rotation !== 0) return;
       await c.query(
         // A key pending deletion stays so (AWS); CancelKeyDeletion then finds it without material.
-        `UPDATE keys SET key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END, ${CURRENT_MATERIAL_EXPIRY}
+        `UPDATE keys SET key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END, ${KEY_MATERIAL_EXPIRY}
          WHERE key_id = $1 AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport', 'PendingDeletion') AND deleted_at IS NULL`,
         [keyId],
       );
     });
+  }
+
+  async reserveImportedMaterial(keyId: string, m: MaterialReservation, at: Date): Promise<void> {
+    await this.rows(
+      `INSERT INTO imported_material (key_id, version, check_value, description, imported, pending_rotation, imported_at)
+       VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (key_id, version) DO NOTHING`,
+      [keyId, m.version, m.check, m.description ?? null, m.pendingRotation ? 1 : 0, at.getTime()],
+    );
+  }
+
+  async forgetImportedMaterial(keyId: string, version: number): Promise<void> {
+    await this.rows(`DELETE FROM imported_material WHERE key_id = $1 AND version = $2 AND ${NEVER_THE_KEYS}`, [keyId, version]);
   }
 
   async listExpiredImportedMaterial(now: Date, limit: number): Promise<Array<{ key: KmsKey; version: number }>> {
@@ -467,7 +484,7 @@ export class PostgresStore implements MetadataStore {
       if ((pending.rowCount ?? 0) === 0) return false;
       await c.query("INSERT INTO key_versions (key_id, version, creation_date, rotation_type) VALUES ($1, $2, $3, 'ON_DEMAND')", [keyId, version, at.getTime()]);
       await c.query('UPDATE keys SET current_version = $2 WHERE key_id = $1', [keyId, version]);
-      await c.query(`UPDATE keys SET ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = $1`, [keyId]);
+      await c.query(`UPDATE keys SET ${KEY_MATERIAL_EXPIRY} WHERE key_id = $1`, [keyId]);
       await c.query('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = $1', [keyId]);
       return true;
     });

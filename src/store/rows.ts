@@ -58,9 +58,19 @@ export const LACKS_IMPORTED_MATERIAL = `keys.origin = 'EXTERNAL' AND (
   NOT EXISTS (SELECT 1 FROM imported_material m WHERE m.key_id = keys.key_id AND m.pending_rotation = 0)
   OR EXISTS (SELECT 1 FROM imported_material m WHERE m.key_id = keys.key_id AND m.pending_rotation = 0 AND m.imported = 0))`;
 
-/** keys.expiration_model and valid_to show the current material's (SET clause). */
-export const CURRENT_MATERIAL_EXPIRY = `expiration_model = (SELECT m.expiration_model FROM imported_material m WHERE m.key_id = keys.key_id AND m.version = keys.current_version),
-  valid_to = (SELECT m.valid_to FROM imported_material m WHERE m.key_id = keys.key_id AND m.version = keys.current_version)`;
+/**
+ * keys.expiration_model and valid_to (SET clause), as AWS's KeyMetadata has them:
+ * the earliest expiry of any imported material of the key (pending rotation
+ * aside), for the key is unusable from then on.
+ */
+export const KEY_MATERIAL_EXPIRY = `expiration_model = CASE
+    WHEN EXISTS (SELECT 1 FROM imported_material m WHERE m.key_id = keys.key_id AND m.pending_rotation = 0 AND m.imported = 1 AND m.expiration_model = 'KEY_MATERIAL_EXPIRES') THEN 'KEY_MATERIAL_EXPIRES'
+    WHEN EXISTS (SELECT 1 FROM imported_material m WHERE m.key_id = keys.key_id AND m.pending_rotation = 0 AND m.imported = 1) THEN 'KEY_MATERIAL_DOES_NOT_EXPIRE'
+    ELSE NULL END,
+  valid_to = (SELECT MIN(m.valid_to) FROM imported_material m WHERE m.key_id = keys.key_id AND m.pending_rotation = 0 AND m.imported = 1 AND m.expiration_model = 'KEY_MATERIAL_EXPIRES')`;
+
+/** Material no key version names (a pending rotation's, or a reservation): what may be forgotten once it is out of the token. */
+export const NEVER_THE_KEYS = `imported = 0 AND NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = imported_material.key_id AND v.version = imported_material.version)`;
 
 export interface AliasRow {
   account_id: string;

@@ -8,6 +8,7 @@ import type { Alias, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
 import type {
   DestroyedKeyMaterial,
   ImportedMaterial,
+  MaterialReservation,
   ImportToken,
   KeyRotation,
   KeyVersionCheck,
@@ -23,7 +24,8 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
 import { LocalMutex } from './local-mutex.js';
 import {
-  CURRENT_MATERIAL_EXPIRY,
+  KEY_MATERIAL_EXPIRY,
+  NEVER_THE_KEYS,
   keyRowParams,
   LACKS_IMPORTED_MATERIAL,
   rotationPage,
@@ -143,6 +145,7 @@ export class SqliteStore implements MetadataStore {
       importTokensOfKey: db.prepare('SELECT * FROM import_tokens WHERE key_id = ? ORDER BY created_at, rowid'),
       deleteImportToken: db.prepare('DELETE FROM import_tokens WHERE token_id = ?'),
       importedMaterial: db.prepare('SELECT * FROM imported_material WHERE key_id = ? ORDER BY version'),
+      importedMaterialVersion: db.prepare('SELECT * FROM imported_material WHERE key_id = ? AND version = ?'),
       keyVersionCheck: db.prepare('SELECT check_value, made_in_token FROM key_version_checks WHERE key_id = ? AND version = ?'),
       recordCheckAtCreation: db.prepare(`INSERT OR REPLACE INTO key_version_checks (key_id, version, check_value, made_in_token, recorded_by, recorded_at)
         VALUES (@keyId, @version, @value, @madeInToken, 'CREATION', @at)`),
@@ -155,19 +158,21 @@ export class SqliteStore implements MetadataStore {
           description = COALESCE(excluded.description, imported_material.description), imported_at = excluded.imported_at`),
       insertMaterialVersion: db.prepare('INSERT OR IGNORE INTO key_versions (key_id, version, creation_date) VALUES (?, ?, ?)'),
       enableImported: db.prepare(`UPDATE keys SET key_state = CASE WHEN key_state = 'PendingImport' AND NOT (${LACKS_IMPORTED_MATERIAL}) THEN 'Enabled' ELSE key_state END,
-        ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = ? AND deleted_at IS NULL`),
-      forgetPendingMaterial: db.prepare('DELETE FROM imported_material WHERE key_id = ? AND version = ? AND pending_rotation = 1'),
-      unimportMaterial: db.prepare('UPDATE imported_material SET imported = 0, expiration_model = NULL, valid_to = NULL WHERE key_id = ? AND version = ? AND pending_rotation = 0'),
+        ${KEY_MATERIAL_EXPIRY} WHERE key_id = ? AND deleted_at IS NULL`),
+      reserveMaterial: db.prepare(`INSERT INTO imported_material (key_id, version, check_value, description, imported, pending_rotation, imported_at)
+        VALUES (@keyId, @version, @check, @description, 0, @pending, @at) ON CONFLICT (key_id, version) DO NOTHING`),
+      unimportMaterial: db.prepare('UPDATE imported_material SET imported = 0, expiration_model = NULL, valid_to = NULL WHERE key_id = ? AND version = ? AND imported = 1'),
+      forgetMaterial: db.prepare(`DELETE FROM imported_material WHERE key_id = ? AND version = ? AND ${NEVER_THE_KEYS}`),
       // A key pending deletion stays so (AWS); CancelKeyDeletion then finds it without material.
       markPendingImport: db.prepare(`UPDATE keys SET key_state = CASE WHEN key_state = 'PendingDeletion' THEN key_state ELSE 'PendingImport' END,
-        ${CURRENT_MATERIAL_EXPIRY}
+        ${KEY_MATERIAL_EXPIRY}
         WHERE key_id = ? AND origin = 'EXTERNAL' AND key_state IN ('Enabled', 'Disabled', 'PendingImport', 'PendingDeletion') AND deleted_at IS NULL`),
       expiredMaterial: db.prepare(`SELECT k.*, m.version AS material_version FROM imported_material m JOIN keys k ON k.key_id = m.key_id
         WHERE m.imported = 1 AND m.expiration_model = 'KEY_MATERIAL_EXPIRES' AND m.valid_to <= ? AND k.deleted_at IS NULL AND k.provisioning = 0 LIMIT ?`),
       associatePendingMaterial: db.prepare('UPDATE imported_material SET pending_rotation = 0 WHERE key_id = ? AND version = ? AND pending_rotation = 1 AND imported = 1'),
       insertRotatedVersion: db.prepare("INSERT INTO key_versions (key_id, version, creation_date, rotation_type) VALUES (?, ?, ?, 'ON_DEMAND')"),
       rotateImported: db.prepare(`UPDATE keys SET current_version = @version WHERE key_id = @keyId`),
-      currentMaterialExpiry: db.prepare(`UPDATE keys SET ${CURRENT_MATERIAL_EXPIRY} WHERE key_id = ?`),
+      currentMaterialExpiry: db.prepare(`UPDATE keys SET ${KEY_MATERIAL_EXPIRY} WHERE key_id = ?`),
       freeRotationLease: db.prepare('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = ?'),
       destroyed: db.prepare('SELECT key_id AS keyId, version, destroyed_at AS destroyedAt FROM destroyed_key_material WHERE key_id = ? ORDER BY version'),
       getAlias: db.prepare('SELECT * FROM aliases WHERE account_id = ? AND region = ? AND alias_name = ?'),
@@ -394,9 +399,17 @@ export class SqliteStore implements MetadataStore {
 
   async markImportedMaterialDeleted(keyId: string, version: number): Promise<void> {
     this.db.transaction(() => {
-      this.stmt.forgetPendingMaterial.run(keyId, version);
-      if (this.stmt.unimportMaterial.run(keyId, version).changes > 0) this.stmt.markPendingImport.run(keyId);
+      const material = this.stmt.importedMaterialVersion.get(keyId, version) as ImportedMaterialRow | undefined;
+      if (this.stmt.unimportMaterial.run(keyId, version).changes > 0 && material?.pending_rotation === 0) this.stmt.markPendingImport.run(keyId);
     })();
+  }
+
+  async reserveImportedMaterial(keyId: string, m: MaterialReservation, at: Date): Promise<void> {
+    this.stmt.reserveMaterial.run({ keyId, version: m.version, check: m.check, description: m.description ?? null, pending: m.pendingRotation ? 1 : 0, at: at.getTime() });
+  }
+
+  async forgetImportedMaterial(keyId: string, version: number): Promise<void> {
+    this.stmt.forgetMaterial.run(keyId, version);
   }
 
   async listExpiredImportedMaterial(now: Date, limit: number): Promise<Array<{ key: KmsKey; version: number }>> {

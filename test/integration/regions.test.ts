@@ -1,5 +1,6 @@
 import {
   CreateAliasCommand,
+  CreateGrantCommand,
   CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
@@ -7,6 +8,7 @@ import {
   KMSClient,
   ListAliasesCommand,
   ListKeysCommand,
+  RetireGrantCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, describe, expect, it } from 'vitest';
 import { auditEvents } from '../support/audit.js';
@@ -51,6 +53,11 @@ describe('several regions (KMS_REGIONS)', () => {
     const { CiphertextBlob } = await eu.send(new EncryptCommand({ KeyId: 'alias/app', Plaintext: Buffer.from('Dublin') }));
     expect(Buffer.from((await eu.send(new DecryptCommand({ CiphertextBlob }))).Plaintext!).toString()).toBe('Dublin');
     await expectAwsError(us.send(new DecryptCommand({ CiphertextBlob })), 'InvalidCiphertextException');
+
+    // A grant token names a grant of its own region only.
+    const { GrantToken } = await eu.send(new CreateGrantCommand({ KeyId: euKey.KeyId, GranteePrincipal: 'arn:aws:iam::111122223333:root', Operations: ['Encrypt'] }));
+    await expectAwsError(us.send(new RetireGrantCommand({ GrantToken })), 'NotFoundException');
+    await eu.send(new RetireGrantCommand({ GrantToken }));
 
     const events = await auditEvents(kms.service.audit.dir);
     const created = events.filter((e) => e.eventName === 'CreateKey').map((e) => e.awsRegion);

@@ -156,18 +156,19 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       expect((await store.listExpiredImportedMaterial(at(10_000), 10)).map((e) => [e.key.keyId, e.version])).toEqual([[key.keyId, 1]]);
 
       // New material waits for a rotation; the key does not use it until then.
-      await store.recordImportedMaterial(key.keyId, { ...material(2, 'second', true), description: 'next' }, at(3));
+      await store.recordImportedMaterial(key.keyId, { ...material(2, 'second', true), description: 'next', validTo: at(20_000) }, at(3));
       expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.Enabled, currentVersion: 1 });
       expect(await store.listKeyVersions(key.keyId)).toEqual([1, 2]); // its token object is one of the key's
       expect(await store.commitImportedRotation(key.keyId, 3, at(4))).toBe(false);
       expect(await store.commitImportedRotation(key.keyId, 2, at(4))).toBe(true);
-      expect(await store.getKey(key.keyId)).toMatchObject({ currentVersion: 2 });
+      expect(await store.getKey(key.keyId)).toMatchObject({ currentVersion: 2, expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(10_000) });
       expect((await store.listRotations(key.keyId, 0, 10)).items).toEqual([{ keyId: key.keyId, version: 2, rotationDate: at(4), rotationType: 'ON_DEMAND' }]);
       expect((await store.listImportedMaterial(key.keyId)).map((m) => [m.version, m.description, m.pendingRotation])).toEqual([[1, undefined, false], [2, 'next', false]]);
 
       // Either material gone leaves the key PendingImport; both back make it Enabled.
       await store.markImportedMaterialDeleted(key.keyId, 1);
-      expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.PendingImport, expirationModel: 'KEY_MATERIAL_EXPIRES' });
+      // The key's expiry is its materials' earliest (AWS's ValidTo).
+      expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.PendingImport, expirationModel: 'KEY_MATERIAL_EXPIRES', validTo: at(20_000) });
       await store.markImportedMaterialDeleted(key.keyId, 2);
       expect(await store.getKey(key.keyId)).toMatchObject({ keyState: KeyState.PendingImport, expirationModel: undefined, validTo: undefined });
       await store.recordImportedMaterial(key.keyId, material(2, 'second'), at(5));
@@ -177,7 +178,16 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       // A pending rotation's material, once deleted, is forgotten altogether.
       await store.recordImportedMaterial(key.keyId, material(3, 'third', true), at(7));
       await store.markImportedMaterialDeleted(key.keyId, 3);
+      // Named, not imported, until its token object is gone; then forgotten. A material of the key is never forgotten.
+      expect((await store.listImportedMaterial(key.keyId)).map((m) => [m.version, m.imported])).toEqual([[1, true], [2, true], [3, false]]);
+      await store.forgetImportedMaterial(key.keyId, 3);
+      await store.forgetImportedMaterial(key.keyId, 1);
       expect((await store.listImportedMaterial(key.keyId)).map((m) => m.version)).toEqual([1, 2]);
+      // A reservation names a version before its token object exists; a failed import forgets it.
+      await store.reserveImportedMaterial(key.keyId, { version: 4, check: Buffer.from('fourth'), description: undefined, pendingRotation: true }, at(8));
+      expect(await store.listKeyVersions(key.keyId)).toEqual([1, 2, 4]);
+      await store.forgetImportedMaterial(key.keyId, 4);
+      expect(await store.listKeyVersions(key.keyId)).toEqual([1, 2]);
       expect((await store.getKey(key.keyId))!.keyState).toBe(KeyState.Enabled);
     });
 

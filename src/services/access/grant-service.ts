@@ -174,7 +174,8 @@ export class GrantService {
   private async findForRetirement(ctx: CallContext, req: RetireGrantRequest): Promise<Grant> {
     if (req.grantToken !== undefined) {
       const grant = await this.store.getGrant(decodeGrantToken(req.grantToken));
-      if (!grant) throw new NotFoundException('The grant named by the grant token does not exist (it may be retired already).');
+      // Each region's grants are apart: a token of another region's grant names nothing here.
+      if (!grant || !grant.keyArn.startsWith(`arn:aws:kms:${ctx.scope.region}:`)) throw new NotFoundException('The grant named by the grant token does not exist (it may be retired already).');
       return grant;
     }
     if (req.keyId === undefined || req.grantId === undefined) throw new ValidationException('RetireGrant needs a GrantToken, or both KeyId and GrantId.');

@@ -162,13 +162,24 @@ export class KeyImporter {
           [version, pendingRotation] = [match.version, match.pendingRotation];
         }
         const ref = { keyId: key.keyId, version };
-        if (!materials.find((m) => m.version === version)?.imported) {
-          // Into the token for good (a leftover of an import or deletion that a crash cut short goes first).
-          await this.vault.destroyKey(ref);
-          const kept = await this.unwrap(key, ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
-          if (!sameCheck(kept, check)) {
+        const row = materials.find((m) => m.version === version);
+        if (!row?.imported) {
+          // A row names the version before its token object exists, so that a crash leaves nothing unnamed in the token
+          // (deleting the key destroys every version a row names); an import that fails forgets a row it made.
+          if (!row) await this.store.reserveImportedMaterial(key.keyId, { version, check, description: req.keyMaterialDescription, pendingRotation }, now);
+          try {
+            // Into the token for good (a leftover of an import or deletion that a crash cut short goes first).
             await this.vault.destroyKey(ref);
-            throw incorrectMaterial(key);
+            const kept = await this.unwrap(key, ref, token.tokenId, token.wrappingAlgorithm, req.encryptedKeyMaterial);
+            if (!sameCheck(kept, check)) throw incorrectMaterial(key);
+          } catch (e) {
+            // The row goes only once the token surely holds nothing under the version; the caller hears the import's own error.
+            const destroyed = await this.vault.destroyKey(ref).then(
+              () => true,
+              () => false,
+            );
+            if (!row && destroyed) await this.store.forgetImportedMaterial(key.keyId, version).catch(() => undefined);
+            throw e;
           }
         }
       } finally {
@@ -207,7 +218,11 @@ export class KeyImporter {
     const now = this.clock.now();
     for (const { key, version } of await this.store.listExpiredImportedMaterial(now, 100)) {
       try {
-        await this.serialized(`import/${key.keyId}`, () => this.removeMaterial(key, version, 'expired'));
+        await this.serialized(`import/${key.keyId}`, async () => {
+          // Looked at again in turn: a re-import may have moved its ValidTo meanwhile.
+          const m = (await this.store.listImportedMaterial(key.keyId)).find((x) => x.version === version);
+          if (m?.imported && m.expirationModel === 'KEY_MATERIAL_EXPIRES' && m.validTo !== undefined && m.validTo <= now) await this.removeMaterial(key, version, 'expired');
+        });
       } catch (e) {
         this.logger.error({ keyId: key.keyId, version, err: e }, 'expiring imported key material failed; will retry');
       }
@@ -227,11 +242,13 @@ export class KeyImporter {
     await this.store.deleteImportToken(tokenId);
   }
 
-  /** Store first (PendingImport refuses cryptography), token object second: a crash in between leaves only a harmless object. */
+  /** Store first (PendingImport refuses cryptography), token object second: a crash in between leaves only a harmless object, still named by its row. */
   private async removeMaterial(key: KmsKey, version: number, why: 'deleted' | 'expired'): Promise<void> {
     await this.store.markImportedMaterialDeleted(key.keyId, version);
     this.keys.forgetKey(key.keyId);
     await this.vault.destroyKey({ keyId: key.keyId, version });
+    // A pending rotation's material, now out of the token, is forgotten (a crash before leaves it named, not imported).
+    await this.store.forgetImportedMaterial(key.keyId, version);
     this.logger.info({ keyId: key.keyId, version, reason: why }, 'imported key material destroyed');
     if (why === 'expired') await this.events.serviceEvent('DeleteExpiredKeyMaterial', key, { keyMaterialId: keyMaterialId({ keyId: key.keyId, version }) });
   }

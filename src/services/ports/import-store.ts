@@ -27,6 +27,14 @@ export interface ImportedMaterial {
   readonly importedAt: Date;
 }
 
+/** A material about to be written to the token: named by a row (not imported) first, so that nothing in the token is ever unnamed. */
+export interface MaterialReservation {
+  readonly version: number;
+  readonly check: Buffer;
+  readonly description: string | undefined;
+  readonly pendingRotation: boolean;
+}
+
 export interface NewImportedMaterial {
   readonly version: number;
   readonly check: Buffer;
@@ -53,12 +61,16 @@ export interface ImportStore {
    * becomes Enabled once every material of the key is imported.
    */
   recordImportedMaterial(keyId: string, material: NewImportedMaterial, at: Date): Promise<void>;
+  /** A row for material about to be written to the token (a first import, or new material), unless one exists. */
+  reserveImportedMaterial(keyId: string, material: MaterialReservation, at: Date): Promise<void>;
   /**
-   * The material is gone from the token (deleted or expired), recorded before the
-   * token object is destroyed: one pending rotation is forgotten; one of the key
-   * leaves the key PendingImport (PendingDeletion stays so).
+   * The material is going from the token (deleted or expired), recorded before the
+   * token object is destroyed: it is no longer imported; one of the key leaves the
+   * key PendingImport (PendingDeletion stays so).
    */
   markImportedMaterialDeleted(keyId: string, version: number): Promise<void>;
+  /** Once its token object is destroyed: a material no key version names (pending rotation, or a reservation) is forgotten. */
+  forgetImportedMaterial(keyId: string, version: number): Promise<void>;
   /** Imported material whose ValidTo has passed, with its key. */
   listExpiredImportedMaterial(now: Date, limit: number): Promise<Array<{ readonly key: KmsKey; readonly version: number }>>;
   /**

@@ -80,6 +80,10 @@ export async function checkSeed(doc: SeedDocument, state: SeedState, calls: Seed
     const existing = await state.keys.get(spec.id);
     const key: KmsKey = existing ?? provisionalKey(spec, ctx.scope, keySpec, keyUsage, origin);
     if (existing) {
+      // The seed's keys are the default region's, in the service's account: a key of that id elsewhere is another key.
+      if (existing.region !== ctx.scope.region || existing.accountId !== ctx.scope.accountId) {
+        throw doc.problem(path, `key ${spec.id} exists in ${existing.accountId} ${existing.region}; the seed file's keys are made in ${ctx.scope.accountId} ${ctx.scope.region}`);
+      }
       if (existing.keySpec !== keySpec || existing.keyUsage !== keyUsage || existing.origin !== origin) {
         throw doc.problem(path, `key ${spec.id} exists as ${existing.keySpec} ${existing.keyUsage} with origin ${existing.origin}, the file says ${keySpec} ${keyUsage} with origin ${origin}; these never change: schedule the key's deletion or change the file`);
       }

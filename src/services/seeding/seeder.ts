@@ -137,7 +137,7 @@ export class Seeder {
       const { status } = await s.rotation.getKeyRotationStatus(this.calls.context(), keyId);
       const period = spec.rotation.periodDays ?? status.periodDays;
       if (spec.rotation.enabled && (!status.enabled || status.periodDays !== period)) {
-        await this.calls.change(KMS_EVENT_SOURCE, 'EnableKeyRotation', { keyId, rotationPeriodInDays: period }, (ctx) => s.rotation.enableKeyRotation(ctx, keyId, spec.rotation!.periodDays));
+        await this.calls.change(KMS_EVENT_SOURCE, 'EnableKeyRotation', { keyId, rotationPeriodInDays: period }, (ctx) => s.rotation.enableKeyRotation(ctx, keyId, period));
         touched = true;
       } else if (!spec.rotation.enabled && status.enabled) {
         await this.calls.change(KMS_EVENT_SOURCE, 'DisableKeyRotation', { keyId }, (ctx) => s.rotation.disableKeyRotation(ctx, keyId));

@@ -18,8 +18,8 @@ import {
 } from '@aws-sdk/client-kms';
 import { DAY_MS, LEASE_EXPIRED_MS, MAX_DATE, TestClock } from '../support/clock.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnService } from '../support/process.js';
-import { kmsClient, startTestService } from '../support/service.js';
+import { spawnService, type SpawnedService } from '../support/process.js';
+import { kmsClient, startTestService, type TestServiceOptions } from '../support/service.js';
 
 const dataDirs: string[] = [];
 
@@ -33,34 +33,52 @@ async function freshDataDir(): Promise<string> {
   return dir;
 }
 
+/**
+ * Runs `workers` loops of `step` (each at most `rounds` times) against the service,
+ * SIGKILLs it once `enough` steps have succeeded, and waits until every loop has
+ * seen it gone.
+ */
+async function killMidFlight(spawned: SpawnedService, client: KMSClient, workers: number, enough: number, step: (worker: number, round: number) => Promise<void>, rounds = Number.POSITIVE_INFINITY): Promise<void> {
+  let succeeded = 0;
+  let stop = false;
+  const loops = Array.from({ length: workers }, async (_, worker) => {
+    for (let round = 0; round < rounds && !stop; round++) {
+      try {
+        await step(worker, round);
+        succeeded++;
+      } catch {
+        return; // the process is gone
+      }
+    }
+  });
+  while (succeeded < enough) await new Promise((r) => setTimeout(r, 5));
+  await spawned.stop('SIGKILL');
+  stop = true;
+  await Promise.all(loops);
+  client.destroy();
+}
+
+/** The service again on the same data, once whatever the killed instance held (creations, rotation leases: 5 minutes) has run out. */
+async function restartAfterLeases(dataDir: string, config: TestServiceOptions['config'] = {}) {
+  const clock = new TestClock();
+  clock.advance(LEASE_EXPIRED_MS);
+  return { clock, kms: await startTestService({ dataDir, clock, config }) };
+}
+
 describe('SIGKILL while keys are being created', () => {
   it('restarts into a state where every visible key works and nothing half-made remains', async () => {
     const dataDir = await freshDataDir();
     const spawned = spawnService(dataDir);
     const client = kmsClient(await spawned.url);
     const created: string[] = [];
-    let stop = false;
-    const writers = Array.from({ length: 8 }, async () => {
-      while (!stop) {
-        try {
-          const out = await client.send(new CreateKeyCommand({ Description: 'under fire' }));
-          created.push(out.KeyMetadata!.KeyId!);
-        } catch {
-          return; // the process is gone
-        }
-      }
-    });
     // Let creations overlap for a while, then kill mid-flight.
-    while (created.length < 20) await new Promise((r) => setTimeout(r, 10));
-    await spawned.stop('SIGKILL');
-    stop = true;
-    await Promise.all(writers);
-    client.destroy();
+    await killMidFlight(spawned, client, 8, 20, async () => {
+      const out = await client.send(new CreateKeyCommand({ Description: 'under fire' }));
+      created.push(out.KeyMetadata!.KeyId!);
+    });
 
     // Restart once a creation cut short is older than any creation takes (5 minutes).
-    const clock = new TestClock();
-    clock.advance(LEASE_EXPIRED_MS);
-    const kms = await startTestService({ dataDir, clock });
+    const { kms } = await restartAfterLeases(dataDir);
     try {
       expect(await kms.service.store.listProvisioningKeys(MAX_DATE)).toEqual([]);
       const visible: string[] = [];
@@ -95,28 +113,10 @@ describe('SIGKILL while keys are being rotated', () => {
       const blob = (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(keyId) }))).CiphertextBlob!;
       keys.push({ keyId, blob });
     }
-    let rotations = 0;
-    let stop = false;
-    const rotators = keys.map(async ({ keyId }) => {
-      for (let n = 0; n < 20 && !stop; n++) {
-        try {
-          await client.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
-          rotations++;
-        } catch {
-          return; // the process is gone
-        }
-      }
-    });
-    while (rotations < 30) await new Promise((r) => setTimeout(r, 5));
-    await spawned.stop('SIGKILL');
-    stop = true;
-    await Promise.all(rotators);
-    client.destroy();
+    await killMidFlight(spawned, client, keys.length, 30, (worker) => client.send(new RotateKeyOnDemandCommand({ KeyId: keys[worker]!.keyId })).then(() => undefined), 20);
 
     // Restart once the dead instance's rotation leases (5 minutes) have run out.
-    const clock = new TestClock();
-    clock.advance(LEASE_EXPIRED_MS);
-    const kms = await startTestService({ dataDir, clock, config: { schedulerIntervalMs: 0 } });
+    const { kms } = await restartAfterLeases(dataDir, { schedulerIntervalMs: 0 });
     try {
       for (const { keyId, blob } of keys) {
         const listed = (await kms.client.send(new ListKeyRotationsCommand({ KeyId: keyId, Limit: 1000 }))).Rotations!;
@@ -156,30 +156,22 @@ describe('SIGKILL while imported key material is imported, rotated to and delete
       await importNew(client, keyId);
       keys.push({ keyId, blob: (await client.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(keyId) }))).CiphertextBlob! });
     }
-    let steps = 0;
-    let stop = false;
-    const workers = keys.map(async ({ keyId }, i) => {
-      for (let n = 0; n < 20 && !stop; n++) {
-        try {
-          const pending = await importNew(client, keyId, 'NEW_KEY_MATERIAL');
-          // Now and then the pending material is deleted instead of rotated to.
-          if ((n + i) % 3 === 2) await client.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, KeyMaterialId: pending }));
-          else await client.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
-          steps++;
-        } catch {
-          return; // the process is gone
-        }
-      }
-    });
-    while (steps < 8) await new Promise((r) => setTimeout(r, 5));
-    await spawned.stop('SIGKILL');
-    stop = true;
-    await Promise.all(workers);
-    client.destroy();
+    await killMidFlight(
+      spawned,
+      client,
+      keys.length,
+      8,
+      async (worker, round) => {
+        const { keyId } = keys[worker]!;
+        const pending = await importNew(client, keyId, 'NEW_KEY_MATERIAL');
+        // Now and then the pending material is deleted instead of rotated to.
+        if ((round + worker) % 3 === 2) await client.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId, KeyMaterialId: pending }));
+        else await client.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+      },
+      20,
+    );
 
-    const clock = new TestClock();
-    clock.advance(LEASE_EXPIRED_MS);
-    const kms = await startTestService({ dataDir, clock, config: { schedulerIntervalMs: 0 } });
+    const { clock, kms } = await restartAfterLeases(dataDir, { schedulerIntervalMs: 0 });
     try {
       for (const { keyId, blob } of keys) {
         // No object in the token that no version of the key names (a crash between a token write and its row leaves none).

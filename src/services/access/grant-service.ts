@@ -132,8 +132,7 @@ export class GrantService {
     // Only the grants of the principal that holds the ARN now, on keys of this region (each region's grants are apart).
     const holder = (await bindPrincipals(this.principals, [retiringPrincipal])).ids[retiringPrincipal];
     const page = await this.store.listRetirableGrants(retiringPrincipal, after, limit);
-    const inRegion = `arn:aws:kms:${ctx.scope.region}:`;
-    return this.displayed({ ...page, items: page.items.filter((g) => g.retiringId === holder && g.keyArn.startsWith(inRegion)) });
+    return this.displayed({ ...page, items: page.items.filter((g) => g.retiringId === holder && inRegion(g, ctx.scope.region)) });
   }
 
   /**
@@ -175,7 +174,7 @@ export class GrantService {
     if (req.grantToken !== undefined) {
       const grant = await this.store.getGrant(decodeGrantToken(req.grantToken));
       // Each region's grants are apart: a token of another region's grant names nothing here.
-      if (!grant || !grant.keyArn.startsWith(`arn:aws:kms:${ctx.scope.region}:`)) throw new NotFoundException('The grant named by the grant token does not exist (it may be retired already).');
+      if (!grant || !inRegion(grant, ctx.scope.region)) throw new NotFoundException('The grant named by the grant token does not exist (it may be retired already).');
       return grant;
     }
     if (req.keyId === undefined || req.grantId === undefined) throw new ValidationException('RetireGrant needs a GrantToken, or both KeyId and GrantId.');
@@ -187,6 +186,11 @@ export class GrantService {
     if (!grant || grant.keyId !== key.keyId) throw new NotFoundException(`Grant ${grantId} does not exist on ${key.arn}.`);
     return grant;
   }
+}
+
+/** Each region's grants are apart: whether the grant is on a key of this region. */
+function inRegion(grant: Grant, region: string): boolean {
+  return grant.keyArn.startsWith(`arn:aws:kms:${region}:`);
 }
 
 function parseKeyArnAccount(keyArn: string): string {

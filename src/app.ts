@@ -34,6 +34,7 @@ import { KeyImporter } from './services/keys/key-import.js';
 import { KeyRotator } from './services/keys/key-rotation.js';
 import { MacService } from './services/crypto/mac-service.js';
 import { RsaEncryption } from './services/crypto/rsa-encryption.js';
+import { MultiRegionKeys } from './services/keys/multi-region-keys.js';
 import { KeyAgreement } from './services/crypto/key-agreement.js';
 import { SignService } from './services/crypto/sign-service.js';
 import { SlowLane } from './services/crypto/slow-lane.js';
@@ -380,6 +381,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       macs: new MacService(access, vault),
       signer: new SignService(access, vault, slowLane),
       keyAgreement: new KeyAgreement(access, vault),
+      multiRegion: new MultiRegionKeys(store, keys, access, keyPolicies, clock, servedRegions(config), config.maxKeysPerAccount),
       keyPolicies,
       grants: new GrantService(store.grants, store.principals, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),

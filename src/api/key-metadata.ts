@@ -1,12 +1,16 @@
-import { keyMaterialId, KeyState, type KmsKey } from '../domain/key.js';
+import { keyArn } from '../domain/arn.js';
+import { awsKeyId, isReplica, keyMaterialId, KeyState, type KmsKey } from '../domain/key.js';
 import { algorithmsOf } from '../domain/key-spec.js';
 import { epochSeconds } from './schemas.js';
 
-/** KeyMetadata as DescribeKey, CreateKey and the AWS SDKs know it. */
-export function keyMetadata(key: KmsKey): Record<string, unknown> {
+/**
+ * KeyMetadata as DescribeKey, CreateKey and the AWS SDKs know it; regionKeys: a
+ * multi-Region key's keys in every region (MultiRegionConfiguration).
+ */
+export function keyMetadata(key: KmsKey, regionKeys: readonly KmsKey[] = []): Record<string, unknown> {
   return {
     AWSAccountId: key.accountId,
-    KeyId: key.keyId,
+    KeyId: awsKeyId(key.keyId),
     Arn: key.arn,
     CreationDate: epochSeconds(key.creationDate),
     Enabled: key.keyState === KeyState.Enabled,
@@ -19,10 +23,23 @@ export function keyMetadata(key: KmsKey): Record<string, unknown> {
     CustomerMasterKeySpec: key.keySpec,
     KeySpec: key.keySpec,
     ...algorithmsOf(key.keySpec, key.keyUsage),
-    MultiRegion: false,
+    MultiRegion: key.primaryRegion !== undefined,
+    MultiRegionConfiguration: multiRegionConfiguration(key, regionKeys),
+    // AWS shows the waiting period of a primary key waiting for its replicas' deletion only.
+    PendingDeletionWindowInDays: key.keyState === KeyState.PendingReplicaDeletion ? key.pendingDeletionWindowInDays : undefined,
     ExpirationModel: key.origin === 'EXTERNAL' ? key.expirationModel : undefined,
     ValidTo: key.validTo ? epochSeconds(key.validTo) : undefined,
     CurrentKeyMaterialId: currentKeyMaterialId(key),
+  };
+}
+
+function multiRegionConfiguration(key: KmsKey, regionKeys: readonly KmsKey[]): Record<string, unknown> | undefined {
+  if (key.primaryRegion === undefined) return undefined;
+  const at = (region: string) => ({ Arn: keyArn({ accountId: key.accountId, region }, key.keyId), Region: region });
+  return {
+    MultiRegionKeyType: isReplica(key) ? 'REPLICA' : 'PRIMARY',
+    PrimaryKey: at(key.primaryRegion),
+    ReplicaKeys: regionKeys.filter((k) => k.region !== key.primaryRegion).map((k) => at(k.region)),
   };
 }
 

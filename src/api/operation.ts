@@ -7,6 +7,7 @@ import type { KeyImporter } from '../services/keys/key-import.js';
 import type { KeyRotator } from '../services/keys/key-rotation.js';
 import type { MacService } from '../services/crypto/mac-service.js';
 import type { KeyAgreement } from '../services/crypto/key-agreement.js';
+import type { MultiRegionKeys } from '../services/keys/multi-region-keys.js';
 import type { SignService } from '../services/crypto/sign-service.js';
 import type { TagService } from '../services/keys/tags.js';
 import type { GrantService } from '../services/access/grant-service.js';
@@ -24,6 +25,7 @@ export interface Services {
   readonly macs: MacService;
   readonly signer: SignService;
   readonly keyAgreement: KeyAgreement;
+  readonly multiRegion: MultiRegionKeys;
   readonly keyPolicies: KeyPolicies;
   readonly grants: GrantService;
   readonly principals: PrincipalAdmin;

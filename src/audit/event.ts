@@ -84,7 +84,7 @@ export function eventTime(at: Date): string {
 }
 
 /** Members whose own members CloudTrail also writes in camelCase (maps such as EncryptionContext keep their keys). */
-const STRUCTURES: ReadonlySet<string> = new Set(['Constraints', 'Tags', 'KeyMetadata', 'AccessKey', 'Principal']);
+const STRUCTURES: ReadonlySet<string> = new Set(['Constraints', 'Tags', 'KeyMetadata', 'ReplicaKeyMetadata', 'AccessKey', 'Principal']);
 
 /** CloudTrail's member names: lower camel case, acronyms kept (KeyId -> keyId, AWSAccountId stays). */
 export function cloudTrailName(name: string): string {
@@ -118,7 +118,7 @@ export function pickMembers(source: Record<string, unknown> | undefined, members
 export function eventKeyIds(event: Record<string, unknown>): string[] {
   const resources = Array.isArray(event.resources) ? (event.resources as Array<{ ARN?: unknown } | null>) : [];
   return resources.flatMap((r) => {
-    const m = typeof r?.ARN === 'string' ? /:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(r.ARN) : null;
+    const m = typeof r?.ARN === 'string' ? /:key\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/.exec(r.ARN) : null;
     return m ? [m[1]!] : [];
   });
 }

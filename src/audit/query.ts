@@ -37,7 +37,7 @@ export function outcomeOf(event: Record<string, unknown>): Outcome {
   return DENIALS.has(code) ? 'denied' : 'error';
 }
 
-const KEY_ID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const KEY_ID = /([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
 const ALIAS = /^(?:arn:aws:kms:[^:]*:(\d{12}):)?(alias\/.+)$/;
 
 /**

@@ -1,13 +1,16 @@
 import { NotFoundException } from './errors.js';
+import { awsKeyId, MULTI_REGION_KEY_ID, SINGLE_REGION_KEY_ID } from './key.js';
 
-export const KEY_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** A KeyId: a single-Region key's UUID, or a multi-Region key's mrk- id. */
+export const isKeyId = (body: string): boolean => SINGLE_REGION_KEY_ID.test(body) || MULTI_REGION_KEY_ID.test(body);
 
 export interface Scope {
   readonly region: string;
   readonly accountId: string;
 }
 
-export const keyArn = (s: Scope, keyId: string) => `arn:aws:kms:${s.region}:${s.accountId}:key/${keyId}`;
+/** A key's ARN, from its KeyId or its store id. */
+export const keyArn = (s: Scope, keyId: string) => `arn:aws:kms:${s.region}:${s.accountId}:key/${awsKeyId(keyId)}`;
 export const aliasArn = (s: Scope, aliasName: string) => `arn:aws:kms:${s.region}:${s.accountId}:${aliasName}`;
 
 /** What a caller's KeyId names, before it is looked up, and in which account. */
@@ -45,6 +48,6 @@ export function parseKeyReference(input: string, scope: Scope, rules: ReferenceR
     if (!allowAlias) throw new NotFoundException(`Invalid keyId ${input}`);
     return { kind: 'alias', aliasName: body, accountId };
   }
-  if (!KEY_ID_PATTERN.test(body)) throw new NotFoundException(`Invalid keyId ${input}`);
+  if (!isKeyId(body)) throw new NotFoundException(`Invalid keyId ${input}`);
   return { kind: 'keyId', keyId: body, accountId };
 }

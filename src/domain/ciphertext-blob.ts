@@ -1,11 +1,12 @@
 import { InvalidCiphertextException } from './errors.js';
+import { keyIdBytes, MULTI_REGION_KEY_ID, materialKeyId } from './key.js';
 
 /**
  * The versioned, self-describing ciphertext this service returns (docs/ciphertext-format.md).
  *
  *   offset  size  field
- *   0       1     format version (0x01)
- *   1       16    key id (UUID bytes)
+ *   0       1     format version (0x01: a single-Region key; 0x02: a multi-Region key)
+ *   1       16    key id (the UUID's bytes; a multi-Region key's 32 hex digits after mrk-)
  *   17      4     key version (uint32, big-endian)
  *   21      12    AES-GCM IV
  *   33      n     ciphertext
@@ -14,6 +15,8 @@ import { InvalidCiphertextException } from './errors.js';
  * Bytes 0..33 are the header; it is authenticated as part of the AAD.
  */
 export const BLOB_FORMAT_V1 = 0x01;
+/** The same layout, naming a multi-Region key: any of its regions opens it. */
+export const BLOB_FORMAT_V2_MULTI_REGION = 0x02;
 export const IV_LENGTH = 12;
 export const TAG_LENGTH = 16;
 export const HEADER_LENGTH = 1 + 16 + 4 + IV_LENGTH;
@@ -33,19 +36,19 @@ export interface ParsedBlob extends BlobHeader {
 export function encodeHeader({ keyId, keyVersion, iv }: BlobHeader): Buffer {
   if (iv.length !== IV_LENGTH) throw new Error('IV must be 12 bytes');
   const header = Buffer.allocUnsafe(HEADER_LENGTH);
-  header[0] = BLOB_FORMAT_V1;
-  Buffer.from(keyId.replace(/-/g, ''), 'hex').copy(header, 1);
+  header[0] = MULTI_REGION_KEY_ID.test(materialKeyId(keyId)) ? BLOB_FORMAT_V2_MULTI_REGION : BLOB_FORMAT_V1;
+  keyIdBytes(keyId).copy(header, 1);
   header.writeUInt32BE(keyVersion, 17);
   iv.copy(header, 21);
   return header;
 }
 
 export function parseBlob(blob: Buffer): ParsedBlob {
-  if (blob.length < HEADER_LENGTH + TAG_LENGTH + 1 || blob[0] !== BLOB_FORMAT_V1) {
+  if (blob.length < HEADER_LENGTH + TAG_LENGTH + 1 || (blob[0] !== BLOB_FORMAT_V1 && blob[0] !== BLOB_FORMAT_V2_MULTI_REGION)) {
     throw new InvalidCiphertextException('The ciphertext is invalid or was not produced by this service.');
   }
   const hex = blob.subarray(1, 17).toString('hex');
-  const keyId = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const keyId = blob[0] === BLOB_FORMAT_V2_MULTI_REGION ? `mrk-${hex}` : `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
   return {
     keyId,
     keyVersion: blob.readUInt32BE(17),

@@ -9,7 +9,8 @@ export function assertUsableForCrypto(key: KmsKey): void {
     case KeyState.Disabled:
       throw new DisabledException(`${key.arn} is disabled.`);
     case KeyState.PendingDeletion:
-      throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
+    case KeyState.PendingReplicaDeletion:
+      throw pendingDeletion(key);
     case KeyState.PendingImport:
       throw new KMSInvalidStateException(`${key.arn} is pending import.`);
   }
@@ -21,9 +22,16 @@ export function assertHasKeyMaterial(key: KmsKey): void {
   if (key.keyState === KeyState.PendingImport) throw new KMSInvalidStateException(`${key.arn} is pending import.`);
 }
 
+/** Waiting for deletion: its own waiting period, or (a multi-Region primary key) its replicas'. */
+export function isPendingDeletion(key: KmsKey): boolean {
+  return key.keyState === KeyState.PendingDeletion || key.keyState === KeyState.PendingReplicaDeletion;
+}
+
 /** Administrative changes are refused while a key waits for deletion. */
 export function assertNotPendingDeletion(key: KmsKey): void {
-  if (key.keyState === KeyState.PendingDeletion) {
-    throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
-  }
+  if (isPendingDeletion(key)) throw pendingDeletion(key);
+}
+
+function pendingDeletion(key: KmsKey): KMSInvalidStateException {
+  return new KMSInvalidStateException(`${key.arn} is ${key.keyState === KeyState.PendingReplicaDeletion ? 'pending replica deletion' : 'pending deletion'}.`);
 }

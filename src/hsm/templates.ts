@@ -1,19 +1,19 @@
 import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
-import type { KeyMaterialRef } from '../domain/key.js';
+import { keyIdBytes, materialKeyId, type KeyMaterialRef } from '../domain/key.js';
 import { HMAC_SPECS, type HmacKeySpec, type MacAlgorithm, type SigningScheme } from '../domain/key-spec.js';
 import type { SigningKeyPairParams } from '../services/ports/index.js';
 
-/** CKA_ID: the 16 key-id bytes followed by the version as uint32 big-endian. */
+/** CKA_ID: the 16 key-id bytes followed by the version as uint32 big-endian (a multi-Region key's regions share it). */
 export function objectId(ref: KeyMaterialRef): Buffer {
   const id = Buffer.alloc(20);
-  Buffer.from(ref.keyId.replace(/-/g, ''), 'hex').copy(id, 0);
+  keyIdBytes(ref.keyId).copy(id, 0);
   id.writeUInt32BE(ref.version, 16);
   return id;
 }
 
 export function objectLabel(ref: KeyMaterialRef): string {
-  return `kms/${ref.keyId}/v${ref.version}`;
+  return `kms/${materialKeyId(ref.keyId)}/v${ref.version}`;
 }
 
 type Usage = typeof pkcs11js.CKA_ENCRYPT | typeof pkcs11js.CKA_DECRYPT | typeof pkcs11js.CKA_SIGN | typeof pkcs11js.CKA_VERIFY;

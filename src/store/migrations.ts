@@ -254,4 +254,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE aliases_by_region RENAME TO aliases;
   CREATE INDEX aliases_by_key ON aliases (target_key_id);
   `,
+  `
+  -- Multi-Region keys: one row in each of the key's regions (key_id "mrk-...@region"), all sharing one KeyId and one
+  -- key material (its token objects are named by the KeyId). The primary region is kept on every row, changed together.
+  ALTER TABLE keys ADD COLUMN multi_region_key_id TEXT;
+  ALTER TABLE keys ADD COLUMN primary_region TEXT;
+  CREATE INDEX keys_by_multi_region_key ON keys (multi_region_key_id);
+  `,
 ];

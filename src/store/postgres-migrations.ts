@@ -197,4 +197,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE aliases DROP CONSTRAINT aliases_pkey;
   ALTER TABLE aliases ADD PRIMARY KEY (account_id, region, alias_name);
   `,
+  `
+  -- Multi-Region keys: one row in each of the key's regions (key_id "mrk-...@region"), all sharing one KeyId and one
+  -- key material (its token objects are named by the KeyId). The primary region is kept on every row, changed together.
+  ALTER TABLE keys ADD COLUMN multi_region_key_id TEXT;
+  ALTER TABLE keys ADD COLUMN primary_region TEXT;
+  CREATE INDEX keys_by_multi_region_key ON keys (multi_region_key_id);
+  `,
 ];

@@ -2,7 +2,7 @@ import type { Scope } from '../domain/arn.js';
 import pg from 'pg';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
-import type { Alias, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
+import { awsKeyId, isMultiRegionKeyId, materialKeyId, type Alias, type KeyMaterialRef, type KmsKey, type Tag } from '../domain/key.js';
 import type {
   AccessKeyStatus,
   GrantStore,
@@ -25,9 +25,11 @@ import type {
   NewKey,
   Page,
   ProvisioningKey,
+  ReplicaInsertion,
   RotationStatus,
   RotationType,
 } from '../services/ports/index.js';
+import { REPLICABLE_STATES } from '../services/ports/index.js';
 import { page } from './paging.js';
 import { LocalMutex } from './local-mutex.js';
 import { PostgresChangeFeed } from './postgres-change-feed.js';
@@ -37,8 +39,10 @@ import {
   grantRowParams,
   keyRowParams,
   KEY_MATERIAL_EXPIRY,
+  KEY_SIDE_TABLES,
   NEVER_THE_KEYS,
   LACKS_IMPORTED_MATERIAL,
+  PRIMARY_WITH_REPLICAS,
   toImportedMaterial,
   type ImportedMaterialRow,
   toAccessKey,
@@ -164,22 +168,85 @@ export class PostgresStore implements MetadataStore {
 
   async insertProvisioningKey({ key, tags }: NewKey, maxKeysInAccount = Number.POSITIVE_INFINITY): Promise<boolean> {
     return this.tx(async (c) => {
-      // One creation at a time per account, so that concurrent ones cannot overshoot the quota.
-      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`keys/${key.accountId}`]);
-      const { n } = await this.one<{ n: number }>('SELECT COUNT(*) AS n FROM keys WHERE account_id = $1 AND deleted_at IS NULL', [key.accountId], c);
-      if (n >= maxKeysInAccount) return false;
-      const p = keyRowParams(key);
-      await c.query(
-        `INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state, creation_date, deletion_date,
-          pending_window, current_version, policy, policy_principals, expiration_model, valid_to, provisioning)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 1)`,
-        [p.key_id, p.account_id, p.region, p.description, p.key_usage, p.key_spec, p.origin, p.key_state, p.creation_date, p.deletion_date,
-          p.pending_window, p.current_version, p.policy, p.policy_principals, p.expiration_model, p.valid_to],
-      );
-      if (key.origin === 'AWS_KMS') await c.query('INSERT INTO key_versions (key_id, version, creation_date) VALUES ($1, $2, $3)', [key.keyId, key.currentVersion, p.creation_date]);
+      if (!(await this.underKeyQuota(key.accountId, maxKeysInAccount, c))) return false;
+      await this.insertKeyRow(key, c);
+      if (key.origin === 'AWS_KMS') await c.query('INSERT INTO key_versions (key_id, version, creation_date) VALUES ($1, $2, $3)', [key.keyId, key.currentVersion, key.creationDate.getTime()]);
       for (const t of tags) await c.query('INSERT INTO tags (key_id, tag_key, tag_value) VALUES ($1, $2, $3)', [key.keyId, t.TagKey, t.TagValue]);
       return true;
     });
+  }
+
+  /** One creation at a time per account, so that concurrent ones cannot overshoot the quota. */
+  private async underKeyQuota(accountId: string, maxKeysInAccount: number, c: pg.PoolClient): Promise<boolean> {
+    await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`keys/${accountId}`]);
+    const { n } = await this.one<{ n: number }>('SELECT COUNT(*) AS n FROM keys WHERE account_id = $1 AND deleted_at IS NULL', [accountId], c);
+    return n < maxKeysInAccount;
+  }
+
+  /** Changes to a multi-Region key's regions, one at a time (replication, the primary region, rotation, destruction). */
+  private async lockMultiRegionKey(keyId: string, c: pg.PoolClient): Promise<void> {
+    if (isMultiRegionKeyId(keyId)) await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`mrk/${awsKeyId(keyId)}`]);
+  }
+
+  async listMultiRegionKeys(multiRegionKeyId: string): Promise<KmsKey[]> {
+    const rows = await this.rows<KeyRow>('SELECT * FROM keys WHERE multi_region_key_id = $1 AND provisioning = 0 AND deleted_at IS NULL ORDER BY region', [multiRegionKeyId]);
+    return rows.map(toKey);
+  }
+
+  async insertReplicaKey({ key, tags }: NewKey, primaryKeyId: string, maxKeysInAccount = Number.POSITIVE_INFINITY): Promise<ReplicaInsertion> {
+    return this.tx(async (c): Promise<ReplicaInsertion> => {
+      await this.lockMultiRegionKey(primaryKeyId, c);
+      const primary = await this.liveKeyRow(primaryKeyId, c);
+      if (!primary || primary.primary_region !== primary.region || !REPLICABLE_STATES.includes(primary.key_state)) return 'primary-changed';
+      const [existing] = await this.rows<{ deleted_at: number | null }>('SELECT deleted_at FROM keys WHERE key_id = $1', [key.keyId], c);
+      if (existing && existing.deleted_at === null) return 'exists';
+      if (existing) {
+        for (const t of KEY_SIDE_TABLES) await c.query(`DELETE FROM ${t} WHERE key_id = $1`, [key.keyId]);
+        await c.query('DELETE FROM keys WHERE key_id = $1 AND deleted_at IS NOT NULL', [key.keyId]);
+      }
+      if (!(await this.underKeyQuota(key.accountId, maxKeysInAccount, c))) return 'quota';
+      await this.insertKeyRow({ ...key, currentVersion: primary.current_version, primaryRegion: primary.region }, c);
+      await c.query(
+        `INSERT INTO key_versions (key_id, version, creation_date, rotation_type)
+         SELECT $1, version, creation_date, rotation_type FROM key_versions WHERE key_id = $2 AND provisioning = 0`,
+        [key.keyId, primaryKeyId],
+      );
+      for (const t of tags) await c.query('INSERT INTO tags (key_id, tag_key, tag_value) VALUES ($1, $2, $3)', [key.keyId, t.TagKey, t.TagValue]);
+      await c.query('UPDATE keys SET provisioning = 0 WHERE key_id = $1', [key.keyId]);
+      return 'created';
+    });
+  }
+
+  async updatePrimaryRegion(primaryKeyId: string, newPrimaryKeyId: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      await this.lockMultiRegionKey(primaryKeyId, c);
+      const primary = await this.liveKeyRow(primaryKeyId, c);
+      const replica = await this.liveKeyRow(newPrimaryKeyId, c);
+      if (!primary || !replica || primary.primary_region !== primary.region || replica.multi_region_key_id !== primary.multi_region_key_id) return false;
+      if (primary.key_state !== 'Enabled' || replica.key_state !== 'Enabled') return false;
+      await c.query('UPDATE keys SET primary_region = $1 WHERE multi_region_key_id = $2', [replica.region, primary.multi_region_key_id]);
+      // Automatic rotation is the primary's to run.
+      await c.query('DELETE FROM key_rotation WHERE key_id = $1', [newPrimaryKeyId]);
+      await c.query('UPDATE key_rotation SET key_id = $1 WHERE key_id = $2', [newPrimaryKeyId, primaryKeyId]);
+      return true;
+    });
+  }
+
+  private async liveKeyRow(keyId: string, c: pg.PoolClient): Promise<KeyRow | undefined> {
+    const [row] = await this.rows<KeyRow>('SELECT * FROM keys WHERE key_id = $1 AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL', [keyId], c);
+    return row;
+  }
+
+  /** A new key's row, provisioning (invisible) until activated. */
+  private async insertKeyRow(key: KmsKey, c: pg.PoolClient): Promise<void> {
+    const p = keyRowParams(key);
+    await c.query(
+      `INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state, creation_date, deletion_date,
+        pending_window, current_version, policy, policy_principals, expiration_model, valid_to, multi_region_key_id, primary_region, provisioning)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1)`,
+      [p.key_id, p.account_id, p.region, p.description, p.key_usage, p.key_spec, p.origin, p.key_state, p.creation_date, p.deletion_date,
+        p.pending_window, p.current_version, p.policy, p.policy_principals, p.expiration_model, p.valid_to, p.multi_region_key_id, p.primary_region],
+    );
   }
 
   async activateKey(keyId: string): Promise<boolean> {
@@ -249,7 +316,7 @@ export class PostgresStore implements MetadataStore {
     const n = await this.changed(
       `UPDATE keys SET deletion_date = NULL, pending_window = NULL,
         key_state = CASE WHEN ${LACKS_IMPORTED_MATERIAL} THEN 'PendingImport' ELSE 'Disabled' END
-       WHERE key_id = $1 AND key_state = 'PendingDeletion' AND destruction_started_at IS NULL AND deleted_at IS NULL`,
+       WHERE key_id = $1 AND key_state IN ('PendingDeletion', 'PendingReplicaDeletion') AND destruction_started_at IS NULL AND deleted_at IS NULL`,
       [keyId],
     );
     return n > 0;
@@ -264,12 +331,22 @@ export class PostgresStore implements MetadataStore {
   }
 
   async beginKeyDestruction(keyId: string, now: Date): Promise<boolean> {
-    const n = await this.changed(
-      `UPDATE keys SET destruction_started_at = COALESCE(destruction_started_at, $1)
-       WHERE key_id = $2 AND key_state = 'PendingDeletion' AND deletion_date <= $1 AND deleted_at IS NULL`,
-      [now.getTime(), keyId],
-    );
-    return n > 0;
+    return this.tx(async (c) => {
+      await this.lockMultiRegionKey(keyId, c);
+      // A primary key replicated meanwhile waits for its replicas: its material is theirs too.
+      await c.query(
+        `UPDATE keys SET key_state = 'PendingReplicaDeletion', deletion_date = NULL
+         WHERE key_id = $1 AND key_state = 'PendingDeletion' AND destruction_started_at IS NULL AND deleted_at IS NULL AND ${PRIMARY_WITH_REPLICAS}`,
+        [keyId],
+      );
+      const n = await this.changed(
+        `UPDATE keys SET destruction_started_at = COALESCE(destruction_started_at, $1)
+         WHERE key_id = $2 AND key_state = 'PendingDeletion' AND deletion_date <= $1 AND deleted_at IS NULL`,
+        [now.getTime(), keyId],
+        c,
+      );
+      return n > 0;
+    });
   }
 
   async listKeyVersions(keyId: string): Promise<number[]> {
@@ -280,12 +357,20 @@ export class PostgresStore implements MetadataStore {
 
   async completeKeyDestruction(keyId: string, versions: readonly number[], at: Date): Promise<void> {
     await this.tx(async (c) => {
+      await this.lockMultiRegionKey(keyId, c);
       for (const v of versions) {
         await c.query('INSERT INTO destroyed_key_material (key_id, version, destroyed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [keyId, v, at.getTime()]);
       }
       await c.query('DELETE FROM aliases WHERE target_key_id = $1', [keyId]);
       await c.query('DELETE FROM grants WHERE key_id = $1', [keyId]);
       await c.query('UPDATE keys SET deleted_at = $1 WHERE key_id = $2 AND deleted_at IS NULL', [at.getTime(), keyId]);
+      // The last replica gone: a primary waiting for it starts its own waiting period.
+      await c.query(
+        `UPDATE keys SET key_state = 'PendingDeletion', deletion_date = $1 + pending_window::bigint * 86400000
+         WHERE multi_region_key_id = (SELECT multi_region_key_id FROM keys WHERE key_id = $2) AND key_state = 'PendingReplicaDeletion'
+         AND deleted_at IS NULL AND NOT (${PRIMARY_WITH_REPLICAS})`,
+        [at.getTime(), keyId],
+      );
     });
   }
 
@@ -337,8 +422,21 @@ export class PostgresStore implements MetadataStore {
 
   async commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<void> {
     await this.tx(async (c) => {
+      await this.lockMultiRegionKey(keyId, c);
       await c.query('UPDATE key_versions SET provisioning = 0 WHERE key_id = $1 AND version = $2', [keyId, version]);
       await c.query('UPDATE keys SET current_version = $1 WHERE key_id = $2 AND current_version < $1', [version, keyId]);
+      // A multi-Region key's regions share its material: each has the new version at once.
+      await c.query(
+        `INSERT INTO key_versions (key_id, version, creation_date, rotation_type)
+         SELECT k.key_id, v.version, v.creation_date, v.rotation_type FROM key_versions v
+         JOIN keys p ON p.key_id = v.key_id JOIN keys k ON k.multi_region_key_id = p.multi_region_key_id AND k.key_id <> p.key_id AND k.deleted_at IS NULL
+         WHERE v.key_id = $1 AND v.version = $2 ON CONFLICT DO NOTHING`,
+        [keyId, version],
+      );
+      await c.query(
+        'UPDATE keys SET current_version = $1 WHERE multi_region_key_id = (SELECT multi_region_key_id FROM keys WHERE key_id = $2) AND current_version < $1',
+        [version, keyId],
+      );
       await c.query(
         'UPDATE key_rotation SET next_rotation_date = CASE WHEN enabled = 1 THEN $1 ELSE next_rotation_date END, lease_until = 0, on_demand_started_at = NULL WHERE key_id = $2',
         [nextRotationDate?.getTime() ?? null, keyId],
@@ -402,7 +500,7 @@ export class PostgresStore implements MetadataStore {
   async getKeyVersionCheck(ref: KeyMaterialRef): Promise<KeyVersionCheck | undefined> {
     const [r] = await this.rows<{ check_value: Buffer; made_in_token: number }>(
       'SELECT check_value, made_in_token FROM key_version_checks WHERE key_id = $1 AND version = $2',
-      [ref.keyId, ref.version],
+      [materialKeyId(ref.keyId), ref.version],
     );
     return r && { value: r.check_value, madeInToken: r.made_in_token === 1 };
   }
@@ -415,7 +513,7 @@ export class PostgresStore implements MetadataStore {
     await this.changed(
       `INSERT INTO key_version_checks (key_id, version, check_value, made_in_token, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (key_id, version) ${onConflict}`,
-      [ref.keyId, ref.version, check.value, check.madeInToken ? 1 : 0, recordedBy, at.getTime()],
+      [materialKeyId(ref.keyId), ref.version, check.value, check.madeInToken ? 1 : 0, recordedBy, at.getTime()],
     );
   }
 

@@ -1,6 +1,6 @@
 import { keyArn } from '../domain/arn.js';
 import type { Grant, GrantConstraints, GrantOperation } from '../domain/grant.js';
-import type { Alias, KeyState, KmsKey } from '../domain/key.js';
+import { awsKeyId, type Alias, type KeyState, type KmsKey } from '../domain/key.js';
 import type { PrincipalKind } from '../domain/principal-arn.js';
 import type { AccessKeyStatus, StoredAccessKey, StoredPrincipal } from '../services/access/access-ports.js';
 import type { ImportedMaterial, ImportToken, KeyRotation, Page, RotationStatus, RotationType } from '../services/ports/index.js';
@@ -26,6 +26,8 @@ export interface KeyRow {
   policy_principals: string | null;
   expiration_model: string | null;
   valid_to: number | null;
+  multi_region_key_id: string | null;
+  primary_region: string | null;
 }
 
 export interface ImportedMaterialRow {
@@ -69,6 +71,16 @@ export const KEY_MATERIAL_EXPIRY = `expiration_model = CASE
     ELSE NULL END,
   valid_to = (SELECT MIN(m.valid_to) FROM imported_material m WHERE m.key_id = keys.key_id AND m.pending_rotation = 0 AND m.imported = 1 AND m.expiration_model = 'KEY_MATERIAL_EXPIRES')`;
 
+/**
+ * SQL both stores share (no parameters): this key (keys.*) is the primary of a
+ * multi-Region key some other region's key of which is not deleted.
+ */
+export const PRIMARY_WITH_REPLICAS = `keys.multi_region_key_id IS NOT NULL AND keys.primary_region = keys.region AND EXISTS (
+  SELECT 1 FROM keys r WHERE r.multi_region_key_id = keys.multi_region_key_id AND r.key_id <> keys.key_id AND r.deleted_at IS NULL)`;
+
+/** The tables that name a key and are not emptied with it (ON DELETE CASCADE does the others): a deleted replica's row is replaced. */
+export const KEY_SIDE_TABLES = ['key_rotation', 'import_tokens', 'key_last_usage'] as const;
+
 /** Material no key version names (a pending rotation's, or a reservation): what may be forgotten once it is out of the token. */
 export const NEVER_THE_KEYS = `imported = 0 AND NOT EXISTS (SELECT 1 FROM key_versions v WHERE v.key_id = imported_material.key_id AND v.version = imported_material.version)`;
 
@@ -100,6 +112,7 @@ export function toKey(r: KeyRow): KmsKey {
     policyPrincipals: r.policy_principals === null ? null : (JSON.parse(r.policy_principals) as Record<string, string>),
     expirationModel: (r.expiration_model ?? undefined) as KmsKey['expirationModel'],
     validTo: r.valid_to === null ? undefined : new Date(r.valid_to),
+    primaryRegion: r.primary_region ?? undefined,
   };
 }
 
@@ -153,6 +166,8 @@ export function keyRowParams(key: KmsKey) {
     policy_principals: key.policyPrincipals === null ? null : JSON.stringify(key.policyPrincipals),
     expiration_model: key.expirationModel ?? null,
     valid_to: key.validTo?.getTime() ?? null,
+    multi_region_key_id: key.primaryRegion === undefined ? null : awsKeyId(key.keyId),
+    primary_region: key.primaryRegion ?? null,
   };
 }
 

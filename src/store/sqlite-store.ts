@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
-import type { Alias, KeyMaterialRef, KmsKey, Tag } from '../domain/key.js';
+import { materialKeyId, type Alias, type KeyMaterialRef, type KmsKey, type Tag } from '../domain/key.js';
 import type {
   DestroyedKeyMaterial,
   ImportedMaterial,
@@ -17,15 +17,19 @@ import type {
   NewKey,
   Page,
   ProvisioningKey,
+  ReplicaInsertion,
   RotationStatus,
   RotationType,
 } from '../services/ports/index.js';
+import { REPLICABLE_STATES } from '../services/ports/index.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { page } from './paging.js';
 import { LocalMutex } from './local-mutex.js';
 import {
   KEY_MATERIAL_EXPIRY,
+  KEY_SIDE_TABLES,
   NEVER_THE_KEYS,
+  PRIMARY_WITH_REPLICAS,
   keyRowParams,
   LACKS_IMPORTED_MATERIAL,
   rotationPage,
@@ -84,9 +88,32 @@ export class SqliteStore implements MetadataStore {
     const db = this.db;
     this.stmt = {
       insertKey: db.prepare(`INSERT INTO keys (key_id, account_id, region, description, key_usage, key_spec, origin, key_state,
-        creation_date, deletion_date, pending_window, current_version, policy, policy_principals, expiration_model, valid_to, provisioning)
+        creation_date, deletion_date, pending_window, current_version, policy, policy_principals, expiration_model, valid_to,
+        multi_region_key_id, primary_region, provisioning)
         VALUES (@key_id, @account_id, @region, @description, @key_usage, @key_spec, @origin, @key_state,
-        @creation_date, @deletion_date, @pending_window, @current_version, @policy, @policy_principals, @expiration_model, @valid_to, 1)`),
+        @creation_date, @deletion_date, @pending_window, @current_version, @policy, @policy_principals, @expiration_model, @valid_to,
+        @multi_region_key_id, @primary_region, 1)`),
+      multiRegionKeys: db.prepare('SELECT * FROM keys WHERE multi_region_key_id = ? AND provisioning = 0 AND deleted_at IS NULL ORDER BY region'),
+      anyKeyRow: db.prepare('SELECT key_id, deleted_at, provisioning FROM keys WHERE key_id = ?'),
+      liveKeyRow: db.prepare('SELECT * FROM keys WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL'),
+      purgeKey: db.prepare('DELETE FROM keys WHERE key_id = ? AND deleted_at IS NOT NULL'),
+      purgeSideTables: KEY_SIDE_TABLES.map((t) => db.prepare(`DELETE FROM ${t} WHERE key_id = ?`)),
+      copyVersions: db.prepare(`INSERT INTO key_versions (key_id, version, creation_date, rotation_type)
+        SELECT ?, version, creation_date, rotation_type FROM key_versions WHERE key_id = ? AND provisioning = 0`),
+      setPrimaryRegion: db.prepare('UPDATE keys SET primary_region = ? WHERE multi_region_key_id = ?'),
+      dropRotation: db.prepare('DELETE FROM key_rotation WHERE key_id = ?'),
+      moveRotation: db.prepare('UPDATE key_rotation SET key_id = ? WHERE key_id = ?'),
+      replicateVersion: db.prepare(`INSERT OR IGNORE INTO key_versions (key_id, version, creation_date, rotation_type)
+        SELECT k.key_id, v.version, v.creation_date, v.rotation_type FROM key_versions v
+        JOIN keys p ON p.key_id = v.key_id JOIN keys k ON k.multi_region_key_id = p.multi_region_key_id AND k.key_id <> p.key_id AND k.deleted_at IS NULL
+        WHERE v.key_id = ? AND v.version = ?`),
+      setReplicasCurrentVersion: db.prepare(`UPDATE keys SET current_version = ?
+        WHERE multi_region_key_id = (SELECT multi_region_key_id FROM keys WHERE key_id = ?) AND current_version < ?`),
+      awaitReplicaDeletion: db.prepare(`UPDATE keys SET key_state = 'PendingReplicaDeletion', deletion_date = NULL
+        WHERE key_id = ? AND key_state = 'PendingDeletion' AND destruction_started_at IS NULL AND deleted_at IS NULL AND ${PRIMARY_WITH_REPLICAS}`),
+      lastReplicaDeleted: db.prepare(`UPDATE keys SET key_state = 'PendingDeletion', deletion_date = @at + pending_window * 86400000
+        WHERE multi_region_key_id = (SELECT multi_region_key_id FROM keys WHERE key_id = @keyId) AND key_state = 'PendingReplicaDeletion'
+        AND deleted_at IS NULL AND NOT (${PRIMARY_WITH_REPLICAS})`),
       insertVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date) VALUES (?, ?, ?)'),
       activate: db.prepare('UPDATE keys SET provisioning = 0 WHERE key_id = ?'),
       provisioning: db.prepare('SELECT k.key_id, v.version, k.account_id, k.region FROM keys k JOIN key_versions v ON v.key_id = k.key_id WHERE k.provisioning = 1 AND k.creation_date < ?'),
@@ -105,11 +132,11 @@ export class SqliteStore implements MetadataStore {
       updatePolicy: db.prepare('UPDATE keys SET policy = ?, policy_principals = ? WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL'),
       cancelDeletion: db.prepare(`UPDATE keys SET deletion_date = NULL, pending_window = NULL,
         key_state = CASE WHEN ${LACKS_IMPORTED_MATERIAL} THEN 'PendingImport' ELSE 'Disabled' END
-        WHERE key_id = ? AND key_state = 'PendingDeletion' AND destruction_started_at IS NULL AND deleted_at IS NULL`),
+        WHERE key_id = ? AND key_state IN ('PendingDeletion', 'PendingReplicaDeletion') AND destruction_started_at IS NULL AND deleted_at IS NULL`),
       dueForDeletion: db.prepare(`SELECT * FROM keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ?
         AND provisioning = 0 AND deleted_at IS NULL ORDER BY deletion_date LIMIT ?`),
       beginDestruction: db.prepare(`UPDATE keys SET destruction_started_at = COALESCE(destruction_started_at, ?)
-        WHERE key_id = ? AND key_state = 'PendingDeletion' AND deletion_date <= ? AND deleted_at IS NULL`),
+        WHERE key_id = ? AND key_state = 'PendingDeletion' AND deletion_date <= ? AND deleted_at IS NULL AND NOT (${PRIMARY_WITH_REPLICAS})`),
       // Every version that may have a token object: an imported key's material pending rotation too.
       versions: db.prepare('SELECT version FROM key_versions WHERE key_id = ? UNION SELECT version FROM imported_material WHERE key_id = ? ORDER BY version'),
       rotationStatus: db.prepare('SELECT * FROM key_rotation WHERE key_id = ?'),
@@ -213,6 +240,43 @@ export class SqliteStore implements MetadataStore {
     }).immediate();
   }
 
+  async listMultiRegionKeys(multiRegionKeyId: string): Promise<KmsKey[]> {
+    return (this.stmt.multiRegionKeys.all(multiRegionKeyId) as KeyRow[]).map(toKey);
+  }
+
+  async insertReplicaKey({ key, tags }: NewKey, primaryKeyId: string, maxKeysInAccount = Number.POSITIVE_INFINITY): Promise<ReplicaInsertion> {
+    return this.db.transaction((): ReplicaInsertion => {
+      const primary = this.stmt.liveKeyRow.get(primaryKeyId) as KeyRow | undefined;
+      if (!primary || primary.primary_region !== primary.region || !REPLICABLE_STATES.includes(primary.key_state)) return 'primary-changed';
+      const existing = this.stmt.anyKeyRow.get(key.keyId) as { deleted_at: number | null } | undefined;
+      if (existing && existing.deleted_at === null) return 'exists';
+      if (existing) {
+        for (const purge of this.stmt.purgeSideTables) purge.run(key.keyId);
+        this.stmt.purgeKey.run(key.keyId);
+      }
+      if ((this.stmt.countKeys.get(key.accountId) as { n: number }).n >= maxKeysInAccount) return 'quota';
+      this.stmt.insertKey.run(keyRowParams({ ...key, currentVersion: primary.current_version, primaryRegion: primary.region }));
+      this.stmt.copyVersions.run(key.keyId, primaryKeyId);
+      for (const t of tags) this.stmt.putTag.run(key.keyId, t.TagKey, t.TagValue);
+      this.stmt.activate.run(key.keyId);
+      return 'created';
+    }).immediate();
+  }
+
+  async updatePrimaryRegion(primaryKeyId: string, newPrimaryKeyId: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const primary = this.stmt.liveKeyRow.get(primaryKeyId) as KeyRow | undefined;
+      const replica = this.stmt.liveKeyRow.get(newPrimaryKeyId) as KeyRow | undefined;
+      if (!primary || !replica || primary.primary_region !== primary.region || replica.multi_region_key_id !== primary.multi_region_key_id) return false;
+      if (primary.key_state !== 'Enabled' || replica.key_state !== 'Enabled') return false;
+      this.stmt.setPrimaryRegion.run(replica.region, primary.multi_region_key_id);
+      // Automatic rotation is the primary's to run.
+      this.stmt.dropRotation.run(newPrimaryKeyId);
+      this.stmt.moveRotation.run(newPrimaryKeyId, primaryKeyId);
+      return true;
+    }).immediate();
+  }
+
   async activateKey(keyId: string): Promise<boolean> {
     return this.stmt.activate.run(keyId).changes === 1;
   }
@@ -270,7 +334,11 @@ export class SqliteStore implements MetadataStore {
   }
 
   async beginKeyDestruction(keyId: string, now: Date): Promise<boolean> {
-    return this.stmt.beginDestruction.run(now.getTime(), keyId, now.getTime()).changes > 0;
+    return this.db.transaction(() => {
+      // A primary key replicated meanwhile waits for its replicas: its material is theirs too.
+      this.stmt.awaitReplicaDeletion.run(keyId);
+      return this.stmt.beginDestruction.run(now.getTime(), keyId, now.getTime()).changes > 0;
+    }).immediate();
   }
 
   async listKeyVersions(keyId: string): Promise<number[]> {
@@ -283,6 +351,8 @@ export class SqliteStore implements MetadataStore {
       this.stmt.deleteAliasesOf.run(keyId);
       this.stmt.deleteGrantsOf.run(keyId);
       this.stmt.markDeleted.run(at.getTime(), keyId);
+      // The last replica gone: a primary waiting for it starts its own waiting period.
+      this.stmt.lastReplicaDeleted.run({ at: at.getTime(), keyId });
     })();
   }
 
@@ -325,6 +395,9 @@ export class SqliteStore implements MetadataStore {
     this.db.transaction(() => {
       this.stmt.activateVersion.run(keyId, version);
       this.stmt.setCurrentVersion.run(version, keyId, version);
+      // A multi-Region key's regions share its material: each has the new version at once.
+      this.stmt.replicateVersion.run(keyId, version);
+      this.stmt.setReplicasCurrentVersion.run(version, keyId, version);
       this.stmt.moveNextRotation.run(nextRotationDate?.getTime() ?? null, keyId);
     })();
   }
@@ -371,13 +444,13 @@ export class SqliteStore implements MetadataStore {
   }
 
   async getKeyVersionCheck(ref: KeyMaterialRef): Promise<KeyVersionCheck | undefined> {
-    const r = this.stmt.keyVersionCheck.get(ref.keyId, ref.version) as { check_value: Buffer; made_in_token: number } | undefined;
+    const r = this.stmt.keyVersionCheck.get(materialKeyId(ref.keyId), ref.version) as { check_value: Buffer; made_in_token: number } | undefined;
     return r && { value: r.check_value, madeInToken: r.made_in_token === 1 };
   }
 
   async saveKeyVersionCheck(ref: KeyMaterialRef, check: KeyVersionCheck, recordedBy: 'CREATION' | 'FIRST_USE', at: Date): Promise<void> {
     const statement = recordedBy === 'CREATION' ? this.stmt.recordCheckAtCreation : this.stmt.recordCheckAtFirstUse;
-    statement.run({ keyId: ref.keyId, version: ref.version, value: check.value, madeInToken: check.madeInToken ? 1 : 0, at: at.getTime() });
+    statement.run({ keyId: materialKeyId(ref.keyId), version: ref.version, value: check.value, madeInToken: check.madeInToken ? 1 : 0, at: at.getTime() });
   }
 
   async recordImportedMaterial(keyId: string, m: NewImportedMaterial, at: Date): Promise<void> {

@@ -46,8 +46,10 @@ import {
   SignCommand,
   TagResourceCommand,
   UntagResourceCommand,
+  ReplicateKeyCommand,
   UpdateAliasCommand,
   UpdateKeyDescriptionCommand,
+  UpdatePrimaryRegionCommand,
   VerifyCommand,
   VerifyMacCommand,
 } from '@aws-sdk/client-kms';
@@ -64,7 +66,7 @@ import { kmsClientConfig, testAdmin, TEST_ACCESS_KEY_ID, TEST_SECRET_ACCESS_KEY,
 
 const clock = new TestClock();
 const lines: string[] = [];
-const kms = useTestService({ clock, logLines: lines, config: { schedulerIntervalMs: 0 } });
+const kms = useTestService({ clock, logLines: lines, config: { schedulerIntervalMs: 0, otherRegions: ['eu-west-1'] } });
 const ROOT = 'arn:aws:iam::111122223333:root';
 const USER = 'arn:aws:iam::111122223333:user/auditee';
 
@@ -81,6 +83,7 @@ let hmac: string;
 let ecc: string;
 let agreeing: string;
 let external: string;
+let multiRegion: string;
 let blob: Uint8Array;
 let user: { accessKeyId: string; secretAccessKey: string };
 const admin = () => testAdmin(kms.endpoint);
@@ -96,6 +99,7 @@ beforeAll(async () => {
   ecc = await newKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
   agreeing = await newKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'KEY_AGREEMENT' });
   external = await newKey({ Origin: 'EXTERNAL' });
+  multiRegion = await newKey({ MultiRegion: true });
   blob = (await kms.client.send(new EncryptCommand({ KeyId: sym, Plaintext: keep(Buffer.from('plaintext-of-the-setup-0001')) }))).CiphertextBlob!;
   await admin()('CreatePrincipal', { Arn: USER });
   const { AccessKey } = (await admin()('CreateAccessKey', { PrincipalArn: USER })) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
@@ -113,7 +117,7 @@ interface Case {
   readonly params?: () => Record<string, unknown>;
 }
 
-const arn = (keyId: string) => `arn:aws:kms:us-east-1:111122223333:key/${keyId}`;
+const arn = (keyId: string, region = 'us-east-1') => `arn:aws:kms:${region}:111122223333:key/${keyId}`;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const send = <T>(command: T): Promise<any> => kms.client.send(command as Parameters<KMSClient['send']>[0]);
 let grantId: string;
@@ -185,6 +189,18 @@ const CASES: Case[] = [
     },
     resources: () => [arn(agreeing)],
     params: () => ({ keyAgreementAlgorithm: 'ECDH' }),
+  },
+  {
+    name: 'ReplicateKey',
+    call: () => send(new ReplicateKeyCommand({ KeyId: multiRegion, ReplicaRegion: 'eu-west-1', Description: 'replica' })),
+    resources: () => [arn(multiRegion), arn(multiRegion, 'eu-west-1')],
+    params: () => ({ keyId: multiRegion, replicaRegion: 'eu-west-1', description: 'replica' }),
+  },
+  {
+    name: 'UpdatePrimaryRegion',
+    call: () => send(new UpdatePrimaryRegionCommand({ KeyId: multiRegion, PrimaryRegion: 'eu-west-1' })),
+    resources: () => [arn(multiRegion), arn(multiRegion, 'eu-west-1')],
+    params: () => ({ keyId: multiRegion, primaryRegion: 'eu-west-1' }),
   },
   { name: 'GetKeyPolicy', call: () => send(new GetKeyPolicyCommand({ KeyId: sym, PolicyName: 'default' })), resources: () => [arn(sym)], params: () => ({ policyName: 'default' }) },
   { name: 'PutKeyPolicy', call: () => send(new PutKeyPolicyCommand({ KeyId: sym, PolicyName: 'default', Policy: defaultKeyPolicy('111122223333') })), resources: () => [arn(sym)], params: () => ({ policyName: 'default' }) },

@@ -18,7 +18,6 @@ import {
   ListGrantsCommand,
   ListKeyRotationsCommand,
   ReEncryptCommand,
-  ReplicateKeyCommand,
   RetireGrantCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
@@ -139,7 +138,6 @@ describe("AWS KMS's own answers", () => {
   it('an AWS operation this service does not serve answers UnsupportedOperationException, not UnknownOperationException', async () => {
     const e = await expectAwsError(kms.client.send(new DescribeCustomKeyStoresCommand({})), 'UnsupportedOperationException');
     expect(e.message).toMatch(/custom key stores/i);
-    await expectAwsError(kms.client.send(new ReplicateKeyCommand({ KeyId: await newKey(), ReplicaRegion: 'eu-west-1' })), 'UnsupportedOperationException');
     expect((await rawCall('Encapsulate', {})).body.__type).toBe('UnsupportedOperationException');
   });
 

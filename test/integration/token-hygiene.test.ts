@@ -1,5 +1,5 @@
 import { constants, createPublicKey, generateKeyPairSync, publicEncrypt, randomBytes } from 'node:crypto';
-import { CreateKeyCommand, GenerateDataKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, GenerateDataKeyCommand, GetParametersForImportCommand, ImportKeyMaterialCommand, ReplicateKeyCommand } from '@aws-sdk/client-kms';
 import type * as P11 from 'pkcs11js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pkcs11js } from '../../src/hsm/pkcs11js.js';
@@ -26,6 +26,9 @@ const agreementKeyIds: string[] = [];
 /** ECC signing keys whose private key was imported (PKCS#8), not made in the token. */
 const importedPairIds: string[] = [];
 
+/** The 16 bytes a key id names its objects by: a UUID's, or a multi-Region key's hex digits after mrk-. */
+const idHex = (keyId: string) => (keyId.startsWith('mrk-') ? keyId.slice(4) : keyId.replace(/-/g, ''));
+
 const bool = (b: Buffer) => b.length === 1 && b[0] === 1;
 
 function attributes(handle: Buffer, types: number[]): Map<number, Buffer> {
@@ -33,8 +36,12 @@ function attributes(handle: Buffer, types: number[]): Map<number, Buffer> {
   return new Map(values.map((a) => [a.type, a.value as Buffer]));
 }
 
-const kms = useTestService();
+const kms = useTestService({ config: { otherRegions: ['eu-west-1'] } });
 beforeAll(async () => {
+  // A multi-Region key and its replica: one object, named by the KeyId both regions share.
+  const multiRegion = (await kms.client.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata!.KeyId!;
+  await kms.client.send(new ReplicateKeyCommand({ KeyId: multiRegion, ReplicaRegion: 'eu-west-1' }));
+  keyIds.push(multiRegion);
   for (let i = 0; i < 3; i++) {
     const { KeyMetadata } = await kms.client.send(new CreateKeyCommand({ Description: `hygiene ${i}` }));
     keyIds.push(KeyMetadata!.KeyId!);
@@ -107,11 +114,11 @@ describe('token hygiene', () => {
     const all = [...keyIds, ...hmacKeyIds, ...importedKeyIds];
     expect(objects).toHaveLength(all.length);
     const ids = objects.map((h) => attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.toString('hex'));
-    for (const keyId of all) expect(ids).toContain(`${keyId.replace(/-/g, '')}00000001`);
+    for (const keyId of all) expect(ids).toContain(`${idHex(keyId)}00000001`);
     for (const h of objects) {
       const a = attributes(h, [pkcs11js.CKA_ID, pkcs11js.CKA_LABEL]);
       const keyHex = a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex');
-      const keyId = all.find((k) => k.replace(/-/g, '') === keyHex)!;
+      const keyId = all.find((k) => idHex(k) === keyHex)!;
       expect(a.get(pkcs11js.CKA_LABEL)!.toString('utf8')).toBe(`kms/${keyId}/v1`);
     }
   });
@@ -135,14 +142,14 @@ describe('token hygiene', () => {
     let hmacSeen = 0;
     for (const h of allSecretKeys()) {
       const a = attributes(h, [...common.map(([t]) => t), ...usage, pkcs11js.CKA_KEY_TYPE, pkcs11js.CKA_VALUE_LEN, pkcs11js.CKA_ID]);
-      const wasImported = importedKeyIds.some((k) => a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex') === k.replace(/-/g, ''));
+      const wasImported = importedKeyIds.some((k) => a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex') === idHex(k));
       for (const [type, name, want] of common) {
         // Material that came in wrapped was, by the standard, not always sensitive nor never extractable before it came.
         const expected = wasImported && (type === pkcs11js.CKA_ALWAYS_SENSITIVE || type === pkcs11js.CKA_NEVER_EXTRACTABLE) ? false : want;
         expect(bool(a.get(type)!), `${name}${wasImported ? ' (imported)' : ''}`).toBe(expected);
       }
       const [encrypt, decrypt, sign, verify] = usage.map((t) => bool(a.get(t)!));
-      const isHmac = hmacKeyIds.some((k) => a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex') === k.replace(/-/g, ''));
+      const isHmac = hmacKeyIds.some((k) => a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex') === idHex(k));
       if (isHmac) {
         hmacSeen++;
         expect(ulong(a.get(pkcs11js.CKA_KEY_TYPE)!)).toBe(pkcs11js.CKK_GENERIC_SECRET);
@@ -164,7 +171,7 @@ describe('token hygiene', () => {
     const pairs = [...signingKeyIds, ...decryptKeyIds, ...agreementKeyIds, ...importedPairIds];
     expect(privateKeys).toHaveLength(pairs.length);
     expect(publicKeys).toHaveLength(pairs.length);
-    const of = (ids: string[]) => (a: Map<number, Buffer>) => ids.some((k) => k.replace(/-/g, '') === a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
+    const of = (ids: string[]) => (a: Map<number, Buffer>) => ids.some((k) => idHex(k) === a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
     const decrypts = of(decryptKeyIds);
     const agrees = of(agreementKeyIds);
     const imported = of(importedPairIds);
@@ -182,7 +189,7 @@ describe('token hygiene', () => {
       // Exactly one use: signing, (RSA ENCRYPT_DECRYPT) decryption, or (KEY_AGREEMENT) derivation.
       const use = { sign: b(pkcs11js.CKA_SIGN), decrypt: b(pkcs11js.CKA_DECRYPT), derive: b(pkcs11js.CKA_DERIVE) };
       expect(use).toEqual({ sign: !decrypts(a) && !agrees(a), decrypt: decrypts(a), derive: agrees(a) });
-      expect(pairs.map((k) => k.replace(/-/g, ''))).toContain(a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
+      expect(pairs.map((k) => idHex(k))).toContain(a.get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex'));
       // The secret part: CKA_VALUE of an EC key, CKA_PRIVATE_EXPONENT of an RSA key.
       const keyType = Number(attributes(h, [pkcs11js.CKA_KEY_TYPE]).get(pkcs11js.CKA_KEY_TYPE)!.readBigUInt64LE());
       const error = pkcs11Error(() => lib.C_GetAttributeValue(session, h, [{ type: keyType === pkcs11js.CKK_RSA ? pkcs11js.CKA_PRIVATE_EXPONENT : pkcs11js.CKA_VALUE }]));
@@ -236,7 +243,7 @@ describe('token hygiene', () => {
       return Array.from({ length: value.length / 8 }, (_, i) => Number(value.readBigUInt64LE(8 * i))).sort((x, y) => x - y);
     };
     const idOf = (h: Buffer) => attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex');
-    const named = (ids: string[], h: Buffer) => ids.some((k) => k.replace(/-/g, '') === idOf(h));
+    const named = (ids: string[], h: Buffer) => ids.some((k) => idHex(k) === idOf(h));
     for (const h of allSecretKeys()) {
       const bytes = Number(attributes(h, [pkcs11js.CKA_VALUE_LEN]).get(pkcs11js.CKA_VALUE_LEN)!.readBigUInt64LE());
       const want = !named(hmacKeyIds, h) ? [pkcs11js.CKM_AES_GCM] : bytes === 28 ? [pkcs11js.CKM_SHA224_HMAC] : [pkcs11js.CKM_SHA512_HMAC];
@@ -289,7 +296,7 @@ describe('token hygiene', () => {
       expect((error as P11.Pkcs11Error).code).toBe(pkcs11js.CKR_MECHANISM_INVALID);
     }
     // A key-agreement private half used to sign: refused (it only derives, and only with ECDH).
-    const agreeing = findObjects(pkcs11js.CKO_PRIVATE_KEY).filter((h) => agreementKeyIds.some((k) => k.replace(/-/g, '') === attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex')));
+    const agreeing = findObjects(pkcs11js.CKO_PRIVATE_KEY).filter((h) => agreementKeyIds.some((k) => idHex(k) === attributes(h, [pkcs11js.CKA_ID]).get(pkcs11js.CKA_ID)!.subarray(0, 16).toString('hex')));
     expect(agreeing).toHaveLength(agreementKeyIds.length);
     for (const h of agreeing) {
       const error = pkcs11Error(() => lib.C_SignInit(session, { mechanism: pkcs11js.CKM_ECDSA }, h));

@@ -115,6 +115,64 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       expect(await store.countKeysByState()).toEqual({});
     });
 
+    it('keeps a multi-Region key\'s regions in step: replicas, versions, the primary region, deletion after the replicas', async () => {
+      const MRK = 'mrk-0123456789abcdef0123456789abcdef';
+      const inRegion = (region: string) => `${MRK}@${region}`;
+      const primary = await made(store, 1, { keyId: inRegion('us-east-1'), primaryRegion: 'us-east-1' });
+      const replicaOf = (region: string, over: Partial<KmsKey> = {}) => ({ key: { ...primary, keyId: inRegion(region), region, description: region, ...over }, tags: [{ TagKey: 'r', TagValue: region }] });
+      await store.setRotation(primary.keyId, true, 90, at(1_000));
+      expect(await store.insertReplicaKey(replicaOf('eu-west-1'), primary.keyId)).toBe('created');
+      expect(await store.insertReplicaKey(replicaOf('eu-west-1'), primary.keyId)).toBe('exists');
+      // Only from an Enabled primary, and within the account's quota.
+      expect(await store.insertReplicaKey(replicaOf('ap-south-1'), inRegion('eu-west-1'))).toBe('primary-changed');
+      expect(await store.insertReplicaKey(replicaOf('ap-south-1'), primary.keyId, 2)).toBe('quota');
+      await store.updateKey({ ...primary, keyState: KeyState.Disabled });
+      expect(await store.insertReplicaKey(replicaOf('ap-south-1'), primary.keyId)).toBe('primary-changed');
+      await store.updateKey(primary);
+      const eu = (await store.getKey(inRegion('eu-west-1')))!;
+      expect([eu.region, eu.primaryRegion, eu.description, eu.currentVersion, eu.keyState]).toEqual(['eu-west-1', 'us-east-1', 'eu-west-1', 1, KeyState.Enabled]);
+      expect(eu.arn).toBe(`arn:aws:kms:eu-west-1:${ACCOUNT}:key/${MRK}`);
+      expect(await store.listTags(eu.keyId)).toEqual([{ TagKey: 'r', TagValue: 'eu-west-1' }]);
+      expect((await store.listMultiRegionKeys(MRK)).map((k) => k.region)).toEqual(['eu-west-1', 'us-east-1']);
+
+      // A version committed on the primary is every region's, in the same transaction.
+      await store.insertProvisioningVersion(primary.keyId, 2, at(1_000), 'AUTOMATIC');
+      await store.commitKeyVersion(primary.keyId, 2, at(5_000));
+      expect((await store.getKey(eu.keyId))!.currentVersion).toBe(2);
+      expect((await store.listRotations(eu.keyId, 0, 10)).items.map((r) => r.version)).toEqual([2]);
+
+      // The primary moves, with the rotation schedule; only Enabled keys move.
+      await store.updateKey({ ...eu, keyState: KeyState.Disabled });
+      expect(await store.updatePrimaryRegion(primary.keyId, eu.keyId)).toBe(false);
+      await store.updateKey(eu);
+      expect(await store.updatePrimaryRegion(eu.keyId, primary.keyId)).toBe(false); // not the primary
+      expect(await store.updatePrimaryRegion(primary.keyId, eu.keyId)).toBe(true);
+      expect((await store.listMultiRegionKeys(MRK)).map((k) => k.primaryRegion)).toEqual(['eu-west-1', 'eu-west-1']);
+      expect(await store.getRotationStatus(primary.keyId)).toBeUndefined();
+      expect((await store.getRotationStatus(eu.keyId))!.periodDays).toBe(90);
+
+      // The primary (now eu) scheduled for deletion meanwhile replicated: it waits for its replica, then starts its own period.
+      const euPrimary = (await store.getKey(eu.keyId))!;
+      await store.updateKey({ ...euPrimary, keyState: KeyState.PendingDeletion, deletionDate: at(1_000), pendingDeletionWindowInDays: 7 });
+      expect(await store.beginKeyDestruction(eu.keyId, at(1_000))).toBe(false);
+      expect((await store.getKey(eu.keyId))!.keyState).toBe(KeyState.PendingReplicaDeletion);
+      expect((await store.getKey(eu.keyId))!.deletionDate).toBeUndefined();
+      const us = (await store.getKey(primary.keyId))!;
+      await store.updateKey({ ...us, keyState: KeyState.PendingDeletion, deletionDate: at(1_000), pendingDeletionWindowInDays: 7 });
+      expect(await store.beginKeyDestruction(us.keyId, at(1_000))).toBe(true);
+      await store.completeKeyDestruction(us.keyId, [], at(2_000));
+      const waiting = (await store.getKey(eu.keyId))!;
+      expect([waiting.keyState, waiting.deletionDate]).toEqual([KeyState.PendingDeletion, at(2_000 + 7 * 86_400_000)]);
+
+      // A deleted replica's region takes a new replica (the deleted row is replaced).
+      await store.cancelKeyDeletion(eu.keyId);
+      await store.updateKey({ ...(await store.getKey(eu.keyId))!, keyState: KeyState.Enabled });
+      expect(await store.insertReplicaKey(replicaOf('us-east-1', { description: 'again' }), eu.keyId)).toBe('created');
+      const again = (await store.getKey(primary.keyId))!;
+      expect([again.description, again.currentVersion, again.primaryRegion]).toEqual(['again', 2, 'eu-west-1']);
+      expect(await store.listKeyVersions(again.keyId)).toEqual([1, 2]);
+    });
+
     it('rotates under a lease: one holder at a time, versions committed or left for clean-up', async () => {
       const key = await made(store, 1);
       await store.setRotation(key.keyId, true, 90, at(1_000));

@@ -34,9 +34,23 @@ describe('ciphertext blob v1', () => {
     expect(() => parseBlob(Buffer.concat([header, Buffer.alloc(TAG_LENGTH + 1)]))).not.toThrow();
   });
 
+  it('names a multi-Region key with format 0x02: its 32 hex digits, read back with mrk-', () => {
+    const mrk = 'mrk-0123456789abcdef0123456789abcdef';
+    const header = encodeHeader({ keyId: `${mrk}@eu-west-1`, keyVersion: 3, iv });
+    expect(header[0]).toBe(0x02);
+    expect(header.subarray(1, 17).toString('hex')).toBe('0123456789abcdef0123456789abcdef');
+    const parsed = parseBlob(Buffer.concat([header, Buffer.alloc(32)]));
+    expect(parsed.keyId).toBe(mrk);
+    expect(parsed.keyVersion).toBe(3);
+    // The same bytes under format 0x01 name a UUID, another key: the header is in the AAD, so it cannot be swapped.
+    const asUuid = Buffer.concat([header, Buffer.alloc(32)]);
+    asUuid[0] = 0x01;
+    expect(parseBlob(asUuid).keyId).toBe('01234567-89ab-cdef-0123-456789abcdef');
+  });
+
   it('refuses unknown format versions', () => {
     const blob = Buffer.concat([encodeHeader({ keyId, keyVersion: 1, iv }), Buffer.alloc(32)]);
-    for (const version of [0x00, 0x02, 0xff]) {
+    for (const version of [0x00, 0x03, 0xff]) {
       const copy = Buffer.from(blob);
       copy[0] = version;
       expect(() => parseBlob(copy)).toThrow(InvalidCiphertextException);

@@ -429,7 +429,7 @@ describe('Policy.parse() rejects malformed policies', () => {
   });
 
   // Condition keys AWS documents but this service never fills: a condition on them could never be decided.
-  it.each(['aws:PrincipalOrgID', 'aws:SourceVpce', 'kms:MultiRegion', 'kms:MadeUpKey'])(
+  it.each(['aws:PrincipalOrgID', 'aws:SourceVpce', 'kms:MadeUpKey'])(
     'refuses a new policy naming %s, which this service never fills',
     (key) => {
       const document = doc([{ ...OK_STMT, Effect: 'Deny', Condition: { StringEquals: { [key]: 'x' } } }]);

@@ -43,7 +43,7 @@ describe('requestConditions', () => {
   it('gives the key, encryption context, alias and resource keys', () => {
     const v = requestConditions({
       ...base,
-      key: { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', origin: 'EXTERNAL' },
+      key: { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', origin: 'EXTERNAL', region: 'us-east-1' },
       requestAlias: 'alias/app',
       encryptionAlgorithm: 'SYMMETRIC_DEFAULT',
       encryptionContext: { Project: 'alpha', stage: 'prod' },
@@ -73,7 +73,7 @@ describe('requestConditions', () => {
 
   it('lets operation-specific keys in, and over the defaults', () => {
     const extra = new Map([...requestTagConditions([{ TagKey: 'Env', TagValue: 'dev' }]), ['kms:keyspec', ['HMAC_256']]]);
-    const v = requestConditions({ ...base, key: { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', origin: 'AWS_KMS' }, extra });
+    const v = requestConditions({ ...base, key: { keySpec: 'SYMMETRIC_DEFAULT', keyUsage: 'ENCRYPT_DECRYPT', origin: 'AWS_KMS', region: 'us-east-1' }, extra });
     expect(get(v, 'aws:RequestTag/env')).toEqual(['dev']);
     expect(get(v, 'aws:TagKeys')).toEqual(['Env']);
     expect(get(v, 'kms:KeySpec')).toEqual(['HMAC_256']);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { aliasArn } from '../../domain/arn.js';
+import { awsKeyId } from '../../domain/key.js';
 import { defineOperation } from '../operation.js';
 import { aliasName, decodeMarker, encodeMarker, epochSeconds, keyIdParam, marker } from '../schemas.js';
 
@@ -43,7 +44,7 @@ export const listAliases = defineOperation({
       Aliases: page.items.map((a) => ({
         AliasName: a.aliasName,
         AliasArn: aliasArn(ctx.scope, a.aliasName),
-        TargetKeyId: a.targetKeyId,
+        TargetKeyId: awsKeyId(a.targetKeyId),
         CreationDate: epochSeconds(a.creationDate),
         LastUpdatedDate: epochSeconds(a.lastUpdatedDate),
       })),

@@ -31,6 +31,6 @@ export const createKey = defineOperation({
       multiRegion: input.MultiRegion,
       bypassPolicyLockoutSafetyCheck: input.BypassPolicyLockoutSafetyCheck,
     });
-    return { KeyMetadata: keyMetadata(key) };
+    return { KeyMetadata: keyMetadata(key, [key]) };
   },
 });

@@ -8,6 +8,7 @@ export const describeKey = defineOperation({
   audit: { kind: 'read', request: ['KeyId'] },
   input: z.object({ KeyId: keyIdParam, GrantTokens: grantTokens }),
   async handle({ keyAdmin }, ctx, input) {
-    return { KeyMetadata: keyMetadata(await keyAdmin.describeKey(ctx, input.KeyId)) };
+    const { key, regionKeys } = await keyAdmin.describeKey(ctx, input.KeyId);
+    return { KeyMetadata: keyMetadata(key, regionKeys) };
   },
 });

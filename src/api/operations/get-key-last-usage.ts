@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { awsKeyId } from '../../domain/key.js';
 import { defineOperation } from '../operation.js';
 import { epochSeconds, keyIdParam } from '../schemas.js';
 
@@ -9,7 +10,7 @@ export const getKeyLastUsage = defineOperation({
   async handle({ keyAdmin }, ctx, input) {
     const { key, lastUsage, trackingStart } = await keyAdmin.getKeyLastUsage(ctx, input.KeyId);
     return {
-      KeyId: key.keyId,
+      KeyId: awsKeyId(key.keyId),
       KeyCreationDate: epochSeconds(key.creationDate),
       TrackingStartDate: epochSeconds(trackingStart),
       // An empty object when the key has not been used since tracking began, as AWS answers.

@@ -21,6 +21,7 @@ import { getKeyLastUsage } from './get-key-last-usage.js';
 import { createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant } from './grant-operations.js';
 import { refusedOperations } from './refused-operations.js';
 import { deriveSharedSecret } from './derive-shared-secret.js';
+import { replicateKey, updatePrimaryRegion } from './multi-region-operations.js';
 
 const all: Operation[] = [
   createKey, describeKey, listKeys,
@@ -36,6 +37,7 @@ const all: Operation[] = [
   getKeyPolicy, putKeyPolicy, listKeyPolicies,
   createGrant, listGrants, listRetirableGrants, retireGrant, revokeGrant,
   getKeyLastUsage,
+  replicateKey, updatePrimaryRegion,
   ...refusedOperations,
 ] as Operation[];
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { awsKeyId } from '../../domain/key.js';
 import { defineOperation } from '../operation.js';
 import { decodeMarker, encodeMarker, marker } from '../schemas.js';
 
@@ -9,7 +10,7 @@ export const listKeys = defineOperation({
   async handle({ keyAdmin }, ctx, input) {
     const page = await keyAdmin.listKeys(ctx, decodeMarker(input.Marker), input.Limit ?? 100);
     return {
-      Keys: page.items.map((k) => ({ KeyId: k.keyId, KeyArn: k.arn })),
+      Keys: page.items.map((k) => ({ KeyId: awsKeyId(k.keyId), KeyArn: k.arn })),
       NextMarker: encodeMarker(page.next),
       Truncated: page.next !== undefined,
     };

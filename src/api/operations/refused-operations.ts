@@ -4,7 +4,6 @@ import { defineOperation, type Operation } from '../operation.js';
 
 const CUSTOM_KEY_STORES = 'Custom key stores are not available: every KMS key of this service already lives in its own HSM (KMS_PKCS11_MODULE).';
 const ML_KEM = 'ML-KEM key encapsulation is not available: no PKCS#11 token this service supports implements ML-KEM.';
-const NOT_YET = 'is not available in this service yet.';
 
 /**
  * AWS KMS operations this service knows and does not serve. AWS's clients expect
@@ -20,8 +19,6 @@ const REFUSED: ReadonlyArray<readonly [string, string]> = [
   ['UpdateCustomKeyStore', CUSTOM_KEY_STORES],
   ['Encapsulate', ML_KEM],
   ['Decapsulate', ML_KEM],
-  ['ReplicateKey', `Multi-Region keys (ReplicateKey) ${NOT_YET}`],
-  ['UpdatePrimaryRegion', `Multi-Region keys (UpdatePrimaryRegion) ${NOT_YET}`],
 ];
 
 export const refusedOperations: Operation[] = REFUSED.map(([name, reason]) =>

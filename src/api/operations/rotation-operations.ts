@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InvalidMarkerException } from '../../domain/errors.js';
-import { keyMaterialId } from '../../domain/key.js';
+import { awsKeyId, keyMaterialId } from '../../domain/key.js';
 import { defineOperation } from '../operation.js';
 import { decodeMarker, encodeMarker, epochSeconds, keyIdParam, marker } from '../schemas.js';
 
@@ -61,7 +61,7 @@ export const listKeyRotations = defineOperation({
     const { key, page } = await rotation.listKeyRotations(ctx, input.KeyId, afterVersion, input.Limit ?? 100, input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL');
     return {
       Rotations: page.items.map((e) => ({
-        KeyId: key.keyId,
+        KeyId: awsKeyId(key.keyId),
         KeyMaterialId: keyMaterialId({ keyId: key.keyId, version: e.version }),
         KeyMaterialState: e.state,
         ...(e.rotation ? { RotationDate: epochSeconds(e.rotation.rotationDate), RotationType: e.rotation.rotationType } : {}),

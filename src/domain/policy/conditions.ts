@@ -28,7 +28,8 @@ export const FILLED_CONDITION_KEYS: ReadonlySet<string> = new Set([
   'kms:trailingdayswithoutkeyusage', 'kms:schedulekeydeletionpendingwindowindays', 'kms:bypasspolicylockoutsafetycheck',
   'kms:rotationperiodindays', 'kms:wrappingalgorithm', 'kms:wrappingkeyspec', 'kms:expirationmodel', 'kms:validto',
   'kms:customermasterkeyspec', 'kms:customermasterkeyusage', 'aws:requestedregion', 'aws:username', 'kms:reencryptonsamekey',
-  'aws:principaltype', 'aws:userid', 'kms:keyagreementalgorithm',
+  'aws:principaltype', 'aws:userid', 'kms:keyagreementalgorithm', 'kms:multiregion', 'kms:multiregionkeytype', 'kms:replicaregion',
+  'kms:primaryregion',
   // Absent on every request, as AWS has it on a call made directly rather than through an AWS service.
   'kms:viaservice',
 ]);

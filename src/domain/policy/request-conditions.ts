@@ -14,7 +14,7 @@ export interface RequestConditionFacts {
   readonly now: Date;
   readonly sourceIp: string | undefined;
   readonly secureTransport: boolean;
-  readonly key?: Pick<KmsKey, 'keySpec' | 'keyUsage' | 'origin'>;
+  readonly key?: Pick<KmsKey, 'keySpec' | 'keyUsage' | 'origin' | 'region' | 'primaryRegion'>;
   /** The alias name the request used for the key (kms:RequestAlias), never an ARN. */
   readonly requestAlias?: string;
   readonly encryptionContext?: EncryptionContext;
@@ -80,6 +80,10 @@ class RequestConditionValues implements ConditionValues {
         return one(f.key?.keyUsage);
       case 'kms:keyorigin':
         return one(f.key?.origin);
+      case 'kms:multiregion':
+        return one(f.key && String(f.key.primaryRegion !== undefined));
+      case 'kms:multiregionkeytype':
+        return one(f.key?.primaryRegion && (f.key.primaryRegion === f.key.region ? 'PRIMARY' : 'REPLICA'));
       case 'kms:requestalias':
         return one(f.requestAlias);
       case 'kms:encryptionalgorithm':

@@ -12,7 +12,7 @@ import {
   type TlsDetails,
 } from '../../audit/event.js';
 import type { AuditSink } from '../../audit/ports.js';
-import type { KmsKey } from '../../domain/key.js';
+import { awsKeyId, storeKeyId, type KmsKey } from '../../domain/key.js';
 import type { KeyUsageTracker } from '../keys/key-usage.js';
 import type { Clock, Principal } from '../ports/index.js';
 
@@ -118,7 +118,8 @@ export class AuditRecorder implements ServiceEvents {
       const usage = { operation, timestamp: new Date(eventTime), eventId, requestId };
       if (Number.isNaN(usage.timestamp.getTime())) continue;
       for (const keyId of eventKeyIds(e)) {
-        this.usage.record(keyId, usage);
+        // A multi-Region key's uses are its region's key's.
+        this.usage.record(storeKeyId(keyId, typeof e.awsRegion === 'string' ? e.awsRegion : ''), usage);
         replayed++;
       }
     }
@@ -143,7 +144,7 @@ export class AuditRecorder implements ServiceEvents {
       eventType: 'AwsServiceEvent',
       managementEvent: true,
       recipientAccountId: key.accountId,
-      serviceEventDetails: { keyId: key.keyId, ...details },
+      serviceEventDetails: { keyId: awsKeyId(key.keyId), ...details },
       eventCategory: 'Management',
     };
     await this.sink.append(event, true);

@@ -1,7 +1,7 @@
 import { encodeHeader, parseBlob } from '../../domain/ciphertext-blob.js';
 import { encodeEncryptionContext, type EncryptionContext } from '../../domain/encryption-context.js';
 import { DryRunOperationException, dryRunSucceeded, IncorrectKeyException, InvalidCiphertextException, InvalidKeyUsageException, ValidationException } from '../../domain/errors.js';
-import { keyMaterialId, type KmsKey } from '../../domain/key.js';
+import { keyMaterialId, storeKeyId, type KmsKey } from '../../domain/key.js';
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
 import type { IvSequence } from './iv-sequence.js';
@@ -250,7 +250,7 @@ export class CryptoService {
   private async sourceKeyIdOf(ctx: CallContext, req: ReEncryptRequest): Promise<string | undefined> {
     try {
       if (req.sourceKeyId !== undefined) return (await this.access.resolve(ctx, 'ReEncryptFrom', req.sourceKeyId, true)).keyId;
-      return parseBlob(req.ciphertextBlob).keyId;
+      return storeKeyId(parseBlob(req.ciphertextBlob).keyId, ctx.scope.region);
     } catch {
       return undefined; // the decryption that follows says what is wrong
     }
@@ -258,15 +258,17 @@ export class CryptoService {
 
   private async open(ctx: CallContext, action: 'Decrypt' | 'ReEncryptFrom', req: DecryptRequest, expected: KmsKey | undefined, extra?: ReadonlyMap<string, string[]>): Promise<Opened> {
     const parsed = parseBlob(req.ciphertextBlob);
-    let key = await this.keys.get(parsed.keyId);
+    // A multi-Region key's ciphertext opens in each of its regions, under that region's key.
+    const keyId = storeKeyId(parsed.keyId, ctx.scope.region);
+    let key = await this.keys.get(keyId);
     if (key && parsed.keyVersion > key.currentVersion) {
       // Another instance may have rotated the key since it was cached: look once more.
       this.keys.forgetKey(key.keyId);
-      key = await this.keys.get(parsed.keyId);
+      key = await this.keys.get(keyId);
     }
     // A blob naming no key this service holds is indistinguishable from garbage.
     const garbage = () => new InvalidCiphertextException('The ciphertext refers to a key that does not exist or that you do not have access to.');
-    // A ciphertext of another region's key opens only there (as AWS's, without multi-Region keys).
+    // A ciphertext of another region's single-Region key opens only there (as AWS's).
     if (!key || key.region !== ctx.scope.region) throw garbage();
     // Authorized before anything else about the key is told (its versions, its kind, whether it was named).
     await this.access.authorize(ctx, key, { action, keyRef: req.keyId, ...conditionsOf(req), extra });

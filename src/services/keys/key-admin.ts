@@ -1,18 +1,18 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { keyArn } from '../../domain/arn.js';
 import { keyMaterialId } from '../../domain/key.js';
 import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, TagException, UnsupportedOperationException } from '../../domain/errors.js';
 import { requestTagConditions } from '../../domain/policy/request-conditions.js';
 import { checkSpecAndUsage, ED25519, isHmacSpec } from '../../domain/key-spec.js';
-import { KeyState, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../../domain/key.js';
-import { assertHasKeyMaterial, assertNotPendingDeletion } from '../../domain/key-state-rules.js';
+import { awsKeyId, KeyState, storeKeyId, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../../domain/key.js';
+import { assertHasKeyMaterial, assertNotPendingDeletion, isPendingDeletion } from '../../domain/key-state-rules.js';
 import { defaultKeyPolicy } from '../../domain/default-policy.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import { keyPairParams } from './key-pair-params.js';
 import type { KeyPolicies } from './key-policies.js';
-import type { Clock, DeletionStore, KeyStore, KeyVault, Page } from '../ports/index.js';
+import type { Clock, DeletionStore, KeyStore, KeyVault, MultiRegionStore, Page } from '../ports/index.js';
 import type { KeyLastUse } from '../access/access-ports.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import type { KeyUsageTracker } from './key-usage.js';
@@ -32,6 +32,12 @@ export interface CreateKeyRequest {
   readonly bypassPolicyLockoutSafetyCheck?: boolean;
 }
 
+/** A key and, for a multi-Region key, its keys in every region. */
+export interface DescribedKey {
+  readonly key: KmsKey;
+  readonly regionKeys: readonly KmsKey[];
+}
+
 const DAY_MS = 86_400_000;
 /** A creation that has not completed after this long was interrupted; none takes more than a moment. */
 export const INTERRUPTED_CREATION_AFTER_MS = 5 * 60_000;
@@ -39,7 +45,7 @@ export const INTERRUPTED_CREATION_AFTER_MS = 5 * 60_000;
 /** Creating keys and moving them between states; key material is touched only to create it. */
 export class KeyAdmin {
   constructor(
-    private readonly store: DeletionStore & KeyStore,
+    private readonly store: DeletionStore & KeyStore & Pick<MultiRegionStore, 'listMultiRegionKeys'>,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
@@ -57,7 +63,9 @@ export class KeyAdmin {
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new UnsupportedOperationException(`Origin ${origin} is not supported; AWS_KMS and EXTERNAL are.`);
     if (origin === 'EXTERNAL') assertImportable(keySpec, keyUsage);
     if (req.customKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported: every key already lives in this service\'s HSM.');
-    if (req.multiRegion) throw new UnsupportedOperationException('Multi-Region keys are not supported.');
+    if (req.multiRegion && origin === 'EXTERNAL') {
+      throw new UnsupportedOperationException('Multi-Region keys with imported key material are not available: here every region\'s key shares one token object, so a replica could not wait for its own import as AWS\'s does.');
+    }
     const tags = validateTags(req.tags ?? []);
     if (tags.length > MAX_TAGS_PER_KEY) throw new TagException(`A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
     const extra = new Map([
@@ -65,12 +73,15 @@ export class KeyAdmin {
       ['kms:keyusage', [keyUsage]],
       ['kms:keyorigin', [origin]],
       ['kms:bypasspolicylockoutsafetycheck', [String(req.bypassPolicyLockoutSafetyCheck ?? false)]],
+      ['kms:multiregion', [String(req.multiRegion ?? false)]],
+      ...(req.multiRegion ? [['kms:multiregionkeytype', ['PRIMARY']] as [string, string[]]] : []),
       ...requestTagConditions(tags),
     ]);
     await this.access.authorizeWithoutKey(ctx, 'CreateKey', '*', extra);
     const policy = req.policy ?? defaultKeyPolicy(ctx.scope.accountId);
 
-    const keyId = req.keyId ?? randomUUID();
+    // A multi-Region key's KeyId is mrk- and 32 hex digits, the same in each region it is replicated to.
+    const keyId = req.keyId ?? (req.multiRegion ? storeKeyId(`mrk-${randomBytes(16).toString('hex')}`, ctx.scope.region) : randomUUID());
     let key: KmsKey = {
       keyId,
       accountId: ctx.scope.accountId,
@@ -89,6 +100,7 @@ export class KeyAdmin {
       policy,
       // AWS's default policy names the account alone.
       policyPrincipals: {},
+      primaryRegion: req.multiRegion ? ctx.scope.region : undefined,
     };
     // AWS's default policy needs no check; a given one must be valid and must not lock the creator out.
     if (req.policy !== undefined) key = { ...key, policyPrincipals: await this.policies.checkNewPolicy(ctx, key, policy, req.bypassPolicyLockoutSafetyCheck ?? false) };
@@ -138,8 +150,14 @@ export class KeyAdmin {
     return pending.length;
   }
 
-  describeKey(ctx: CallContext, keyId: string): Promise<KmsKey> {
-    return this.access.useKey(ctx, keyId, true, { action: 'DescribeKey' });
+  async describeKey(ctx: CallContext, keyId: string): Promise<DescribedKey> {
+    const key = await this.access.useKey(ctx, keyId, true, { action: 'DescribeKey' });
+    return { key, regionKeys: await this.regionKeysOf(key) };
+  }
+
+  /** A multi-Region key's keys in every region (KeyMetadata's MultiRegionConfiguration); none for a single-Region key. */
+  async regionKeysOf(key: KmsKey): Promise<KmsKey[]> {
+    return key.primaryRegion === undefined ? [] : this.store.listMultiRegionKeys(awsKeyId(key.keyId));
   }
 
   async listKeys(ctx: CallContext, after: string | undefined, limit: number): Promise<Page<KmsKey>> {
@@ -167,11 +185,13 @@ export class KeyAdmin {
 
   async scheduleKeyDeletion(ctx: CallContext, keyId: string, pendingWindowInDays: number): Promise<KmsKey> {
     const key = await this.current(ctx, keyId, 'ScheduleKeyDeletion', true, new Map([['kms:schedulekeydeletionpendingwindowindays', [String(pendingWindowInDays)]]]));
-    if (key.keyState === KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is pending deletion.`);
+    assertNotPendingDeletion(key);
+    // A multi-Region primary key outlives its replicas (they share its material): its waiting period starts when the last is deleted.
+    const waitsForReplicas = key.primaryRegion === key.region && (await this.regionKeysOf(key)).length > 1;
     const updated: KmsKey = {
       ...key,
-      keyState: KeyState.PendingDeletion,
-      deletionDate: new Date(this.clock.now().getTime() + pendingWindowInDays * DAY_MS),
+      keyState: waitsForReplicas ? KeyState.PendingReplicaDeletion : KeyState.PendingDeletion,
+      deletionDate: waitsForReplicas ? undefined : new Date(this.clock.now().getTime() + pendingWindowInDays * DAY_MS),
       pendingDeletionWindowInDays: pendingWindowInDays,
     };
     await this.save(updated);
@@ -185,7 +205,7 @@ export class KeyAdmin {
     this.keys.forgetKey(key.keyId);
     if (!cancelled) {
       throw new KMSInvalidStateException(
-        key.keyState === KeyState.PendingDeletion ? `${key.arn} is being deleted and can no longer be recovered.` : `${key.arn} is not pending deletion.`,
+        isPendingDeletion(key) ? `${key.arn} is being deleted and can no longer be recovered.` : `${key.arn} is not pending deletion (or pending replica deletion).`,
       );
     }
     return { ...key, keyState: KeyState.Disabled, deletionDate: undefined, pendingDeletionWindowInDays: undefined };

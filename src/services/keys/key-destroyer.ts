@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { KeyState, keyMaterialId, type KmsKey } from '../../domain/key.js';
+import { isReplica, KeyState, keyMaterialId, primaryKeyId, type KmsKey } from '../../domain/key.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Clock, DeletionStore, KeyStore, KeyVault } from '../ports/index.js';
@@ -65,11 +65,14 @@ export class KeyDestroyer {
     const now = this.clock.now();
     if (!(await this.store.beginKeyDestruction(key.keyId, now))) return false;
     this.keys.forgetKey(key.keyId);
-    const versions = await this.store.listKeyVersions(key.keyId);
+    // A multi-Region replica's material is its primary's, which outlives every replica: only the primary destroys it.
+    const versions = isReplica(key) ? [] : await this.store.listKeyVersions(key.keyId);
     for (const version of versions) await this.vault.destroyKey({ keyId: key.keyId, version });
     await this.store.completeKeyDestruction(key.keyId, versions, now);
     this.keys.forgetKey(key.keyId);
-    this.logger.info({ keyId: key.keyId, arn: key.arn, versions, destroyedAt: now.toISOString() }, 'key material destroyed');
+    // The last replica gone, a primary waiting for it has started its own waiting period.
+    if (isReplica(key)) this.keys.forgetKey(primaryKeyId(key));
+    this.logger.info({ keyId: key.keyId, arn: key.arn, versions, destroyedAt: now.toISOString() }, isReplica(key) ? 'multi-Region replica key deleted' : 'key material destroyed');
     await this.events.serviceEvent('DeleteKey', key, { destroyedKeyMaterialIds: versions.map((version) => keyMaterialId({ keyId: key.keyId, version })) });
     return true;
   }

@@ -1,6 +1,6 @@
 import { aliasArn, keyArn, parseKeyReference, type ReferenceRules, type Scope } from '../../domain/arn.js';
 import { NotFoundException } from '../../domain/errors.js';
-import type { KmsKey, Tag } from '../../domain/key.js';
+import { storeKeyId, type KmsKey, type Tag } from '../../domain/key.js';
 import type { CallContext } from '../context.js';
 import type { AliasStore, Clock, KeyStore, TagStore } from '../ports/index.js';
 import { SINGLE_PROCESS, type ChangeFeed } from '../changes.js';
@@ -48,7 +48,8 @@ export class KeyDirectory {
   /** Resolves a KeyId parameter to a key of the account it names (the caller's unless an ARN says otherwise), or NotFoundException. */
   async resolve(ctx: CallContext, input: string, rules: ReferenceRules): Promise<KmsKey> {
     const ref = parseKeyReference(input, ctx.scope, rules);
-    const keyId = ref.kind === 'keyId' ? ref.keyId : await this.aliasTarget({ accountId: ref.accountId, region: ctx.scope.region }, ref.aliasName);
+    // A multi-Region key's KeyId names its key in the caller's region.
+    const keyId = ref.kind === 'keyId' ? storeKeyId(ref.keyId, ctx.scope.region) : await this.aliasTarget({ accountId: ref.accountId, region: ctx.scope.region }, ref.aliasName);
     const key = keyId === undefined ? undefined : await this.get(keyId);
     // Each region's keys are apart, as in AWS: a key of another region is not found here.
     if (!key || key.accountId !== ref.accountId || key.region !== ctx.scope.region) {

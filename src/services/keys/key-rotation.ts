@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { ConflictException, KMSInvalidStateException, LimitExceededException, UnsupportedOperationException } from '../../domain/errors.js';
-import { keyMaterialId, type KmsKey } from '../../domain/key.js';
+import { awsKeyId, isMultiRegionKeyId, isReplica, keyMaterialId, primaryKeyId, type KmsKey } from '../../domain/key.js';
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
-import type { Clock, ImportedMaterial, ImportStore, KeyRotation, KeyStore, KeyVault, Page, RotationStatus, RotationStore, RotationType } from '../ports/index.js';
+import type { Clock, ImportedMaterial, ImportStore, KeyRotation, KeyStore, KeyVault, MultiRegionStore, Page, RotationStatus, RotationStore, RotationType } from '../ports/index.js';
 import type { SlowLane } from '../crypto/slow-lane.js';
 
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
@@ -24,6 +24,13 @@ export function assertRotatable(key: KmsKey, how: 'automatically' | 'on demand' 
   if (key.keySpec !== 'SYMMETRIC_DEFAULT' || (key.origin !== 'AWS_KMS' && (how === 'automatically' || key.origin !== 'EXTERNAL'))) {
     const which = how === 'automatically' ? 'symmetric keys with AWS_KMS origin' : 'symmetric keys with AWS_KMS or EXTERNAL origin';
     throw new UnsupportedOperationException(`${key.arn} cannot be rotated ${how}: only ${which} are.`);
+  }
+}
+
+/** A multi-Region key rotates in its primary's region, and its replicas with it (AWS). */
+function assertNotReplica(key: KmsKey): void {
+  if (isReplica(key)) {
+    throw new UnsupportedOperationException(`${key.arn} is a multi-Region replica key: its rotation is its primary key's, in ${key.primaryRegion}.`);
   }
 }
 
@@ -45,7 +52,7 @@ export interface KeyMaterialEntry {
  */
 export class KeyRotator {
   constructor(
-    private readonly store: KeyStore & RotationStore & Pick<ImportStore, 'listImportedMaterial' | 'commitImportedRotation'>,
+    private readonly store: KeyStore & RotationStore & Pick<ImportStore, 'listImportedMaterial' | 'commitImportedRotation'> & Pick<MultiRegionStore, 'listMultiRegionKeys'>,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
@@ -60,6 +67,7 @@ export class KeyRotator {
   async enableKeyRotation(ctx: CallContext, keyId: string, periodDays = DEFAULT_ROTATION_PERIOD_DAYS): Promise<void> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'EnableKeyRotation', extra: new Map([['kms:rotationperiodindays', [String(periodDays)]]]) });
     assertRotatable(key);
+    assertNotReplica(key);
     assertUsableForCrypto(key);
     await this.store.setRotation(key.keyId, true, periodDays, new Date(this.clock.now().getTime() + periodDays * DAY_MS));
   }
@@ -67,6 +75,7 @@ export class KeyRotator {
   async disableKeyRotation(ctx: CallContext, keyId: string): Promise<void> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'DisableKeyRotation' });
     assertRotatable(key);
+    assertNotReplica(key);
     assertUsableForCrypto(key);
     const status = await this.store.getRotationStatus(key.keyId);
     await this.store.setRotation(key.keyId, false, status?.periodDays ?? DEFAULT_ROTATION_PERIOD_DAYS, undefined);
@@ -75,7 +84,8 @@ export class KeyRotator {
   async getKeyRotationStatus(ctx: CallContext, keyId: string): Promise<{ key: KmsKey; status: RotationStatus }> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'GetKeyRotationStatus' });
     assertRotatable(key, 'on demand');
-    const status = (await this.store.getRotationStatus(key.keyId)) ?? {
+    // Automatic rotation is a multi-Region key's shared property: its primary's, wherever it is read.
+    const status = (await this.store.getRotationStatus(primaryKeyId(key))) ?? {
       enabled: false,
       periodDays: DEFAULT_ROTATION_PERIOD_DAYS,
       nextRotationDate: undefined,
@@ -87,6 +97,7 @@ export class KeyRotator {
   async rotateKeyOnDemand(ctx: CallContext, keyId: string): Promise<KmsKey> {
     const key = await this.access.useKey(ctx, keyId, false, { action: 'RotateKeyOnDemand' });
     assertRotatable(key, 'on demand');
+    assertNotReplica(key);
     assertUsableForCrypto(key);
     const done = await this.store.listRotations(key.keyId, 0, 1000);
     if (done.items.filter((r) => r.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
@@ -186,7 +197,8 @@ export class KeyRotator {
     // An on-demand rotation leaves the automatic schedule where it was, as AWS does.
     const next = type === 'ON_DEMAND' ? status?.nextRotationDate : status?.enabled ? new Date(now.getTime() + status.periodDays * DAY_MS) : undefined;
     await this.store.commitKeyVersion(keyId, version, next);
-    this.keys.forgetKey(keyId);
+    // A multi-Region key's regions took the new version in the same transaction.
+    for (const k of isMultiRegionKeyId(keyId) ? await this.store.listMultiRegionKeys(awsKeyId(keyId)) : [key]) this.keys.forgetKey(k.keyId);
     this.logger.info({ keyId, version, rotationType: type }, 'key rotated');
     // An on-demand rotation is its caller's RotateKeyOnDemand event; an automatic one is the service's own.
     if (type === 'AUTOMATIC') {

@@ -6,6 +6,7 @@ import type { ImportStore } from './import-store.js';
 import type { IvStore } from './iv-store.js';
 import type { KeyStore } from './key-store.js';
 import type { KeyVersionCheckStore } from './key-version-check-store.js';
+import type { MultiRegionStore } from './multi-region-store.js';
 import type { RotationStore } from './rotation-store.js';
 import type { TagStore } from './tag-store.js';
 
@@ -42,7 +43,7 @@ export interface Database {
  * Everything outside the token, as one database holds it (SQLite or
  * PostgreSQL). Each use case takes only the narrower ports it needs.
  */
-export interface MetadataStore extends KeyStore, DeletionStore, RotationStore, ImportStore, KeyVersionCheckStore, AliasStore, TagStore, IvStore, Database {}
+export interface MetadataStore extends KeyStore, MultiRegionStore, DeletionStore, RotationStore, ImportStore, KeyVersionCheckStore, AliasStore, TagStore, IvStore, Database {}
 
 /** Runs work while no other process on the database runs work of the same name (waiting its turn). */
 export type Serialized = <T>(name: string, work: () => Promise<T>) => Promise<T>;

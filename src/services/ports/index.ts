@@ -9,6 +9,7 @@ export * from './iv-store.js';
 export * from './key-store.js';
 export * from './key-vault.js';
 export * from './key-version-check-store.js';
+export * from './multi-region-store.js';
 export * from './paging.js';
 export * from './rotation-store.js';
 export * from './tag-store.js';

@@ -381,7 +381,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       macs: new MacService(access, vault),
       signer: new SignService(access, vault, slowLane),
       keyAgreement: new KeyAgreement(access, vault),
-      multiRegion: new MultiRegionKeys(store, keys, access, keyPolicies, clock, servedRegions(config), config.maxKeysPerAccount),
+      multiRegion: new MultiRegionKeys(store, keys, grantDirectory, access, keyPolicies, audit, clock, servedRegions(config), config.maxKeysPerAccount),
       keyPolicies,
       grants: new GrantService(store.grants, store.principals, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),

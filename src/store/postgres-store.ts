@@ -217,9 +217,11 @@ export class PostgresStore implements MetadataStore {
     });
   }
 
-  async updatePrimaryRegion(primaryKeyId: string, newPrimaryKeyId: string): Promise<boolean> {
+  async updatePrimaryRegion(primaryKeyId: string, newPrimaryKeyId: string, now: Date): Promise<boolean> {
     return this.tx(async (c) => {
       await this.lockMultiRegionKey(primaryKeyId, c);
+      const rotating = await this.rows('SELECT 1 FROM key_rotation WHERE key_id = $1 AND lease_until >= $2', [primaryKeyId, now.getTime()], c);
+      if (rotating.length > 0) return false;
       const primary = await this.liveKeyRow(primaryKeyId, c);
       const replica = await this.liveKeyRow(newPrimaryKeyId, c);
       if (!primary || !replica || primary.primary_region !== primary.region || replica.multi_region_key_id !== primary.multi_region_key_id) return false;
@@ -310,6 +312,22 @@ export class PostgresStore implements MetadataStore {
 
   async bindKeyPolicyPrincipals(keyId: string, principals: Readonly<Record<string, string>>): Promise<void> {
     await this.changed('UPDATE keys SET policy_principals = $1 WHERE key_id = $2 AND policy_principals IS NULL', [JSON.stringify(principals), keyId]);
+  }
+
+  async scheduleKeyDeletion(keyId: string, pendingWindowInDays: number, deletionDate: Date): Promise<boolean> {
+    return this.tx(async (c) => {
+      await this.lockMultiRegionKey(keyId, c);
+      const n = await this.changed(
+        `UPDATE keys SET
+          key_state = CASE WHEN ${PRIMARY_WITH_REPLICAS} THEN 'PendingReplicaDeletion' ELSE 'PendingDeletion' END,
+          deletion_date = CASE WHEN ${PRIMARY_WITH_REPLICAS} THEN NULL ELSE $3::bigint END, pending_window = $2
+         WHERE key_id = $1 AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion')
+         AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`,
+        [keyId, pendingWindowInDays, deletionDate.getTime()],
+        c,
+      );
+      return n > 0;
+    });
   }
 
   async cancelKeyDeletion(keyId: string): Promise<boolean> {
@@ -420,10 +438,10 @@ export class PostgresStore implements MetadataStore {
     await this.changed('INSERT INTO key_versions (key_id, version, creation_date, rotation_type, provisioning) VALUES ($1, $2, $3, $4, 1)', [keyId, version, at.getTime(), type]);
   }
 
-  async commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<void> {
-    await this.tx(async (c) => {
+  async commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<boolean> {
+    return this.tx(async (c) => {
       await this.lockMultiRegionKey(keyId, c);
-      await c.query('UPDATE key_versions SET provisioning = 0 WHERE key_id = $1 AND version = $2', [keyId, version]);
+      if ((await this.changed('UPDATE key_versions SET provisioning = 0 WHERE key_id = $1 AND version = $2 AND provisioning = 1', [keyId, version], c)) === 0) return false;
       await c.query('UPDATE keys SET current_version = $1 WHERE key_id = $2 AND current_version < $1', [version, keyId]);
       // A multi-Region key's regions share its material: each has the new version at once.
       await c.query(
@@ -441,6 +459,7 @@ export class PostgresStore implements MetadataStore {
         'UPDATE key_rotation SET next_rotation_date = CASE WHEN enabled = 1 THEN $1 ELSE next_rotation_date END, lease_until = 0, on_demand_started_at = NULL WHERE key_id = $2',
         [nextRotationDate?.getTime() ?? null, keyId],
       );
+      return true;
     });
   }
 

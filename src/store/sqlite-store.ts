@@ -102,6 +102,12 @@ export class SqliteStore implements MetadataStore {
         SELECT ?, version, creation_date, rotation_type FROM key_versions WHERE key_id = ? AND provisioning = 0`),
       setPrimaryRegion: db.prepare('UPDATE keys SET primary_region = ? WHERE multi_region_key_id = ?'),
       dropRotation: db.prepare('DELETE FROM key_rotation WHERE key_id = ?'),
+      rotating: db.prepare('SELECT 1 FROM key_rotation WHERE key_id = ? AND lease_until >= ?'),
+      scheduleDeletion: db.prepare(`UPDATE keys SET
+        key_state = CASE WHEN ${PRIMARY_WITH_REPLICAS} THEN 'PendingReplicaDeletion' ELSE 'PendingDeletion' END,
+        deletion_date = CASE WHEN ${PRIMARY_WITH_REPLICAS} THEN NULL ELSE @deletionDate END, pending_window = @window
+        WHERE key_id = @keyId AND key_state NOT IN ('PendingDeletion', 'PendingReplicaDeletion')
+        AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`),
       moveRotation: db.prepare('UPDATE key_rotation SET key_id = ? WHERE key_id = ?'),
       replicateVersion: db.prepare(`INSERT OR IGNORE INTO key_versions (key_id, version, creation_date, rotation_type)
         SELECT k.key_id, v.version, v.creation_date, v.rotation_type FROM key_versions v
@@ -152,7 +158,7 @@ export class SqliteStore implements MetadataStore {
         ON CONFLICT (key_id) DO UPDATE SET lease_until = @until, on_demand_started_at = @now WHERE key_rotation.lease_until < @now`),
       releaseLease: db.prepare('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = ?'),
       insertRotationVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date, rotation_type, provisioning) VALUES (?, ?, ?, ?, 1)'),
-      activateVersion: db.prepare('UPDATE key_versions SET provisioning = 0 WHERE key_id = ? AND version = ?'),
+      activateVersion: db.prepare('UPDATE key_versions SET provisioning = 0 WHERE key_id = ? AND version = ? AND provisioning = 1'),
       setCurrentVersion: db.prepare('UPDATE keys SET current_version = ? WHERE key_id = ? AND current_version < ?'),
       moveNextRotation: db.prepare('UPDATE key_rotation SET next_rotation_date = CASE WHEN enabled = 1 THEN ? ELSE next_rotation_date END, lease_until = 0, on_demand_started_at = NULL WHERE key_id = ?'),
       provisioningVersions: db.prepare(`SELECT v.key_id, v.version FROM key_versions v JOIN keys k ON k.key_id = v.key_id
@@ -263,8 +269,9 @@ export class SqliteStore implements MetadataStore {
     }).immediate();
   }
 
-  async updatePrimaryRegion(primaryKeyId: string, newPrimaryKeyId: string): Promise<boolean> {
+  async updatePrimaryRegion(primaryKeyId: string, newPrimaryKeyId: string, now: Date): Promise<boolean> {
     return this.db.transaction(() => {
+      if (this.stmt.rotating.get(primaryKeyId, now.getTime())) return false;
       const primary = this.stmt.liveKeyRow.get(primaryKeyId) as KeyRow | undefined;
       const replica = this.stmt.liveKeyRow.get(newPrimaryKeyId) as KeyRow | undefined;
       if (!primary || !replica || primary.primary_region !== primary.region || replica.multi_region_key_id !== primary.multi_region_key_id) return false;
@@ -323,6 +330,10 @@ export class SqliteStore implements MetadataStore {
 
   async bindKeyPolicyPrincipals(keyId: string, principals: Readonly<Record<string, string>>): Promise<void> {
     this.stmt.bindPolicy.run(JSON.stringify(principals), keyId);
+  }
+
+  async scheduleKeyDeletion(keyId: string, pendingWindowInDays: number, deletionDate: Date): Promise<boolean> {
+    return this.db.transaction(() => this.stmt.scheduleDeletion.run({ keyId, window: pendingWindowInDays, deletionDate: deletionDate.getTime() }).changes > 0).immediate();
   }
 
   async cancelKeyDeletion(keyId: string): Promise<boolean> {
@@ -391,15 +402,16 @@ export class SqliteStore implements MetadataStore {
     this.stmt.insertRotationVersion.run(keyId, version, at.getTime(), type);
   }
 
-  async commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<void> {
-    this.db.transaction(() => {
-      this.stmt.activateVersion.run(keyId, version);
+  async commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.stmt.activateVersion.run(keyId, version).changes === 0) return false;
       this.stmt.setCurrentVersion.run(version, keyId, version);
       // A multi-Region key's regions share its material: each has the new version at once.
       this.stmt.replicateVersion.run(keyId, version);
       this.stmt.setReplicasCurrentVersion.run(version, keyId, version);
       this.stmt.moveNextRotation.run(nextRotationDate?.getTime() ?? null, keyId);
-    })();
+      return true;
+    }).immediate();
   }
 
   async listProvisioningVersions(now: Date): Promise<KeyMaterialRef[]> {

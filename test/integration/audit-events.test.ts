@@ -115,6 +115,8 @@ interface Case {
   readonly error?: string;
   /** Members its requestParameters must hold. */
   readonly params?: () => Record<string, unknown>;
+  /** Service events the call writes before its own (AWS's CreateKey of a replica in its region). */
+  readonly alsoWrites?: readonly string[];
 }
 
 const arn = (keyId: string, region = 'us-east-1') => `arn:aws:kms:${region}:111122223333:key/${keyId}`;
@@ -195,6 +197,7 @@ const CASES: Case[] = [
     call: () => send(new ReplicateKeyCommand({ KeyId: multiRegion, ReplicaRegion: 'eu-west-1', Description: 'replica' })),
     resources: () => [arn(multiRegion), arn(multiRegion, 'eu-west-1')],
     params: () => ({ keyId: multiRegion, replicaRegion: 'eu-west-1', description: 'replica' }),
+    alsoWrites: ['CreateKey'],
   },
   {
     name: 'UpdatePrimaryRegion',
@@ -255,12 +258,14 @@ async function prepare(name: string): Promise<void> {
   }
 }
 
-/** Calls one case and returns the one event it added (the test fails if it added none or several). */
-async function onlyNewEvent(run: () => Promise<unknown>): Promise<Record<string, unknown>> {
+/** Calls one case and returns the one event it added (the test fails if it added none or several, besides the service events named). */
+async function onlyNewEvent(run: () => Promise<unknown>, alsoWrites: readonly string[] = []): Promise<Record<string, unknown>> {
   const before = (await auditEvents(kms.service.audit.dir)).length;
   await run().catch(() => undefined);
   const events = await auditEvents(kms.service.audit.dir);
-  expect(events.slice(before).map((e) => e.eventName), 'events added by one call').toHaveLength(1);
+  const added = events.slice(before);
+  expect(added.slice(0, -1).map((e) => [e.eventName, e.eventType]), 'service events the call writes').toEqual(alsoWrites.map((name) => [name, 'AwsServiceEvent']));
+  expect(added, 'events added by one call').toHaveLength(alsoWrites.length + 1);
   return events[events.length - 1]!;
 }
 
@@ -283,10 +288,12 @@ describe('the audit trail', () => {
     for (const c of CASES) {
       await prepare(c.name);
       let failure: unknown;
-      const event = await onlyNewEvent(() =>
-        c.call().catch((e: unknown) => {
-          failure = e;
-        }),
+      const event = await onlyNewEvent(
+        () =>
+          c.call().catch((e: unknown) => {
+            failure = e;
+          }),
+        c.alsoWrites,
       );
       expect(failure, `${c.name} failed`).toBeUndefined();
       expect(event.eventName, c.name).toBe(c.name);
@@ -304,7 +311,7 @@ describe('the audit trail', () => {
 
   it('says which key material a cryptographic call used, and marks reads and changes as CloudTrail does', async () => {
     const events = await auditEvents(kms.service.audit.dir);
-    const last = (name: string) => events.filter((e) => e.eventName === name).at(-1)!;
+    const last = (name: string) => events.filter((e) => e.eventName === name && e.eventType === 'AwsApiCall').at(-1)!;
     expect(last('Encrypt')).toMatchObject({ readOnly: true, additionalEventData: { keyMaterialId: `${sym.replace(/-/g, '')}${'1'.padStart(32, '0')}` }, responseElements: null });
     expect((last('ReEncrypt').additionalEventData as Record<string, unknown>).sourceKeyMaterialId).toMatch(new RegExp(`^${sym.replace(/-/g, '')}`));
     expect((last('ReEncrypt').additionalEventData as Record<string, unknown>).destinationKeyMaterialId).toMatch(new RegExp(`^${sym2.replace(/-/g, '')}`));

@@ -84,7 +84,7 @@ describe('CreateKey and DescribeKey', () => {
     await expectAwsError(client.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'GENERATE_VERIFY_MAC' })), 'ValidationException');
     await expectAwsError(client.send(new CreateKeyCommand({ KeySpec: 'SM2', KeyUsage: 'SIGN_VERIFY' })), 'UnsupportedOperationException');
     await expectAwsError(client.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM' })), 'UnsupportedOperationException');
-    await expectAwsError(client.send(new CreateKeyCommand({ MultiRegion: true })), 'UnsupportedOperationException');
+    await expectAwsError(client.send(new CreateKeyCommand({ MultiRegion: true, CustomKeyStoreId: 'cks-1234567890abcdef0' })), 'UnsupportedOperationException');
     await expectAwsError(client.send(new CreateKeyCommand({ Policy: '{not json' })), 'MalformedPolicyDocumentException');
     await expectAwsError(client.send(new CreateKeyCommand({ Description: 'x'.repeat(8193) })), 'ValidationException');
     await expectAwsError(client.send(new CreateKeyCommand({ Tags: [{ TagKey: 'aws:reserved', TagValue: 'x' }] })), 'TagException');

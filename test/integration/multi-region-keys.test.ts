@@ -1,9 +1,10 @@
-import { createPublicKey, createVerify } from 'node:crypto';
+import { constants, createPublicKey, createVerify, publicEncrypt, randomBytes } from 'node:crypto';
 import {
   CancelKeyDeletionCommand,
   CreateAliasCommand,
   CreateKeyCommand,
   DecryptCommand,
+  DeleteImportedKeyMaterialCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
   EnableKeyCommand,
@@ -11,7 +12,9 @@ import {
   EncryptCommand,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
+  GetParametersForImportCommand,
   GetPublicKeyCommand,
+  ImportKeyMaterialCommand,
   KMSClient,
   ListKeyRotationsCommand,
   ListKeysCommand,
@@ -25,25 +28,25 @@ import {
   UpdatePrimaryRegionCommand,
   VerifyCommand,
 } from '@aws-sdk/client-kms';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditEvents } from '../support/audit.js';
 import { DAY_MS, TestClock } from '../support/clock.js';
 import { expectAwsError } from '../support/errors.js';
-import { kmsClientConfig, useTestService } from '../support/service.js';
+import { kmsClientConfig, testAdmin, useRegionClients, useTestService } from '../support/service.js';
 
 const ACCOUNT = '111122223333';
 const clock = new TestClock();
 /** One deployment serving three regions; the scheduler runs when a test says so. */
 const kms = useTestService({ clock, config: { otherRegions: ['eu-west-1', 'ap-southeast-2'], schedulerIntervalMs: 0 } });
-const clients: KMSClient[] = [];
-afterAll(() => clients.forEach((c) => c.destroy()));
-const inRegion = (region: string) => {
-  const client = new KMSClient({ ...kmsClientConfig(kms.endpoint), region });
-  clients.push(client);
-  return client;
-};
+const inRegion = useRegionClients(kms);
 const arnIn = (region: string, keyId: string) => `arn:aws:kms:${region}:${ACCOUNT}:key/${keyId}`;
 const text = (b: Uint8Array | undefined) => Buffer.from(b!).toString();
+
+async function importInto(client: KMSClient, keyId: string, material: Buffer) {
+  const params = await client.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
+  const wrapped = publicEncrypt({ key: createPublicKey({ key: Buffer.from(params.PublicKey!), format: 'der', type: 'spki' }), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, material);
+  return client.send(new ImportKeyMaterialCommand({ KeyId: keyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' }));
+}
 
 async function primaryKey(spec: { KeySpec?: 'ECC_NIST_P256'; KeyUsage?: 'SIGN_VERIFY' } = {}) {
   const us = inRegion('us-east-1');
@@ -106,6 +109,10 @@ describe('multi-Region keys', () => {
     const replicate = events.find((e) => e.eventName === 'ReplicateKey' && e.errorCode === undefined);
     expect(replicate?.awsRegion).toBe('us-east-1');
     expect((replicate?.resources as Array<{ ARN: string }>).map((r) => r.ARN).sort()).toEqual([arnIn('eu-west-1', keyId), arnIn('us-east-1', keyId)]);
+    // The replica's creation is recorded in its own region too, as AWS does.
+    const created = events.find((e) => e.eventName === 'CreateKey' && (e.serviceEventDetails as Record<string, unknown> | undefined)?.keyId === keyId);
+    expect(created).toMatchObject({ eventType: 'AwsServiceEvent', awsRegion: 'eu-west-1', resources: [{ ARN: arnIn('eu-west-1', keyId) }] });
+    expect(created?.serviceEventDetails).toEqual({ keyId, multiRegionKeyType: 'REPLICA', primaryKeyArn: arnIn('us-east-1', keyId) });
   });
 
   it('keeps each region’s policy, tags, aliases and state its own', async () => {
@@ -145,8 +152,6 @@ describe('multi-Region keys', () => {
     await us.send(new DisableKeyCommand({ KeyId: keyId }));
     await expectAwsError(us.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'ap-southeast-2' })), 'DisabledException');
     await expectAwsError(inRegion('ap-southeast-2').send(new DescribeKeyCommand({ KeyId: keyId })), 'NotFoundException');
-    // Imported material would need each replica's own import: not built.
-    await expectAwsError(us.send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' })), 'UnsupportedOperationException');
   });
 
   it('rotates in the primary’s region, every region at once', async () => {
@@ -208,6 +213,14 @@ describe('multi-Region keys', () => {
     const ap = (await inRegion('ap-southeast-2').send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!;
     expect(ap.CurrentKeyMaterialId).toBe((await us.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.CurrentKeyMaterialId);
     expect(ap.MultiRegionConfiguration!.ReplicaKeys!.map((r) => r.Region)).toEqual(['ap-southeast-2', 'us-east-1']);
+
+    // The old primary, now a replica, is deleted like one: the material stays for the others.
+    await us.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    clock.advance(7 * DAY_MS + 60_000);
+    await kms.service.runScheduledJobs();
+    await expectAwsError(us.send(new DescribeKeyCommand({ KeyId: keyId })), 'NotFoundException');
+    expect(await kms.service.token.hasKey({ keyId, version: 1 })).toBe(true);
+    expect((await eu.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.MultiRegionConfiguration!.ReplicaKeys!.map((r) => r.Region)).toEqual(['ap-southeast-2']);
   });
 
   it('deletes a primary only after its replicas (PendingReplicaDeletion), and its material only then', async () => {
@@ -289,6 +302,75 @@ describe('multi-Region keys', () => {
     const single = (await us.send(new CreateKeyCommand({ Policy: policyDenying('kms:Encrypt', { Bool: { 'kms:MultiRegion': 'false' } }) }))).KeyMetadata!.KeyId!;
     await expectAwsError(us.send(new EncryptCommand({ KeyId: single, Plaintext: Buffer.from('x') })), 'AccessDeniedException');
     await us.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('x') }));
+  });
+
+  it('with imported material: each region imports the same material, and keeps or deletes it on its own', async () => {
+    const us = inRegion('us-east-1');
+    const eu = inRegion('eu-west-1');
+    const keyId = (await us.send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+    // An imported primary is replicated once it has its material (PendingImport answers KMSInvalidStateException).
+    await expectAwsError(us.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' })), 'KMSInvalidStateException');
+    const material = randomBytes(32);
+    await importInto(us, keyId, material);
+    const blob = (await us.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('imported') }))).CiphertextBlob!;
+
+    const replica = (await us.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' }))).ReplicaKeyMetadata!;
+    expect([replica.KeyState, replica.Origin, replica.ExpirationModel]).toEqual(['PendingImport', 'EXTERNAL', undefined]);
+    await expectAwsError(eu.send(new DecryptCommand({ CiphertextBlob: blob })), 'KMSInvalidStateException');
+    await expectAwsError(importInto(eu, keyId, randomBytes(32)), 'IncorrectKeyMaterialException');
+    const imported = await importInto(eu, keyId, material);
+    expect(imported.KeyMaterialId).toBe((await us.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.CurrentKeyMaterialId);
+    expect(text((await eu.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext)).toBe('imported');
+
+    // Deleted in one region, the material stays in the other's use; deleted in both, it leaves the token.
+    await us.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
+    expect((await us.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');
+    expect(text((await eu.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext)).toBe('imported');
+    expect(await kms.service.token.hasKey({ keyId, version: 1 })).toBe(true);
+    await eu.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
+    expect(await kms.service.token.hasKey({ keyId, version: 1 })).toBe(false);
+    // Only the same material comes back, in either region.
+    await expectAwsError(importInto(eu, keyId, randomBytes(32)), 'IncorrectKeyMaterialException');
+    await importInto(eu, keyId, material);
+    expect(text((await eu.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext)).toBe('imported');
+    expect((await us.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');
+    await importInto(us, keyId, material);
+    expect(text((await us.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext)).toBe('imported');
+    // Rotation with new imported material is not built for multi-Region keys.
+    await expectAwsError(us.send(new RotateKeyOnDemandCommand({ KeyId: keyId })), 'UnsupportedOperationException');
+  });
+
+  it('authorizes ReplicateKey on the primary, and the replica’s creation and tags in its region by the caller’s identity policies', async () => {
+    const { us, keyId } = await primaryKey();
+    const admin = testAdmin(kms.endpoint);
+    const user = `arn:aws:iam::${ACCOUNT}:user/replicator`;
+    await admin('CreatePrincipal', { Arn: user });
+    const { AccessKey } = (await admin('CreateAccessKey', { PrincipalArn: user })) as { AccessKey: { AccessKeyId: string; SecretAccessKey: string } };
+    const allow = (statements: object[]) => admin('PutPrincipalPolicy', { PrincipalArn: user, PolicyName: 'replicate', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: statements }) });
+    const asUser = new KMSClient({ ...kmsClientConfig(kms.endpoint, AccessKey.AccessKeyId, AccessKey.SecretAccessKey), region: 'us-east-1' });
+    try {
+      const replicate = (Tags?: Array<{ TagKey: string; TagValue: string }>) => asUser.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1', Tags }));
+      const replicateOnly = { Effect: 'Allow', Action: 'kms:ReplicateKey', Resource: arnIn('us-east-1', keyId) };
+      const createInEu = { Effect: 'Allow', Action: 'kms:CreateKey', Resource: '*', Condition: { StringEquals: { 'aws:RequestedRegion': 'eu-west-1' } } };
+      await allow([replicateOnly]);
+      await expectAwsError(replicate(), 'AccessDeniedException');
+      await allow([replicateOnly, { ...createInEu, Condition: { StringEquals: { 'aws:RequestedRegion': 'us-east-1' } } }]);
+      await expectAwsError(replicate(), 'AccessDeniedException');
+      await allow([replicateOnly, createInEu]);
+      await expectAwsError(replicate([{ TagKey: 'team', TagValue: 'x' }]), 'AccessDeniedException');
+      // Nothing was made by the refusals; the allowed call makes the replica.
+      await expectAwsError(inRegion('eu-west-1').send(new DescribeKeyCommand({ KeyId: keyId })), 'NotFoundException');
+      await allow([replicateOnly, createInEu, { Effect: 'Allow', Action: 'kms:TagResource', Resource: '*' }]);
+      expect((await replicate([{ TagKey: 'team', TagValue: 'x' }])).ReplicaKeyMetadata!.Arn).toBe(arnIn('eu-west-1', keyId));
+      // UpdatePrimaryRegion is authorized on both keys.
+      await allow([{ Effect: 'Allow', Action: 'kms:UpdatePrimaryRegion', Resource: arnIn('us-east-1', keyId) }]);
+      await expectAwsError(asUser.send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: 'eu-west-1' })), 'AccessDeniedException');
+      await allow([{ Effect: 'Allow', Action: 'kms:UpdatePrimaryRegion', Resource: [arnIn('us-east-1', keyId), arnIn('eu-west-1', keyId)] }]);
+      await asUser.send(new UpdatePrimaryRegionCommand({ KeyId: keyId, PrimaryRegion: 'eu-west-1' }));
+      expect((await us.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.MultiRegionConfiguration!.MultiRegionKeyType).toBe('REPLICA');
+    } finally {
+      asUser.destroy();
+    }
   });
 
   it('signs in one region and verifies in another with an asymmetric multi-Region key', async () => {

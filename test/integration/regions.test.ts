@@ -10,20 +10,14 @@ import {
   ListKeysCommand,
   RetireGrantCommand,
 } from '@aws-sdk/client-kms';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { auditEvents } from '../support/audit.js';
 import { expectAwsError } from '../support/errors.js';
-import { kmsClientConfig, useTestService } from '../support/service.js';
+import { useRegionClients, useTestService } from '../support/service.js';
 
 /** One deployment answering for several regions, each region's keys, aliases and ciphertexts apart, as in AWS. */
 const kms = useTestService({ config: { otherRegions: ['eu-west-1'] } });
-const clients: KMSClient[] = [];
-afterAll(() => clients.forEach((c) => c.destroy()));
-const inRegion = (region: string) => {
-  const client = new KMSClient({ ...kmsClientConfig(kms.endpoint), region });
-  clients.push(client);
-  return client;
-};
+const inRegion = useRegionClients(kms);
 
 describe('several regions (KMS_REGIONS)', () => {
   it('keeps each region’s keys, aliases and ciphertexts apart, and records each call in its region', async () => {

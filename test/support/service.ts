@@ -43,6 +43,17 @@ export function kmsClient(endpoint: string, accessKeyId = TEST_ACCESS_KEY_ID, se
   return new KMSClient(kmsClientConfig(endpoint, accessKeyId, secretAccessKey));
 }
 
+/** A client of the service in each region a test asks for (a deployment serving several), destroyed after the file's tests. */
+export function useRegionClients(kms: Pick<TestService, 'endpoint'>): (region: string) => KMSClient {
+  const clients: KMSClient[] = [];
+  afterAll(() => clients.forEach((c) => c.destroy()));
+  return (region) => {
+    const client = new KMSClient({ ...kmsClientConfig(kms.endpoint), region });
+    clients.push(client);
+    return client;
+  };
+}
+
 /** Calls the admin API of a test service, as its admin unless other credentials are given. */
 export function testAdmin(
   endpoint: string,

@@ -137,16 +137,33 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
 
       // A version committed on the primary is every region's, in the same transaction.
       await store.insertProvisioningVersion(primary.keyId, 2, at(1_000), 'AUTOMATIC');
-      await store.commitKeyVersion(primary.keyId, 2, at(5_000));
+      expect(await store.commitKeyVersion(primary.keyId, 2, at(5_000))).toBe(true);
+      expect(await store.commitKeyVersion(primary.keyId, 2, at(5_000))).toBe(false); // no longer being made
       expect((await store.getKey(eu.keyId))!.currentVersion).toBe(2);
+
+      // A primary with replicas waits for them when scheduled for deletion; a replica does not.
+      expect(await store.scheduleKeyDeletion(primary.keyId, 7, at(9_000))).toBe(true);
+      expect(await store.scheduleKeyDeletion(primary.keyId, 7, at(9_000))).toBe(false);
+      const waitingPrimary = (await store.getKey(primary.keyId))!;
+      expect([waitingPrimary.keyState, waitingPrimary.deletionDate, waitingPrimary.pendingDeletionWindowInDays]).toEqual([KeyState.PendingReplicaDeletion, undefined, 7]);
+      expect(await store.cancelKeyDeletion(primary.keyId)).toBe(true);
+      expect(await store.scheduleKeyDeletion(eu.keyId, 7, at(9_000))).toBe(true);
+      expect([(await store.getKey(eu.keyId))!.keyState, (await store.getKey(eu.keyId))!.deletionDate]).toEqual([KeyState.PendingDeletion, at(9_000)]);
+      expect(await store.cancelKeyDeletion(eu.keyId)).toBe(true);
+      await store.updateKey({ ...(await store.getKey(primary.keyId))!, keyState: KeyState.Enabled });
+      await store.updateKey({ ...(await store.getKey(eu.keyId))!, keyState: KeyState.Enabled });
+      // Not while the primary rotates.
+      expect(await store.acquireRotationLease(primary.keyId, at(6_000), 60_000, 'ON_DEMAND')).toBe(true);
+      expect(await store.updatePrimaryRegion(primary.keyId, eu.keyId, at(7_000))).toBe(false);
+      await store.releaseRotationLease(primary.keyId);
       expect((await store.listRotations(eu.keyId, 0, 10)).items.map((r) => r.version)).toEqual([2]);
 
       // The primary moves, with the rotation schedule; only Enabled keys move.
       await store.updateKey({ ...eu, keyState: KeyState.Disabled });
-      expect(await store.updatePrimaryRegion(primary.keyId, eu.keyId)).toBe(false);
+      expect(await store.updatePrimaryRegion(primary.keyId, eu.keyId, at(0))).toBe(false);
       await store.updateKey(eu);
-      expect(await store.updatePrimaryRegion(eu.keyId, primary.keyId)).toBe(false); // not the primary
-      expect(await store.updatePrimaryRegion(primary.keyId, eu.keyId)).toBe(true);
+      expect(await store.updatePrimaryRegion(eu.keyId, primary.keyId, at(0))).toBe(false); // not the primary
+      expect(await store.updatePrimaryRegion(primary.keyId, eu.keyId, at(0))).toBe(true);
       expect((await store.listMultiRegionKeys(MRK)).map((k) => k.primaryRegion)).toEqual(['eu-west-1', 'eu-west-1']);
       expect(await store.getRotationStatus(primary.keyId)).toBeUndefined();
       expect((await store.getRotationStatus(eu.keyId))!.periodDays).toBe(90);

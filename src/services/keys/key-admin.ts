@@ -63,9 +63,6 @@ export class KeyAdmin {
     if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw new UnsupportedOperationException(`Origin ${origin} is not supported; AWS_KMS and EXTERNAL are.`);
     if (origin === 'EXTERNAL') assertImportable(keySpec, keyUsage);
     if (req.customKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported: every key already lives in this service\'s HSM.');
-    if (req.multiRegion && origin === 'EXTERNAL') {
-      throw new UnsupportedOperationException('Multi-Region keys with imported key material are not available: here every region\'s key shares one token object, so a replica could not wait for its own import as AWS\'s does.');
-    }
     const tags = validateTags(req.tags ?? []);
     if (tags.length > MAX_TAGS_PER_KEY) throw new TagException(`A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
     const extra = new Map([
@@ -186,15 +183,12 @@ export class KeyAdmin {
   async scheduleKeyDeletion(ctx: CallContext, keyId: string, pendingWindowInDays: number): Promise<KmsKey> {
     const key = await this.current(ctx, keyId, 'ScheduleKeyDeletion', true, new Map([['kms:schedulekeydeletionpendingwindowindays', [String(pendingWindowInDays)]]]));
     assertNotPendingDeletion(key);
-    // A multi-Region primary key outlives its replicas (they share its material): its waiting period starts when the last is deleted.
-    const waitsForReplicas = key.primaryRegion === key.region && (await this.regionKeysOf(key)).length > 1;
-    const updated: KmsKey = {
-      ...key,
-      keyState: waitsForReplicas ? KeyState.PendingReplicaDeletion : KeyState.PendingDeletion,
-      deletionDate: waitsForReplicas ? undefined : new Date(this.clock.now().getTime() + pendingWindowInDays * DAY_MS),
-      pendingDeletionWindowInDays: pendingWindowInDays,
-    };
-    await this.save(updated);
+    // The store decides between PendingDeletion and (a multi-Region primary key with replicas, which outlives them:
+    // they share its material) PendingReplicaDeletion, in turn with replication and the primary's moves.
+    const scheduled = await this.store.scheduleKeyDeletion(key.keyId, pendingWindowInDays, new Date(this.clock.now().getTime() + pendingWindowInDays * DAY_MS));
+    this.keys.forgetKey(key.keyId);
+    const updated = await this.store.getKey(key.keyId);
+    if (!scheduled || !updated) throw new KMSInvalidStateException(`${key.arn} changed meanwhile (it is pending deletion, or gone).`);
     return updated;
   }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { isReplica, KeyState, keyMaterialId, primaryKeyId, type KmsKey } from '../../domain/key.js';
+import { awsKeyId, isReplica, KeyState, keyMaterialId, primaryKeyId, type KmsKey } from '../../domain/key.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import type { KeyDirectory } from './key-directory.js';
 import type { Clock, DeletionStore, KeyStore, KeyVault } from '../ports/index.js';
@@ -41,7 +41,7 @@ export class KeyDestroyer {
       } catch (e) {
         // One key's failure must not stop the others; it is retried on the next run.
         failed.push(key.keyId);
-        this.logger.error({ keyId: key.keyId, err: e }, 'key destruction failed; will retry');
+        this.logger.error({ keyId: awsKeyId(key.keyId), arn: key.arn, err: e }, 'key destruction failed; will retry');
       }
     }
     return { destroyed, failed };
@@ -55,7 +55,10 @@ export class KeyDestroyer {
   async destroyNow(ctx: CallContext, keyId: string): Promise<void> {
     if (!ctx.principal.operator) throw new AccessDeniedException(`User: ${ctx.principal.arn} is not authorized to perform: DeleteKeyNow: only the operator may`);
     const key = await this.keys.resolve(ctx, keyId, { allowAlias: false, crossAccount: false });
-    if (key.keyState !== KeyState.PendingDeletion) throw new KMSInvalidStateException(`${key.arn} is ${key.keyState}, not PendingDeletion: schedule its deletion first.`);
+    if (key.keyState !== KeyState.PendingDeletion) {
+      const why = key.keyState === KeyState.PendingReplicaDeletion ? 'delete its replicas first' : 'schedule its deletion first';
+      throw new KMSInvalidStateException(`${key.arn} is ${key.keyState}, not PendingDeletion: ${why}.`);
+    }
     await this.store.updateKey({ ...key, deletionDate: this.clock.now() });
     this.keys.forgetKey(key.keyId);
     if (!(await this.destroy({ ...key, deletionDate: this.clock.now() }))) throw new KMSInvalidStateException(`${key.arn} is no longer pending deletion.`);
@@ -72,7 +75,7 @@ export class KeyDestroyer {
     this.keys.forgetKey(key.keyId);
     // The last replica gone, a primary waiting for it has started its own waiting period.
     if (isReplica(key)) this.keys.forgetKey(primaryKeyId(key));
-    this.logger.info({ keyId: key.keyId, arn: key.arn, versions, destroyedAt: now.toISOString() }, isReplica(key) ? 'multi-Region replica key deleted' : 'key material destroyed');
+    this.logger.info({ keyId: awsKeyId(key.keyId), arn: key.arn, versions, destroyedAt: now.toISOString() }, isReplica(key) ? 'multi-Region replica key deleted' : 'key material destroyed');
     await this.events.serviceEvent('DeleteKey', key, { destroyedKeyMaterialIds: versions.map((version) => keyMaterialId({ keyId: key.keyId, version })) });
     return true;
   }

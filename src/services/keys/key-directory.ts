@@ -95,6 +95,7 @@ export class KeyDirectory {
   private dropKey(keyId: string): void {
     this.keys.drop(keyId);
     this.tagsByKey.drop(keyId);
+    this.aliasesByKey.drop(keyId);
   }
 
   private dropAlias(scope: Scope, aliasName: string, targetKeyIds: readonly string[]): void {

@@ -9,7 +9,7 @@ import {
   UnsupportedOperationException,
   ValidationException,
 } from '../../domain/errors.js';
-import { keyMaterialId, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
+import { awsKeyId, keyMaterialId, materialKeyId, materialRef, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
@@ -17,7 +17,7 @@ import type { CallContext } from '../context.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { KeyDirectory } from './key-directory.js';
 import { keyPairParams } from './key-pair-params.js';
-import type { Clock, ImportStore, KeyVault, Serialized, WrappingAlgorithm, WrappingKeySpec } from '../ports/index.js';
+import type { Clock, ImportStore, KeyVault, KeyVersionCheckStore, MultiRegionStore, Serialized, WrappingAlgorithm, WrappingKeySpec } from '../ports/index.js';
 
 export const IMPORT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
 /** How far ahead imported key material may expire (AWS: 365 days from the request). */
@@ -71,7 +71,7 @@ function assertExternal(key: KmsKey): void {
  */
 export class KeyImporter {
   constructor(
-    private readonly store: ImportStore,
+    private readonly store: ImportStore & Pick<MultiRegionStore, 'listMultiRegionKeys'> & Pick<KeyVersionCheckStore, 'getKeyVersionCheck'>,
     private readonly vault: KeyVault,
     private readonly keys: KeyDirectory,
     private readonly access: Authorizer,
@@ -82,6 +82,7 @@ export class KeyImporter {
      * A key's imports and deletions take turns (in this process, and across
      * instances on PostgreSQL): each reads the key's materials, decides a version
      * and writes its token object, which another one must not interleave with.
+     * A multi-Region key's regions take turns together: they share the objects.
      */
     private readonly serialized: Serialized,
   ) {}
@@ -132,9 +133,12 @@ export class KeyImporter {
       throw new ValidationException('ImportType and KeyMaterialId apply to symmetric encryption keys only: an asymmetric key has one key material.');
     }
     if (req.importType === 'NEW_KEY_MATERIAL' && req.keyMaterialId !== undefined) throw new ValidationException('KeyMaterialId cannot be given with ImportType NEW_KEY_MATERIAL.');
+    if (req.importType === 'NEW_KEY_MATERIAL' && key.primaryRegion !== undefined) {
+      throw new UnsupportedOperationException(`${key.arn} is a multi-Region key: rotating multi-Region keys with imported material (ImportType NEW_KEY_MATERIAL) is not available.`);
+    }
 
     const token = await this.importToken(req.importToken, key, now);
-    const { version, pendingRotation } = await this.serialized(`import/${key.keyId}`, async () => {
+    const { version, pendingRotation } = await this.serialized(importTurn(key), async () => {
       const materials = await this.store.listImportedMaterial(key.keyId);
       const associated = materials.filter((m) => !m.pendingRotation);
       let version: number;
@@ -161,9 +165,13 @@ export class KeyImporter {
           if (!match) throw incorrectMaterial(key);
           [version, pendingRotation] = [match.version, match.pendingRotation];
         }
+        // A multi-Region key has one material in all its regions: each region imports the same (AWS).
+        const shared = key.primaryRegion === undefined ? undefined : await this.store.getKeyVersionCheck(materialRef(key, version));
+        if (shared && !sameCheck(shared.value, check)) throw incorrectMaterial(key);
         const ref = { keyId: key.keyId, version };
         const row = materials.find((m) => m.version === version);
-        if (!row?.imported) {
+        // Another region's key has the material in the token now: this region's import is recorded, the object is theirs too.
+        if (!row?.imported && !(await this.importedElsewhere(key, version))) {
           // A row names the version before its token object exists, so that a crash leaves nothing unnamed in the token
           // (deleting the key destroys every version a row names); an import that fails forgets a row it made.
           if (!row) await this.store.reserveImportedMaterial(key.keyId, { version, check, description: req.keyMaterialDescription, pendingRotation }, now);
@@ -209,7 +217,7 @@ export class KeyImporter {
     const version = materialId === undefined ? key.currentVersion : materials.find((m) => keyMaterialId({ keyId: key.keyId, version: m.version }) === materialId)?.version;
     if (version === undefined) throw new NotFoundException(`${key.arn} has no key material ${materialId}.`);
     // Allowed while the key waits for deletion too: it stays PendingDeletion (AWS).
-    await this.serialized(`import/${key.keyId}`, () => this.removeMaterial(key, version, 'deleted'));
+    await this.serialized(importTurn(key), () => this.removeMaterial(key, version, 'deleted'));
     return { key, version };
   }
 
@@ -218,7 +226,7 @@ export class KeyImporter {
     const now = this.clock.now();
     for (const { key, version } of await this.store.listExpiredImportedMaterial(now, 100)) {
       try {
-        await this.serialized(`import/${key.keyId}`, async () => {
+        await this.serialized(importTurn(key), async () => {
           // Looked at again in turn: a re-import may have moved its ValidTo meanwhile.
           const m = (await this.store.listImportedMaterial(key.keyId)).find((x) => x.version === version);
           if (m?.imported && m.expirationModel === 'KEY_MATERIAL_EXPIRES' && m.validTo !== undefined && m.validTo <= now) await this.removeMaterial(key, version, 'expired');
@@ -246,11 +254,21 @@ export class KeyImporter {
   private async removeMaterial(key: KmsKey, version: number, why: 'deleted' | 'expired'): Promise<void> {
     await this.store.markImportedMaterialDeleted(key.keyId, version);
     this.keys.forgetKey(key.keyId);
-    await this.vault.destroyKey({ keyId: key.keyId, version });
+    // A multi-Region key's object stays while another region has the material: it goes with the last.
+    if (!(await this.importedElsewhere(key, version))) await this.vault.destroyKey({ keyId: key.keyId, version });
     // A pending rotation's material, now out of the token, is forgotten (a crash before leaves it named, not imported).
     await this.store.forgetImportedMaterial(key.keyId, version);
     this.logger.info({ keyId: key.keyId, version, reason: why }, 'imported key material destroyed');
     if (why === 'expired') await this.events.serviceEvent('DeleteExpiredKeyMaterial', key, { keyMaterialId: keyMaterialId({ keyId: key.keyId, version }) });
+  }
+
+  /** Whether another region's key of a multi-Region key has the version's material imported now (in the shared token object). */
+  private async importedElsewhere(key: KmsKey, version: number): Promise<boolean> {
+    if (key.primaryRegion === undefined) return false;
+    for (const other of await this.store.listMultiRegionKeys(awsKeyId(key.keyId))) {
+      if (other.keyId !== key.keyId && (await this.store.listImportedMaterial(other.keyId)).some((m) => m.version === version && m.imported)) return true;
+    }
+    return false;
   }
 
   private async importToken(raw: Buffer, key: KmsKey, now: Date) {
@@ -261,6 +279,11 @@ export class KeyImporter {
     if (token.expiresAt.getTime() <= now.getTime()) throw new ExpiredImportTokenException('The import token has expired. Call GetParametersForImport again.');
     return token;
   }
+}
+
+/** The turn a key's imports and deletions take: a multi-Region key's regions share one. */
+function importTurn(key: KmsKey): string {
+  return `import/${materialKeyId(key.keyId)}`;
 }
 
 function sameCheck(a: Buffer, b: Buffer): boolean {

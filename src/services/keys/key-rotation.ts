@@ -103,6 +103,9 @@ export class KeyRotator {
     if (done.items.filter((r) => r.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
       throw new LimitExceededException(`${key.arn} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations.`);
     }
+    if (key.origin === 'EXTERNAL' && key.primaryRegion !== undefined) {
+      throw new UnsupportedOperationException(`${key.arn} is a multi-Region key with imported material: its on-demand rotation is not available.`);
+    }
     const pending = key.origin === 'EXTERNAL' ? (await this.store.listImportedMaterial(key.keyId)).find((m) => m.pendingRotation) : undefined;
     if (key.origin === 'EXTERNAL' && !pending?.imported) {
       throw new KMSInvalidStateException(`${key.arn} has no imported key material pending rotation: import new key material (ImportType NEW_KEY_MATERIAL) first.`);
@@ -117,7 +120,7 @@ export class KeyRotator {
         throw new ConflictException(`The key material pending rotation of ${key.arn} changed meanwhile; try again.`);
       }
       this.keys.forgetKey(key.keyId);
-      this.logger.info({ keyId: key.keyId, version: pending.version, rotationType: 'ON_DEMAND' }, 'key rotated to imported key material');
+      this.logger.info({ keyId: awsKeyId(key.keyId), arn: key.arn, version: pending.version, rotationType: 'ON_DEMAND' }, 'key rotated to imported key material');
       return key;
     }
     await this.slowLane.run(() => this.rotate(key.keyId, 'ON_DEMAND'));
@@ -162,7 +165,7 @@ export class KeyRotator {
       } catch (e) {
         failed.push(keyId);
         await this.store.releaseRotationLease(keyId).catch(() => undefined);
-        this.logger.error({ keyId, err: e }, 'automatic rotation failed; will retry');
+        this.logger.error({ keyId: awsKeyId(keyId), err: e }, 'automatic rotation failed; will retry');
       }
     }
     return { rotated, failed };
@@ -174,7 +177,7 @@ export class KeyRotator {
     for (const ref of orphans) {
       await this.vault.destroyKey(ref);
       await this.store.deleteProvisioningVersion(ref);
-      this.logger.warn({ keyId: ref.keyId, version: ref.version }, 'removed a key version whose rotation a crash interrupted');
+      this.logger.warn({ keyId: awsKeyId(ref.keyId), version: ref.version }, 'removed a key version whose rotation a crash interrupted');
       const key = await this.store.getKey(ref.keyId);
       if (key) await this.events.serviceEvent('RecoverInterruptedKeyRotation', key, { keyMaterialId: keyMaterialId(ref), keyMaterialDestroyed: true });
     }
@@ -196,10 +199,14 @@ export class KeyRotator {
     const status = await this.store.getRotationStatus(keyId);
     // An on-demand rotation leaves the automatic schedule where it was, as AWS does.
     const next = type === 'ON_DEMAND' ? status?.nextRotationDate : status?.enabled ? new Date(now.getTime() + status.periodDays * DAY_MS) : undefined;
-    await this.store.commitKeyVersion(keyId, version, next);
+    if (!(await this.store.commitKeyVersion(keyId, version, next))) {
+      // Recovery took the version meanwhile (its lease had expired): its object must not outlive it unnamed.
+      await this.vault.destroyKey({ keyId, version }).catch(() => undefined);
+      throw new ConflictException(`The rotation of ${key.arn} took too long and was abandoned; try again.`);
+    }
     // A multi-Region key's regions took the new version in the same transaction.
     for (const k of isMultiRegionKeyId(keyId) ? await this.store.listMultiRegionKeys(awsKeyId(keyId)) : [key]) this.keys.forgetKey(k.keyId);
-    this.logger.info({ keyId, version, rotationType: type }, 'key rotated');
+    this.logger.info({ keyId: awsKeyId(keyId), arn: key.arn, version, rotationType: type }, 'key rotated');
     // An on-demand rotation is its caller's RotateKeyOnDemand event; an automatic one is the service's own.
     if (type === 'AUTOMATIC') {
       await this.events.serviceEvent('RotateKey', key, {

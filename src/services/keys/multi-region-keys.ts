@@ -13,6 +13,8 @@ import { awsKeyId, isReplica, KeyState, storeKeyId, type KmsKey, type Tag } from
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
 import { requestTagConditions } from '../../domain/policy/request-conditions.js';
 import type { Authorizer } from '../access/authorizer.js';
+import type { GrantDirectory } from '../access/grant-directory.js';
+import type { ServiceEvents } from '../audit/audit-recorder.js';
 import type { CallContext } from '../context.js';
 import type { Clock, KeyStore, MultiRegionStore } from '../ports/index.js';
 import type { KeyDirectory } from './key-directory.js';
@@ -46,8 +48,10 @@ export class MultiRegionKeys {
   constructor(
     private readonly store: MultiRegionStore & Pick<KeyStore, 'getKey'>,
     private readonly keys: KeyDirectory,
+    private readonly grants: Pick<GrantDirectory, 'forget'>,
     private readonly access: Authorizer,
     private readonly policies: KeyPolicies,
+    private readonly events: ServiceEvents,
     private readonly clock: Clock,
     /** The regions this deployment answers for. */
     private readonly regions: readonly string[],
@@ -86,7 +90,10 @@ export class MultiRegionKeys {
       region: req.replicaRegion,
       arn: keyArn({ accountId: primary.accountId, region: req.replicaRegion }, keyId),
       description: req.description ?? '',
-      keyState: KeyState.Enabled,
+      // A replica of imported material waits for its own import of the same material (AWS).
+      keyState: primary.origin === 'EXTERNAL' ? KeyState.PendingImport : KeyState.Enabled,
+      expirationModel: undefined,
+      validTo: undefined,
       creationDate: this.clock.now(),
       deletionDate: undefined,
       pendingDeletionWindowInDays: undefined,
@@ -100,10 +107,14 @@ export class MultiRegionKeys {
     if (outcome === 'exists') throw new AlreadyExistsException(`${awsKeyId(primary.keyId)} already has a key in ${req.replicaRegion}.`);
     if (outcome === 'quota') throw new LimitExceededException(`This account has ${this.maxKeysPerAccount} KMS keys, the most it may have.`);
     if (outcome === 'primary-changed') throw new KMSInvalidStateException(`${primary.arn} changed while it was being replicated; try again.`);
+    // A replica deleted before in that region had this store id: nothing remembered of it may count for the new one.
     this.keys.forgetKey(keyId);
+    this.grants.forget(keyId);
     const created = await this.store.getKey(keyId);
     if (!created) throw new NotFoundException(`Key '${replica.arn}' does not exist`);
     ctx.record.addKey(created);
+    // AWS records the replica's creation in its own region too.
+    await this.events.serviceEvent('CreateKey', created, { multiRegionKeyType: 'REPLICA', primaryKeyArn: primary.arn });
     return { replica: created, regionKeys: await this.store.listMultiRegionKeys(awsKeyId(primary.keyId)), tags };
   }
 
@@ -121,8 +132,8 @@ export class MultiRegionKeys {
     // Both must be Enabled: Disabled answers DisabledException, other states KMSInvalidStateException.
     assertUsableForCrypto(primary);
     assertUsableForCrypto(replica);
-    if (!(await this.store.updatePrimaryRegion(primary.keyId, replicaId))) {
-      throw new KMSInvalidStateException(`${primary.arn} or its replica in ${primaryRegion} changed meanwhile; try again.`);
+    if (!(await this.store.updatePrimaryRegion(primary.keyId, replicaId, this.clock.now()))) {
+      throw new KMSInvalidStateException(`${primary.arn} is rotating, or it or its replica in ${primaryRegion} changed meanwhile; try again.`);
     }
     for (const k of await this.store.listMultiRegionKeys(awsKeyId(primary.keyId))) this.keys.forgetKey(k.keyId);
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { KeyUnavailableException } from '../../domain/errors.js';
-import type { KeyMaterialRef } from '../../domain/key.js';
+import { keyMaterialId, materialKeyId, type KeyMaterialRef } from '../../domain/key.js';
 import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../../domain/key-spec.js';
 import { KeyVersionNotVerified, type Clock, type KeyVault, type KeyVersionCheck, type KeyVersionVerdict, type KeyVersionCheckStore, type SigningKeyPairParams, type WrappingAlgorithm } from '../ports/index.js';
 
@@ -36,7 +36,8 @@ export class VerifiedKeyVault implements KeyVault {
   }
 
   private verify(ref: KeyMaterialRef): Promise<void> {
-    const key = `${ref.keyId}/${ref.version}`;
+    // A multi-Region key's regions share the object: it is verified once for all.
+    const key = keyMaterialId(ref);
     if (this.refused.has(key)) return Promise.reject(new KeyUnavailableException(UNAVAILABLE));
     let running = this.verifying.get(key);
     if (!running) {
@@ -52,7 +53,7 @@ export class VerifiedKeyVault implements KeyVault {
     if (!verdict.usable) {
       if (!verdict.missing) this.refused.add(key);
       this.logger.error(
-        { keyId: ref.keyId, version: ref.version, problems: verdict.problems },
+        { keyId: materialKeyId(ref.keyId), version: ref.version, problems: verdict.problems },
         verdict.missing
           ? 'a key version has no object in the token: it cannot be used'
           : 'a key version\'s token object failed verification: it is not the object this service made, or was changed, and is never used; restart once the token is repaired',
@@ -62,7 +63,7 @@ export class VerifiedKeyVault implements KeyVault {
     if (!recorded) {
       await this.records.saveKeyVersionCheck(ref, verdict.check, 'FIRST_USE', this.clock.now());
       this.logger.warn(
-        { keyId: ref.keyId, version: ref.version, legacyGaps: verdict.legacyGaps },
+        { keyId: materialKeyId(ref.keyId), version: ref.version, legacyGaps: verdict.legacyGaps },
         'a key version made before check values were recorded: its token object was verified and its check value recorded on this first use',
       );
     }

@@ -8,7 +8,14 @@ export interface DestroyedKeyMaterial {
 
 /** Scheduled deletion and the destruction of a key's material, in steps a crash can resume. */
 export interface DeletionStore {
-  /** PendingDeletion back to Disabled; false when the key is not pending deletion or its destruction has begun. */
+  /**
+   * Schedules the key's deletion: PendingDeletion on the date, or, for a
+   * multi-Region primary key with replicas (decided in the same transaction as
+   * replication and the primary's moves), PendingReplicaDeletion with no date
+   * until its last replica is deleted. False when it is pending deletion already, or gone.
+   */
+  scheduleKeyDeletion(keyId: string, pendingWindowInDays: number, deletionDate: Date): Promise<boolean>;
+  /** PendingDeletion (or PendingReplicaDeletion) back to Disabled; false when the key is not pending deletion or its destruction has begun. */
   cancelKeyDeletion(keyId: string): Promise<boolean>;
   /** Keys whose waiting period is over, including ones whose destruction a crash interrupted. */
   listKeysDueForDeletion(now: Date, limit: number): Promise<KmsKey[]>;

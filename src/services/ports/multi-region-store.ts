@@ -30,7 +30,8 @@ export interface MultiRegionStore {
   insertReplicaKey(replica: NewKey, primaryKeyId: string, maxKeysInAccount?: number): Promise<ReplicaInsertion>;
   /**
    * Makes the replica the primary of every region's key, and moves the automatic
-   * rotation schedule to it; false when either is no longer Enabled or the primary changed.
+   * rotation schedule to it; false when either is no longer Enabled, the primary
+   * changed, or the primary is rotating (its rotation lease is held at `now`).
    */
-  updatePrimaryRegion(primaryKeyId: string, newPrimaryKeyId: string): Promise<boolean>;
+  updatePrimaryRegion(primaryKeyId: string, newPrimaryKeyId: string, now: Date): Promise<boolean>;
 }

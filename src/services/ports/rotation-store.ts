@@ -33,8 +33,12 @@ export interface RotationStore {
   releaseRotationLease(keyId: string): Promise<void>;
   /** Records a new version that is not yet usable (its token object may not exist yet). */
   insertProvisioningVersion(keyId: string, version: number, at: Date, type: RotationType): Promise<void>;
-  /** Makes the version current, moves the next rotation date and frees the lease, in one transaction. */
-  commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<void>;
+  /**
+   * Makes the version current (in each region of a multi-Region key), moves the
+   * next rotation date and frees the lease, in one transaction. False, and
+   * nothing changed, when the version is no longer being made (recovery took it).
+   */
+  commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<boolean>;
   /** Versions whose creation never completed and whose rotation lease has expired: left by a crash. */
   listProvisioningVersions(now: Date): Promise<KeyMaterialRef[]>;
   deleteProvisioningVersion(ref: KeyMaterialRef): Promise<void>;

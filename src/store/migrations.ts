@@ -261,4 +261,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE keys ADD COLUMN primary_region TEXT;
   CREATE INDEX keys_by_multi_region_key ON keys (multi_region_key_id);
   `,
+  `
+  -- Work of one name runs in one process of this database at a time (imports into a key, the background jobs):
+  -- the service's worker processes share the file. A holder that died (its pid gone) or stopped renewing loses it.
+  CREATE TABLE named_locks (
+    name   TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    pid    INTEGER NOT NULL,
+    until  INTEGER NOT NULL
+  );
+  `,
 ];

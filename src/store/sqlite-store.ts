@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Scope } from '../domain/arn.js';
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -51,6 +52,11 @@ import { SqliteKeyUsageStore } from './sqlite-usage-store.js';
 
 /** How long an instance that stopped beating still holds a SQLite database. */
 const INSTANCE_STALE_MS = 15_000;
+
+/** How long a named lock holds without renewal (renewed every third of it while its work runs), and how often a waiter looks again. */
+const NAMED_LOCK_LEASE_MS = 30_000;
+const NAMED_LOCK_POLL_MS = 15;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function processAlive(pid: number): boolean {
   try {
@@ -133,6 +139,11 @@ export class SqliteStore implements MetadataStore {
         WHERE key_id = @key_id AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL`),
       keysByState: db.prepare('SELECT key_state, COUNT(*) AS n FROM keys WHERE provisioning = 0 AND deleted_at IS NULL GROUP BY key_state'),
       ping: db.prepare('SELECT 1'),
+      namedLock: db.prepare('SELECT pid, until FROM named_locks WHERE name = ?'),
+      takeNamedLock: db.prepare(`INSERT INTO named_locks (name, holder, pid, until) VALUES (?, ?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, pid = excluded.pid, until = excluded.until`),
+      renewNamedLock: db.prepare('UPDATE named_locks SET until = ? WHERE name = ? AND holder = ?'),
+      releaseNamedLock: db.prepare('DELETE FROM named_locks WHERE name = ? AND holder = ?'),
       unboundPolicies: db.prepare('SELECT * FROM keys WHERE policy_principals IS NULL ORDER BY key_id LIMIT ?'),
       bindPolicy: db.prepare('UPDATE keys SET policy_principals = ? WHERE key_id = ? AND policy_principals IS NULL'),
       updatePolicy: db.prepare('UPDATE keys SET policy = ?, policy_principals = ? WHERE key_id = ? AND provisioning = 0 AND deleted_at IS NULL AND destruction_started_at IS NULL'),
@@ -605,7 +616,34 @@ export class SqliteStore implements MetadataStore {
   /** One instance per SQLite database: exclusion within this process is exclusion on the database. */
   async exclusive<T>(name: string, work: () => Promise<T>, wait = true): Promise<{ ran: true; value: T } | { ran: false }> {
     if (!wait && this.mutex.held(name)) return { ran: false };
-    return { ran: true, value: await this.mutex.run(name, work) };
+    // In turn within this process first, then across the processes sharing the file (the service's workers).
+    return this.mutex.run(name, async () => {
+      const holder = `${process.pid}/${randomUUID()}`;
+      while (!this.takeNamedLock(name, holder)) {
+        if (!wait) return { ran: false };
+        await sleep(NAMED_LOCK_POLL_MS);
+      }
+      const renewal = setInterval(() => this.stmt.renewNamedLock.run(Date.now() + NAMED_LOCK_LEASE_MS, name, holder), NAMED_LOCK_LEASE_MS / 3);
+      renewal.unref();
+      try {
+        return { ran: true, value: await work() };
+      } finally {
+        clearInterval(renewal);
+        this.stmt.releaseNamedLock.run(name, holder);
+      }
+    });
+  }
+
+  /** The lock is free, or its holder died or stopped renewing it: it is this holder's now. */
+  private takeNamedLock(name: string, holder: string): boolean {
+    return this.db
+      .transaction(() => {
+        const current = this.stmt.namedLock.get(name) as { pid: number; until: number } | undefined;
+        if (current && current.until > Date.now() && processAlive(current.pid)) return false;
+        this.stmt.takeNamedLock.run(name, holder, process.pid, Date.now() + NAMED_LOCK_LEASE_MS);
+        return true;
+      })
+      .immediate();
   }
 
   changeFeed(): undefined {

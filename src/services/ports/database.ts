@@ -17,8 +17,9 @@ export interface Database {
   /**
    * Runs the work while no other process on this database runs work of the same
    * name (PostgreSQL: an advisory lock, released with its connection if the
-   * process dies; SQLite, one instance: within the process). `wait` false: when
-   * another holds it, returns { ran: false } at once instead of waiting.
+   * process dies; SQLite: a lock row the processes sharing the file take in turn,
+   * lost by a holder that dies). `wait` false: when another holds it, returns
+   * { ran: false } at once instead of waiting.
    */
   exclusive<T>(name: string, work: () => Promise<T>, wait?: boolean): Promise<{ ran: true; value: T } | { ran: false }>;
   /**

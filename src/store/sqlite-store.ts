@@ -613,7 +613,7 @@ export class SqliteStore implements MetadataStore {
     this.heartbeat.unref();
   }
 
-  /** One instance per SQLite database: exclusion within this process is exclusion on the database. */
+  /** One instance per SQLite database, in several processes (its workers): a turn in this process, then a lock row in the file. */
   async exclusive<T>(name: string, work: () => Promise<T>, wait = true): Promise<{ ran: true; value: T } | { ran: false }> {
     if (!wait && this.mutex.held(name)) return { ran: false };
     // In turn within this process first, then across the processes sharing the file (the service's workers).

@@ -370,7 +370,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
     const slowLane = new SlowLane(2, 64);
     const rotation = new KeyRotator(store, vault, keys, access, audit, clock, logger, slowLane);
     const imports = new KeyImporter(store, vault, keys, access, audit, clock, logger, serializedBy(opened));
-    const destroyer = new KeyDestroyer(store, vault, keys, audit, clock, logger);
+    const destroyer = new KeyDestroyer(store, vault, keys, audit, clock, logger, (key) => imports.releaseRegionMaterial(key));
     const services: Services = {
       keyAdmin,
       crypto: new CryptoService(keys, access, vault, ivs, new RsaEncryption(vault, slowLane), keyPairs),
@@ -381,7 +381,7 @@ async function composeService(options: ServiceOptions): Promise<RunningService |
       macs: new MacService(access, vault),
       signer: new SignService(access, vault, slowLane),
       keyAgreement: new KeyAgreement(access, vault),
-      multiRegion: new MultiRegionKeys(store, keys, grantDirectory, access, keyPolicies, audit, clock, servedRegions(config), config.maxKeysPerAccount),
+      multiRegion: new MultiRegionKeys(store, keys, grantDirectory, access, keyPolicies, audit, clock, servedRegions(config), (keyId) => imports.retireTokensOf(keyId), config.maxKeysPerAccount),
       keyPolicies,
       grants: new GrantService(store.grants, store.principals, grantDirectory, access, clock),
       principals: new PrincipalAdmin(store.principals, sealer, credentials, clock),

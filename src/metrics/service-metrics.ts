@@ -156,7 +156,8 @@ export class ServiceMetrics {
       get: (target, prop, receiver) => {
         const value: unknown = Reflect.get(target, prop, receiver);
         // Not database calls to time: work run under a lock, the change feed, the instance's hold, closing.
-        if (typeof prop !== 'string' || UNTIMED.has(prop)) return value;
+        // Untimed methods still run on the store itself, as the timed ones do (their own fields are not the proxy's).
+        if (typeof prop !== 'string' || UNTIMED.has(prop)) return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
         if (typeof value === 'function') {
           return (...args: unknown[]) => {
             const started = process.hrtime.bigint();

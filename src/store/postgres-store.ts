@@ -41,6 +41,8 @@ import {
   KEY_MATERIAL_EXPIRY,
   KEY_SIDE_TABLES,
   NEVER_THE_KEYS,
+  nextKeyVersion,
+  notAReplica,
   LACKS_IMPORTED_MATERIAL,
   PRIMARY_WITH_REPLICAS,
   toImportedMaterial,
@@ -424,18 +426,28 @@ export class PostgresStore implements MetadataStore {
     const params = [keyId, now.getTime(), now.getTime() + leaseMs];
     const sql =
       type === 'AUTOMATIC'
-        ? 'UPDATE key_rotation SET lease_until = $3 WHERE key_id = $1 AND enabled = 1 AND next_rotation_date <= $2 AND lease_until < $2'
-        : `INSERT INTO key_rotation (key_id, enabled, period_days, lease_until, on_demand_started_at) VALUES ($1, 0, 365, $3, $2)
+        ? `UPDATE key_rotation SET lease_until = $3 WHERE key_id = $1 AND enabled = 1 AND next_rotation_date <= $2 AND lease_until < $2 AND ${notAReplica('$1')}`
+        : `INSERT INTO key_rotation (key_id, enabled, period_days, lease_until, on_demand_started_at) SELECT $1, 0, 365, $3::bigint, $2::bigint WHERE ${notAReplica('$1')}
            ON CONFLICT (key_id) DO UPDATE SET lease_until = $3, on_demand_started_at = $2 WHERE key_rotation.lease_until < $2`;
-    return (await this.changed(sql, params)) > 0;
+    // In turn with UpdatePrimaryRegion: a key that is a replica by then gets no lease.
+    return this.tx(async (c) => {
+      await this.lockMultiRegionKey(keyId, c);
+      return (await this.changed(sql, params, c)) > 0;
+    });
   }
 
   async releaseRotationLease(keyId: string, on: Queryable = this.pool): Promise<void> {
     await this.changed('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = $1', [keyId], on);
   }
 
-  async insertProvisioningVersion(keyId: string, version: number, at: Date, type: RotationType): Promise<void> {
-    await this.changed('INSERT INTO key_versions (key_id, version, creation_date, rotation_type, provisioning) VALUES ($1, $2, $3, $4, 1)', [keyId, version, at.getTime(), type]);
+  async insertProvisioningVersion(keyId: string, at: Date, type: RotationType): Promise<number> {
+    return this.tx(async (c) => {
+      // One version number at a time per key (and per multi-Region key): concurrent attempts never share one.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`versions/${awsKeyId(keyId)}`]);
+      const { n } = await this.one<{ n: number }>(nextKeyVersion('$1'), [keyId], c);
+      await c.query('INSERT INTO key_versions (key_id, version, creation_date, rotation_type, provisioning) VALUES ($1, $2, $3, $4, 1)', [keyId, n, at.getTime(), type]);
+      return Number(n);
+    });
   }
 
   async commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<boolean> {
@@ -472,9 +484,9 @@ export class PostgresStore implements MetadataStore {
     return rows.map((r) => ({ keyId: r.key_id, version: r.version }));
   }
 
-  async deleteProvisioningVersion(ref: KeyMaterialRef): Promise<void> {
+  async abandonProvisioningVersion(ref: KeyMaterialRef): Promise<void> {
     await this.tx(async (c) => {
-      await c.query('DELETE FROM key_versions WHERE key_id = $1 AND version = $2 AND provisioning = 1', [ref.keyId, ref.version]);
+      await c.query('UPDATE key_versions SET provisioning = 2 WHERE key_id = $1 AND version = $2 AND provisioning = 1', [ref.keyId, ref.version]);
       await this.releaseRotationLease(ref.keyId, c);
     });
   }

@@ -78,6 +78,22 @@ export const KEY_MATERIAL_EXPIRY = `expiration_model = CASE
 export const PRIMARY_WITH_REPLICAS = `keys.multi_region_key_id IS NOT NULL AND keys.primary_region = keys.region AND EXISTS (
   SELECT 1 FROM keys r WHERE r.multi_region_key_id = keys.multi_region_key_id AND r.key_id <> keys.key_id AND r.deleted_at IS NULL)`;
 
+/**
+ * SQL both stores share: the key named by the parameter is not a multi-Region
+ * replica (only the primary rotates; checked where the rotation lease is taken).
+ */
+export const notAReplica = (keyParam: string) =>
+  `NOT EXISTS (SELECT 1 FROM keys k WHERE k.key_id = ${keyParam} AND k.primary_region IS NOT NULL AND k.primary_region <> k.region)`;
+
+/**
+ * SQL both stores share: the next version number of the key named by the
+ * parameter, never handed out before (abandoned versions keep their number), nor
+ * in any region of a multi-Region key, so that no two attempts name one token object.
+ */
+export const nextKeyVersion = (keyParam: string) => `SELECT COALESCE(MAX(v.version), 0) + 1 AS n FROM key_versions v
+  WHERE v.key_id = ${keyParam} OR v.key_id IN (SELECT k.key_id FROM keys k
+    WHERE k.multi_region_key_id = (SELECT m.multi_region_key_id FROM keys m WHERE m.key_id = ${keyParam}))`;
+
 /** The tables that name a key and are not emptied with it (ON DELETE CASCADE does the others): a deleted replica's row is replaced. */
 export const KEY_SIDE_TABLES = ['key_rotation', 'import_tokens', 'key_last_usage'] as const;
 

@@ -30,6 +30,8 @@ import {
   KEY_MATERIAL_EXPIRY,
   KEY_SIDE_TABLES,
   NEVER_THE_KEYS,
+  nextKeyVersion,
+  notAReplica,
   PRIMARY_WITH_REPLICAS,
   keyRowParams,
   LACKS_IMPORTED_MATERIAL,
@@ -55,7 +57,8 @@ const INSTANCE_STALE_MS = 15_000;
 
 /** How long a named lock holds without renewal (renewed every third of it while its work runs), and how often a waiter looks again. */
 const NAMED_LOCK_LEASE_MS = 30_000;
-const NAMED_LOCK_POLL_MS = 15;
+const NAMED_LOCK_POLL_MS = 10;
+const NAMED_LOCK_MAX_POLL_MS = 100;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function processAlive(pid: number): boolean {
@@ -78,6 +81,8 @@ export class SqliteStore implements MetadataStore {
   readonly grants: SqliteGrantStore;
   readonly usage: SqliteKeyUsageStore;
   private readonly mutex = new LocalMutex();
+  /** The renewals of the named locks this store holds, stopped when it closes. */
+  private readonly renewals = new Set<NodeJS.Timeout>();
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(file: string) {
@@ -88,6 +93,8 @@ export class SqliteStore implements MetadataStore {
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
+    // A lock row under this process's pid is a previous life's (a restart that reused the pid, as in a container): it holds nothing.
+    this.db.prepare('DELETE FROM named_locks WHERE pid = ?').run(process.pid);
     this.principals = new SqlitePrincipalStore(this.db);
     this.grants = new SqliteGrantStore(this.db);
     this.usage = new SqliteKeyUsageStore(this.db);
@@ -163,10 +170,11 @@ export class SqliteStore implements MetadataStore {
         WHERE r.enabled = 1 AND r.next_rotation_date <= @now AND r.lease_until < @now
         AND k.key_state = 'Enabled' AND k.deleted_at IS NULL AND k.provisioning = 0 ORDER BY r.next_rotation_date LIMIT @limit`),
       leaseAutomatic: db.prepare(`UPDATE key_rotation SET lease_until = @until
-        WHERE key_id = @keyId AND enabled = 1 AND next_rotation_date <= @now AND lease_until < @now`),
+        WHERE key_id = @keyId AND enabled = 1 AND next_rotation_date <= @now AND lease_until < @now AND ${notAReplica('@keyId')}`),
       leaseOnDemand: db.prepare(`INSERT INTO key_rotation (key_id, enabled, period_days, lease_until, on_demand_started_at)
-        VALUES (@keyId, 0, 365, @until, @now)
+        SELECT @keyId, 0, 365, @until, @now WHERE ${notAReplica('@keyId')}
         ON CONFLICT (key_id) DO UPDATE SET lease_until = @until, on_demand_started_at = @now WHERE key_rotation.lease_until < @now`),
+      nextVersion: db.prepare(nextKeyVersion('@keyId')),
       releaseLease: db.prepare('UPDATE key_rotation SET lease_until = 0, on_demand_started_at = NULL WHERE key_id = ?'),
       insertRotationVersion: db.prepare('INSERT INTO key_versions (key_id, version, creation_date, rotation_type, provisioning) VALUES (?, ?, ?, ?, 1)'),
       activateVersion: db.prepare('UPDATE key_versions SET provisioning = 0 WHERE key_id = ? AND version = ? AND provisioning = 1'),
@@ -175,7 +183,7 @@ export class SqliteStore implements MetadataStore {
       provisioningVersions: db.prepare(`SELECT v.key_id, v.version FROM key_versions v JOIN keys k ON k.key_id = v.key_id
         LEFT JOIN key_rotation r ON r.key_id = v.key_id
         WHERE v.provisioning = 1 AND k.provisioning = 0 AND COALESCE(r.lease_until, 0) < ?`),
-      deleteVersion: db.prepare('DELETE FROM key_versions WHERE key_id = ? AND version = ? AND provisioning = 1'),
+      abandonVersion: db.prepare('UPDATE key_versions SET provisioning = 2 WHERE key_id = ? AND version = ? AND provisioning = 1'),
       rotations: db.prepare(`SELECT key_id, version, creation_date, rotation_type FROM key_versions
         WHERE key_id = ? AND rotation_type IS NOT NULL AND provisioning = 0 AND version > ? ORDER BY version LIMIT ?`),
       recordDestroyed: db.prepare('INSERT OR IGNORE INTO destroyed_key_material (key_id, version, destroyed_at) VALUES (?, ?, ?)'),
@@ -409,8 +417,14 @@ export class SqliteStore implements MetadataStore {
     this.stmt.releaseLease.run(keyId);
   }
 
-  async insertProvisioningVersion(keyId: string, version: number, at: Date, type: RotationType): Promise<void> {
-    this.stmt.insertRotationVersion.run(keyId, version, at.getTime(), type);
+  async insertProvisioningVersion(keyId: string, at: Date, type: RotationType): Promise<number> {
+    return this.db
+      .transaction(() => {
+        const { n } = this.stmt.nextVersion.get({ keyId }) as { n: number };
+        this.stmt.insertRotationVersion.run(keyId, n, at.getTime(), type);
+        return n;
+      })
+      .immediate();
   }
 
   async commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<boolean> {
@@ -429,9 +443,9 @@ export class SqliteStore implements MetadataStore {
     return (this.stmt.provisioningVersions.all(now.getTime()) as Array<{ key_id: string; version: number }>).map((r) => ({ keyId: r.key_id, version: r.version }));
   }
 
-  async deleteProvisioningVersion(ref: KeyMaterialRef): Promise<void> {
+  async abandonProvisioningVersion(ref: KeyMaterialRef): Promise<void> {
     this.db.transaction(() => {
-      this.stmt.deleteVersion.run(ref.keyId, ref.version);
+      this.stmt.abandonVersion.run(ref.keyId, ref.version);
       this.stmt.releaseLease.run(ref.keyId);
     })();
   }
@@ -619,27 +633,42 @@ export class SqliteStore implements MetadataStore {
     // In turn within this process first, then across the processes sharing the file (the service's workers).
     return this.mutex.run(name, async () => {
       const holder = `${process.pid}/${randomUUID()}`;
-      while (!this.takeNamedLock(name, holder)) {
+      for (let pause = NAMED_LOCK_POLL_MS; !this.takeNamedLock(name, holder); pause = Math.min(pause * 2, NAMED_LOCK_MAX_POLL_MS)) {
         if (!wait) return { ran: false };
-        await sleep(NAMED_LOCK_POLL_MS);
+        await sleep(pause);
       }
-      const renewal = setInterval(() => this.stmt.renewNamedLock.run(Date.now() + NAMED_LOCK_LEASE_MS, name, holder), NAMED_LOCK_LEASE_MS / 3);
+      const renewal = setInterval(() => {
+        // A failed renewal is retried at the next tick; the lease outlasts two of them.
+        try {
+          this.stmt.renewNamedLock.run(Date.now() + NAMED_LOCK_LEASE_MS, name, holder);
+        } catch {
+          /* retried */
+        }
+      }, NAMED_LOCK_LEASE_MS / 3);
       renewal.unref();
+      this.renewals.add(renewal);
       try {
         return { ran: true, value: await work() };
       } finally {
         clearInterval(renewal);
-        this.stmt.releaseNamedLock.run(name, holder);
+        this.renewals.delete(renewal);
+        // The work's outcome stands; a row left by a failed release is taken over when its lease ends.
+        try {
+          if (this.db.open) this.stmt.releaseNamedLock.run(name, holder);
+        } catch {
+          /* lapses */
+        }
       }
     });
   }
 
-  /** The lock is free, or its holder died or stopped renewing it: it is this holder's now. */
+  /** The lock is free, or its holder died or stopped renewing it: it is this holder's now. Looked at first without taking the write lock. */
   private takeNamedLock(name: string, holder: string): boolean {
+    const held = (current: { pid: number; until: number } | undefined) => current !== undefined && current.until > Date.now() && processAlive(current.pid);
+    if (held(this.stmt.namedLock.get(name) as { pid: number; until: number } | undefined)) return false;
     return this.db
       .transaction(() => {
-        const current = this.stmt.namedLock.get(name) as { pid: number; until: number } | undefined;
-        if (current && current.until > Date.now() && processAlive(current.pid)) return false;
+        if (held(this.stmt.namedLock.get(name) as { pid: number; until: number } | undefined)) return false;
         this.stmt.takeNamedLock.run(name, holder, process.pid, Date.now() + NAMED_LOCK_LEASE_MS);
         return true;
       })
@@ -651,6 +680,7 @@ export class SqliteStore implements MetadataStore {
   }
 
   async close(): Promise<void> {
+    for (const renewal of this.renewals) clearInterval(renewal);
     if (this.heartbeat) {
       clearInterval(this.heartbeat);
       this.db.prepare('DELETE FROM instance_holder WHERE slot = 1 AND host = ? AND pid = ?').run(os.hostname(), process.pid);

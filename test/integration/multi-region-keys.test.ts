@@ -279,6 +279,37 @@ describe('multi-Region keys', () => {
     expect((await eu.send(new ListResourceTagsCommand({ KeyId: keyId }))).Tags).toEqual([]);
   });
 
+  it('with imported material: a deleted replica takes from the token the material only it still had', async () => {
+    const us = inRegion('us-east-1');
+    const eu = inRegion('eu-west-1');
+    const keyId = (await us.send(new CreateKeyCommand({ MultiRegion: true, Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+    const material = randomBytes(32);
+    await importInto(us, keyId, material);
+    const blob = (await us.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('kept') }))).CiphertextBlob!;
+    await us.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' }));
+    await importInto(eu, keyId, material);
+    await us.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }));
+    expect(await kms.service.token.hasKey({ keyId, version: 1 })).toBe(true);
+
+    await eu.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+    clock.advance(7 * DAY_MS + 60_000);
+    await kms.service.runScheduledJobs();
+    expect(await kms.service.token.hasKey({ keyId, version: 1 })).toBe(false);
+    expect((await us.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata!.KeyState).toBe('PendingImport');
+
+    // The same material comes back into the primary, and a new replica takes it too.
+    await importInto(us, keyId, material);
+    expect(text((await us.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext)).toBe('kept');
+    // An import token the deleted replica left (its expiry job behind): retired when its region's key is made again.
+    const left = { tokenId: '00000000-0000-4000-8000-00000000abcd', keyId: `${keyId}@eu-west-1`, wrappingAlgorithm: 'RSAES_OAEP_SHA_1', wrappingKeySpec: 'RSA_2048', createdAt: clock.now(), expiresAt: new Date(clock.now().getTime() + DAY_MS) } as const;
+    await kms.service.store.saveImportToken(left);
+    expect(await kms.service.store.listImportTokensOfKey(`${keyId}@eu-west-1`)).toHaveLength(1);
+    expect((await us.send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' }))).ReplicaKeyMetadata!.KeyState).toBe('PendingImport');
+    expect(await kms.service.store.listImportTokensOfKey(`${keyId}@eu-west-1`)).toHaveLength(0);
+    await importInto(eu, keyId, material);
+    expect(text((await eu.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext)).toBe('kept');
+  });
+
   it('fills kms:MultiRegion, kms:MultiRegionKeyType, kms:ReplicaRegion and kms:PrimaryRegion', async () => {
     const us = inRegion('us-east-1');
     const eu = inRegion('eu-west-1');

@@ -155,7 +155,7 @@ describe('interrupted rotation', () => {
     const before = await encrypt(keyId, 'kept');
     // Replay a rotation up to a crash: lease taken, version row written, token object created, never committed.
     expect(await kms.service.store.acquireRotationLease(keyId, clock.now(), 5 * 60_000, 'ON_DEMAND')).toBe(true);
-    await kms.service.store.insertProvisioningVersion(keyId, 2, clock.now(), 'ON_DEMAND');
+    expect(await kms.service.store.insertProvisioningVersion(keyId, clock.now(), 'ON_DEMAND')).toBe(2);
     await kms.service.token.createSymmetricKey({ keyId, version: 2 });
 
     // While the lease runs, nobody else rotates it and nothing is cleaned up.
@@ -169,8 +169,9 @@ describe('interrupted rotation', () => {
     expect(await kms.service.token.hasKey({ keyId, version: 2 })).toBe(false);
     expect(await allRotations(keyId, 100)).toHaveLength(0);
 
+    // The abandoned number is never handed out again: a late attempt could not name the new version's object.
     await client.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
-    expect(parseBlob(await encrypt(keyId, 'v2')).keyVersion).toBe(2);
+    expect(parseBlob(await encrypt(keyId, 'v3')).keyVersion).toBe(3);
     expect(await decrypt(before, 'kept')).toBe('kept');
   });
 });

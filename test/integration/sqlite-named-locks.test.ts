@@ -60,5 +60,20 @@ describe('SQLite: work of one name, one process at a time', () => {
     expect(await b.exclusive('import/dead', async () => 'taken', false)).toEqual({ ran: true, value: 'taken' });
     expect(await b.exclusive('import/stale', async () => 'taken', false)).toEqual({ ran: true, value: 'taken' });
     expect(await b.exclusive('import/held', async () => 'taken', false)).toEqual({ ran: false });
+    // A store opened by this process again (a restart that reused the pid) drops what its pid held before.
+    const again = new SqliteStore(file);
+    stores.push(again);
+    expect(await b.exclusive('import/held', async () => 'taken', false)).toEqual({ ran: true, value: 'taken' });
+  });
+
+  it('keeps the work\'s outcome, and stops renewing, when the store closes under a held lock', async () => {
+    const { a } = await twoProcessesOnOneFile();
+    let release!: () => void;
+    const holding = a.exclusive('import/k', () => new Promise<string>((resolve) => (release = () => resolve('done'))));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await a.close();
+    stores.splice(stores.indexOf(a), 1);
+    release();
+    expect(await holding).toEqual({ ran: true, value: 'done' });
   });
 });

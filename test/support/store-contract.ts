@@ -136,7 +136,9 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       expect((await store.listMultiRegionKeys(MRK)).map((k) => k.region)).toEqual(['eu-west-1', 'us-east-1']);
 
       // A version committed on the primary is every region's, in the same transaction.
-      await store.insertProvisioningVersion(primary.keyId, 2, at(1_000), 'AUTOMATIC');
+      // Only the primary takes the rotation lease.
+      expect(await store.acquireRotationLease(eu.keyId, at(1_000), 60_000, 'ON_DEMAND')).toBe(false);
+      expect(await store.insertProvisioningVersion(primary.keyId, at(1_000), 'AUTOMATIC')).toBe(2);
       expect(await store.commitKeyVersion(primary.keyId, 2, at(5_000))).toBe(true);
       expect(await store.commitKeyVersion(primary.keyId, 2, at(5_000))).toBe(false); // no longer being made
       expect((await store.getKey(eu.keyId))!.currentVersion).toBe(2);
@@ -198,7 +200,7 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       expect(await store.listKeysDueForRotation(at(1_000), 10)).toEqual([key.keyId]);
       expect(await store.acquireRotationLease(key.keyId, at(1_000), 60_000, 'AUTOMATIC')).toBe(true);
       expect(await store.acquireRotationLease(key.keyId, at(1_001), 60_000, 'ON_DEMAND')).toBe(false);
-      await store.insertProvisioningVersion(key.keyId, 2, at(1_000), 'AUTOMATIC');
+      expect(await store.insertProvisioningVersion(key.keyId, at(1_000), 'AUTOMATIC')).toBe(2);
       expect(await store.listProvisioningVersions(at(2_000))).toEqual([]); // the lease still holds
       expect(await store.listProvisioningVersions(at(70_000))).toEqual([{ keyId: key.keyId, version: 2 }]);
       await store.commitKeyVersion(key.keyId, 2, at(5_000));
@@ -206,10 +208,15 @@ export function describeStoreContract(name: string, open: () => Promise<Metadata
       expect((await store.getRotationStatus(key.keyId))!.nextRotationDate).toEqual(at(5_000));
       expect((await store.listRotations(key.keyId, 0, 10)).items).toEqual([{ keyId: key.keyId, version: 2, rotationDate: at(1_000), rotationType: 'AUTOMATIC' }]);
       expect(await store.acquireRotationLease(key.keyId, at(6_000), 60_000, 'ON_DEMAND')).toBe(true);
-      await store.insertProvisioningVersion(key.keyId, 3, at(6_000), 'ON_DEMAND');
-      await store.deleteProvisioningVersion({ keyId: key.keyId, version: 3 });
-      expect(await store.listKeyVersions(key.keyId)).toEqual([1, 2]);
+      expect(await store.insertProvisioningVersion(key.keyId, at(6_000), 'ON_DEMAND')).toBe(3);
+      await store.abandonProvisioningVersion({ keyId: key.keyId, version: 3 });
       expect((await store.getRotationStatus(key.keyId))!.onDemandStartedAt).toBeUndefined();
+      // An abandoned version keeps its number (its object, if a late attempt made one, goes with the key); it is never committed.
+      expect(await store.listKeyVersions(key.keyId)).toEqual([1, 2, 3]);
+      expect(await store.commitKeyVersion(key.keyId, 3, at(7_000))).toBe(false);
+      expect(await store.insertProvisioningVersion(key.keyId, at(7_000), 'ON_DEMAND')).toBe(4);
+      expect((await store.listRotations(key.keyId, 0, 10)).items.map((r) => r.version)).toEqual([2]);
+      expect((await store.getKey(key.keyId))!.currentVersion).toBe(2);
     });
 
     it('imports material: tokens in order, materials and their versions, the state, check values, expiry, rotation and deletion', async () => {

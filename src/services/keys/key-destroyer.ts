@@ -29,6 +29,8 @@ export class KeyDestroyer {
     private readonly events: ServiceEvents,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    /** A multi-Region replica of an imported key: the material only it had imported leaves the token with it (returns the versions destroyed). */
+    private readonly releaseRegionMaterial: (key: KmsKey) => Promise<number[]> = async () => [],
   ) {}
 
   async runOnce(): Promise<DestructionRun> {
@@ -68,9 +70,10 @@ export class KeyDestroyer {
     const now = this.clock.now();
     if (!(await this.store.beginKeyDestruction(key.keyId, now))) return false;
     this.keys.forgetKey(key.keyId);
-    // A multi-Region replica's material is its primary's, which outlives every replica: only the primary destroys it.
-    const versions = isReplica(key) ? [] : await this.store.listKeyVersions(key.keyId);
-    for (const version of versions) await this.vault.destroyKey({ keyId: key.keyId, version });
+    // A multi-Region replica's material is its primary's, which outlives every replica: only the primary destroys it,
+    // but for imported material only this region still had.
+    const versions = isReplica(key) ? await this.releaseRegionMaterial(key) : await this.store.listKeyVersions(key.keyId);
+    if (!isReplica(key)) for (const version of versions) await this.vault.destroyKey({ keyId: key.keyId, version });
     await this.store.completeKeyDestruction(key.keyId, versions, now);
     this.keys.forgetKey(key.keyId);
     // The last replica gone, a primary waiting for it has started its own waiting period.

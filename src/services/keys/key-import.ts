@@ -9,7 +9,7 @@ import {
   UnsupportedOperationException,
   ValidationException,
 } from '../../domain/errors.js';
-import { awsKeyId, keyMaterialId, materialKeyId, materialRef, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
+import { awsKeyId, isReplica, keyMaterialId, materialKeyId, materialRef, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
@@ -236,6 +236,30 @@ export class KeyImporter {
       }
     }
     for (const token of await this.store.listExpiredImportTokens(now, 100)) await this.retireToken(token.tokenId);
+  }
+
+  /**
+   * A multi-Region replica of an imported key is being destroyed: the versions no
+   * other region has imported leave the token now, not with the primary (the
+   * primary's rows still name them meanwhile, so a crash leaves nothing unnamed).
+   * Returns the versions destroyed.
+   */
+  async releaseRegionMaterial(key: KmsKey): Promise<number[]> {
+    if (key.origin !== 'EXTERNAL' || !isReplica(key)) return [];
+    return this.serialized(importTurn(key), async () => {
+      const destroyed: number[] = [];
+      for (const m of await this.store.listImportedMaterial(key.keyId)) {
+        if (!m.imported || (await this.importedElsewhere(key, m.version))) continue;
+        await this.vault.destroyKey({ keyId: key.keyId, version: m.version });
+        destroyed.push(m.version);
+      }
+      return destroyed;
+    });
+  }
+
+  /** Every outstanding import token of the key retired (a deleted replica's, before its region's key is made again). */
+  async retireTokensOf(keyId: string): Promise<void> {
+    for (const token of await this.store.listImportTokensOfKey(keyId)) await this.retireToken(token.tokenId);
   }
 
   /** The oldest outstanding tokens past the cap. */

@@ -111,6 +111,9 @@ export class KeyRotator {
       throw new KMSInvalidStateException(`${key.arn} has no imported key material pending rotation: import new key material (ImportType NEW_KEY_MATERIAL) first.`);
     }
     if (!(await this.store.acquireRotationLease(key.keyId, this.clock.now(), this.leaseMs, 'ON_DEMAND'))) {
+      // No lease for a key that became a replica since it was read (UpdatePrimaryRegion).
+      const now = await this.store.getKey(key.keyId);
+      if (now) assertNotReplica(now);
       throw new ConflictException(`A rotation of ${key.arn} is already in progress.`);
     }
     if (pending) {
@@ -176,7 +179,7 @@ export class KeyRotator {
     const orphans = await this.store.listProvisioningVersions(this.clock.now());
     for (const ref of orphans) {
       await this.vault.destroyKey(ref);
-      await this.store.deleteProvisioningVersion(ref);
+      await this.store.abandonProvisioningVersion(ref);
       this.logger.warn({ keyId: awsKeyId(ref.keyId), version: ref.version }, 'removed a key version whose rotation a crash interrupted');
       const key = await this.store.getKey(ref.keyId);
       if (key) await this.events.serviceEvent('RecoverInterruptedKeyRotation', key, { keyMaterialId: keyMaterialId(ref), keyMaterialDestroyed: true });
@@ -188,19 +191,19 @@ export class KeyRotator {
     const key = await this.store.getKey(keyId);
     if (!key) throw new Error(`key ${keyId} vanished during rotation`);
     const now = this.clock.now();
-    const version = key.currentVersion + 1;
-    await this.store.insertProvisioningVersion(keyId, version, now, type);
+    // A number no attempt had before: an attempt that recovery gave up on never names another's object.
+    const version = await this.store.insertProvisioningVersion(keyId, now, type);
     try {
       await this.vault.createSymmetricKey({ keyId, version });
     } catch (e) {
-      await this.store.deleteProvisioningVersion({ keyId, version }).catch(() => undefined);
+      await this.store.abandonProvisioningVersion({ keyId, version }).catch(() => undefined);
       throw e;
     }
     const status = await this.store.getRotationStatus(keyId);
     // An on-demand rotation leaves the automatic schedule where it was, as AWS does.
     const next = type === 'ON_DEMAND' ? status?.nextRotationDate : status?.enabled ? new Date(now.getTime() + status.periodDays * DAY_MS) : undefined;
     if (!(await this.store.commitKeyVersion(keyId, version, next))) {
-      // Recovery took the version meanwhile (its lease had expired): its object must not outlive it unnamed.
+      // Recovery gave the version up meanwhile (its lease had expired): its object, this attempt's alone, goes too.
       await this.vault.destroyKey({ keyId, version }).catch(() => undefined);
       throw new ConflictException(`The rotation of ${key.arn} took too long and was abandoned; try again.`);
     }

@@ -55,6 +55,8 @@ export class MultiRegionKeys {
     private readonly clock: Clock,
     /** The regions this deployment answers for. */
     private readonly regions: readonly string[],
+    /** Retires a key's outstanding import tokens (their wrapping key pairs in the token, then their rows). */
+    private readonly retireImportTokens: (keyId: string) => Promise<void>,
     /** AWS's resource quota of KMS keys per account and Region. */
     private readonly maxKeysPerAccount = 100_000,
   ) {}
@@ -84,6 +86,7 @@ export class MultiRegionKeys {
     if (tags.length > 0) await this.access.authorizeWithoutKey(there, 'TagResource', '*', new Map(requestTagConditions(tags)));
 
     const keyId = storeKeyId(awsKeyId(primary.keyId), req.replicaRegion);
+    if (await this.store.getKey(keyId)) throw new AlreadyExistsException(`${awsKeyId(primary.keyId)} already has a key in ${req.replicaRegion}.`);
     let replica: KmsKey = {
       ...primary,
       keyId,
@@ -103,6 +106,8 @@ export class MultiRegionKeys {
     };
     if (req.policy !== undefined) replica = { ...replica, policyPrincipals: await this.policies.checkNewPolicy(there, replica, req.policy, req.bypassPolicyLockoutSafetyCheck ?? false) };
 
+    // A replica deleted before in that region may have left import tokens: their wrapping keys go before its row does.
+    await this.retireImportTokens(keyId);
     const outcome = await this.store.insertReplicaKey({ key: replica, tags }, primary.keyId, this.maxKeysPerAccount);
     if (outcome === 'exists') throw new AlreadyExistsException(`${awsKeyId(primary.keyId)} already has a key in ${req.replicaRegion}.`);
     if (outcome === 'quota') throw new LimitExceededException(`This account has ${this.maxKeysPerAccount} KMS keys, the most it may have.`);

@@ -30,9 +30,14 @@ export interface RotationStore {
    * another instance holds the lease or (automatic) the rotation is no longer due.
    */
   acquireRotationLease(keyId: string, now: Date, leaseMs: number, type: RotationType): Promise<boolean>;
+  // (Never for a multi-Region replica: a key that became one since it was read gets no lease.)
   releaseRotationLease(keyId: string): Promise<void>;
-  /** Records a new version that is not yet usable (its token object may not exist yet). */
-  insertProvisioningVersion(keyId: string, version: number, at: Date, type: RotationType): Promise<void>;
+  /**
+   * Records a new version that is not yet usable (its token object may not exist
+   * yet) and returns its number: one never handed out for the key (or any region
+   * of a multi-Region key) before, so no two attempts ever name one token object.
+   */
+  insertProvisioningVersion(keyId: string, at: Date, type: RotationType): Promise<number>;
   /**
    * Makes the version current (in each region of a multi-Region key), moves the
    * next rotation date and frees the lease, in one transaction. False, and
@@ -41,6 +46,7 @@ export interface RotationStore {
   commitKeyVersion(keyId: string, version: number, nextRotationDate: Date | undefined): Promise<boolean>;
   /** Versions whose creation never completed and whose rotation lease has expired: left by a crash. */
   listProvisioningVersions(now: Date): Promise<KeyMaterialRef[]>;
-  deleteProvisioningVersion(ref: KeyMaterialRef): Promise<void>;
+  /** The version will never be made: it stays as a tombstone (its number is not handed out again, its object is destroyed with the key), and the lease is freed. */
+  abandonProvisioningVersion(ref: KeyMaterialRef): Promise<void>;
   listRotations(keyId: string, afterVersion: number, limit: number): Promise<Page<KeyRotation>>;
 }

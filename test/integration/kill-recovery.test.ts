@@ -12,14 +12,16 @@ import {
   ImportKeyMaterialCommand,
   ListKeyRotationsCommand,
   ListKeysCommand,
+  ReplicateKeyCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
-  type KMSClient,
+  UpdatePrimaryRegionCommand,
+  KMSClient,
 } from '@aws-sdk/client-kms';
 import { DAY_MS, LEASE_EXPIRED_MS, MAX_DATE, TestClock } from '../support/clock.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnService, type SpawnedService } from '../support/process.js';
-import { kmsClient, startTestService, type TestServiceOptions } from '../support/service.js';
+import { kmsClient, kmsClientConfig, startTestService, type TestServiceOptions } from '../support/service.js';
 
 const dataDirs: string[] = [];
 
@@ -235,6 +237,71 @@ describe('an object the token was writing when the process was killed', () => {
       expect(Buffer.from((await again.client.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe('still served');
     } finally {
       await again.stop();
+    }
+  });
+});
+
+describe('SIGKILL while multi-Region keys rotate and change their primary region', () => {
+  it('restarts with every region of each key in step: one primary, the same versions, each object there', async () => {
+    const dataDir = await freshDataDir();
+    const spawned = spawnService(dataDir, undefined, { KMS_REGIONS: 'eu-west-1' });
+    const url = await spawned.url;
+    const clients = { 'us-east-1': kmsClient(url), 'eu-west-1': new KMSClient({ ...kmsClientConfig(url), region: 'eu-west-1' }) };
+    const keys: Array<{ keyId: string; blob: Uint8Array; primary: 'us-east-1' | 'eu-west-1' }> = [];
+    for (let i = 0; i < 6; i++) {
+      const keyId = (await clients['us-east-1'].send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata!.KeyId!;
+      await clients['us-east-1'].send(new ReplicateKeyCommand({ KeyId: keyId, ReplicaRegion: 'eu-west-1' }));
+      const blob = (await clients['us-east-1'].send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from(keyId) }))).CiphertextBlob!;
+      keys.push({ keyId, blob, primary: 'us-east-1' });
+    }
+    // Each key in turn rotated on demand and moved to the other region, until the kill.
+    await killMidFlight(
+      spawned,
+      clients['us-east-1'],
+      keys.length,
+      30,
+      async (worker, round) => {
+        const key = keys[worker]!;
+        if (round % 2 === 0) {
+          await clients[key.primary].send(new RotateKeyOnDemandCommand({ KeyId: key.keyId }));
+        } else {
+          const to = key.primary === 'us-east-1' ? 'eu-west-1' : 'us-east-1';
+          await clients[key.primary].send(new UpdatePrimaryRegionCommand({ KeyId: key.keyId, PrimaryRegion: to }));
+          key.primary = to;
+        }
+      },
+      20,
+    );
+    clients['eu-west-1'].destroy();
+
+    const { kms } = await restartAfterLeases(dataDir, { otherRegions: ['eu-west-1'], schedulerIntervalMs: 0 });
+    const eu = new KMSClient({ ...kmsClientConfig(kms.endpoint), region: 'eu-west-1' });
+    try {
+      for (const { keyId, blob } of keys) {
+        const regions = await kms.service.store.listMultiRegionKeys(keyId);
+        expect(regions.map((k) => k.region)).toEqual(['eu-west-1', 'us-east-1']);
+        // One primary, named alike by both; the same current version and rotations in both.
+        expect(new Set(regions.map((k) => k.primaryRegion)).size).toBe(1);
+        expect(regions[0]!.currentVersion).toBe(regions[1]!.currentVersion);
+        const rotations = async (client: KMSClient) => (await client.send(new ListKeyRotationsCommand({ KeyId: keyId, Limit: 1000 }))).Rotations!.map((r) => r.KeyMaterialId);
+        expect(await rotations(eu)).toEqual(await rotations(kms.client));
+        // Every committed version has its one object; each region opens the other's ciphertexts.
+        const current = regions[0]!.currentVersion;
+        for (const v of await kms.service.store.listKeyVersions(regions[0]!.keyId)) expect(await kms.service.token.hasKey({ keyId, version: v })).toBe(v <= current);
+        for (const client of [kms.client, eu]) expect(Buffer.from((await client.send(new DecryptCommand({ CiphertextBlob: blob }))).Plaintext!).toString()).toBe(keyId);
+        const fresh = (await eu.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('after') }))).CiphertextBlob!;
+        expect(Buffer.from(fresh).readUInt32BE(17)).toBe(current);
+        expect(Buffer.from((await kms.client.send(new DecryptCommand({ CiphertextBlob: fresh }))).Plaintext!).toString()).toBe('after');
+        // The primary still rotates, for both regions.
+        const primaryClient = regions[0]!.primaryRegion === 'eu-west-1' ? eu : kms.client;
+        await primaryClient.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+        const after = await kms.service.store.listMultiRegionKeys(keyId);
+        expect(after[0]!.currentVersion).toBe(after[1]!.currentVersion);
+        expect(after[0]!.currentVersion).toBeGreaterThan(current);
+      }
+    } finally {
+      eu.destroy();
+      await kms.stop();
     }
   });
 });

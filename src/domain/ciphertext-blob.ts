@@ -1,5 +1,5 @@
 import { InvalidCiphertextException } from './errors.js';
-import { keyIdBytes, MULTI_REGION_KEY_ID, materialKeyId } from './key.js';
+import { isMultiRegionKeyId, keyIdBytes } from './key.js';
 
 /**
  * The versioned, self-describing ciphertext this service returns (docs/ciphertext-format.md).
@@ -36,7 +36,7 @@ export interface ParsedBlob extends BlobHeader {
 export function encodeHeader({ keyId, keyVersion, iv }: BlobHeader): Buffer {
   if (iv.length !== IV_LENGTH) throw new Error('IV must be 12 bytes');
   const header = Buffer.allocUnsafe(HEADER_LENGTH);
-  header[0] = MULTI_REGION_KEY_ID.test(materialKeyId(keyId)) ? BLOB_FORMAT_V2_MULTI_REGION : BLOB_FORMAT_V1;
+  header[0] = isMultiRegionKeyId(keyId) ? BLOB_FORMAT_V2_MULTI_REGION : BLOB_FORMAT_V1;
   keyIdBytes(keyId).copy(header, 1);
   header.writeUInt32BE(keyVersion, 17);
   iv.copy(header, 21);

@@ -62,7 +62,7 @@ export interface KmsKey {
 
 /** Names one immutable piece of key material inside the token. */
 export interface KeyMaterialRef {
-  /** The key's KeyId, or its store id: a multi-Region key's regions share their key material (materialKeyId). */
+  /** The key's KeyId, or its store id: a multi-Region key's regions share their key material, named by the KeyId (awsKeyId). */
   readonly keyId: string;
   readonly version: number;
 }
@@ -102,14 +102,6 @@ export function awsKeyId(storedKeyId: string): string {
   return at < 0 ? storedKeyId : storedKeyId.slice(0, at);
 }
 
-/**
- * The one name of a key's material in the token, in ciphertexts and in key
- * material ids: its KeyId, which a multi-Region key's regions share.
- */
-export function materialKeyId(keyId: string): string {
-  return awsKeyId(keyId);
-}
-
 /** A multi-Region key in a region other than its primary's. */
 export function isReplica(key: Pick<KmsKey, 'primaryRegion' | 'region'>): boolean {
   return key.primaryRegion !== undefined && key.primaryRegion !== key.region;
@@ -120,13 +112,14 @@ export function primaryKeyId(key: Pick<KmsKey, 'keyId' | 'primaryRegion' | 'regi
   return storeKeyId(awsKeyId(key.keyId), key.primaryRegion ?? key.region);
 }
 
+/** A version of the key's material, named by its KeyId: the one name in the token, in ciphertexts and in key material ids, which a multi-Region key's regions share. */
 export function materialRef(key: Pick<KmsKey, 'keyId'>, version: number): KeyMaterialRef {
-  return { keyId: materialKeyId(key.keyId), version };
+  return { keyId: awsKeyId(key.keyId), version };
 }
 
 /** The 16 bytes a KeyId stands for: a UUID's, or the 32 hex digits after `mrk-`. */
 export function keyIdBytes(keyId: string): Buffer {
-  const id = materialKeyId(keyId);
+  const id = awsKeyId(keyId);
   if (SINGLE_REGION_KEY_ID.test(id)) return Buffer.from(id.replace(/-/g, ''), 'hex');
   if (MULTI_REGION_KEY_ID.test(id)) return Buffer.from(id.slice(4), 'hex');
   throw new Error(`not a key id: ${id}`);

@@ -1,6 +1,6 @@
 import type * as P11 from 'pkcs11js';
 import { pkcs11js } from './pkcs11js.js';
-import { keyIdBytes, materialKeyId, type KeyMaterialRef } from '../domain/key.js';
+import { awsKeyId, keyIdBytes, type KeyMaterialRef } from '../domain/key.js';
 import { HMAC_SPECS, type HmacKeySpec, type MacAlgorithm, type SigningScheme } from '../domain/key-spec.js';
 import type { SigningKeyPairParams } from '../services/ports/index.js';
 
@@ -13,7 +13,7 @@ export function objectId(ref: KeyMaterialRef): Buffer {
 }
 
 export function objectLabel(ref: KeyMaterialRef): string {
-  return `kms/${materialKeyId(ref.keyId)}/v${ref.version}`;
+  return `kms/${awsKeyId(ref.keyId)}/v${ref.version}`;
 }
 
 type Usage = typeof pkcs11js.CKA_ENCRYPT | typeof pkcs11js.CKA_DECRYPT | typeof pkcs11js.CKA_SIGN | typeof pkcs11js.CKA_VERIFY;

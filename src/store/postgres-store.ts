@@ -2,7 +2,7 @@ import type { Scope } from '../domain/arn.js';
 import pg from 'pg';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
 import type { Grant } from '../domain/grant.js';
-import { awsKeyId, isMultiRegionKeyId, materialKeyId, type Alias, type KeyMaterialRef, type KmsKey, type Tag } from '../domain/key.js';
+import { awsKeyId, isMultiRegionKeyId, type Alias, type KeyMaterialRef, type KmsKey, type Tag } from '../domain/key.js';
 import type {
   AccessKeyStatus,
   GrantStore,
@@ -531,7 +531,7 @@ export class PostgresStore implements MetadataStore {
   async getKeyVersionCheck(ref: KeyMaterialRef): Promise<KeyVersionCheck | undefined> {
     const [r] = await this.rows<{ check_value: Buffer; made_in_token: number }>(
       'SELECT check_value, made_in_token FROM key_version_checks WHERE key_id = $1 AND version = $2',
-      [materialKeyId(ref.keyId), ref.version],
+      [awsKeyId(ref.keyId), ref.version],
     );
     return r && { value: r.check_value, madeInToken: r.made_in_token === 1 };
   }
@@ -544,7 +544,7 @@ export class PostgresStore implements MetadataStore {
     await this.changed(
       `INSERT INTO key_version_checks (key_id, version, check_value, made_in_token, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (key_id, version) ${onConflict}`,
-      [materialKeyId(ref.keyId), ref.version, check.value, check.madeInToken ? 1 : 0, recordedBy, at.getTime()],
+      [awsKeyId(ref.keyId), ref.version, check.value, check.madeInToken ? 1 : 0, recordedBy, at.getTime()],
     );
   }
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { AlreadyExistsException, LimitExceededException } from '../domain/errors.js';
-import { materialKeyId, type Alias, type KeyMaterialRef, type KmsKey, type Tag } from '../domain/key.js';
+import { awsKeyId, type Alias, type KeyMaterialRef, type KmsKey, type Tag } from '../domain/key.js';
 import type {
   DestroyedKeyMaterial,
   ImportedMaterial,
@@ -481,13 +481,13 @@ export class SqliteStore implements MetadataStore {
   }
 
   async getKeyVersionCheck(ref: KeyMaterialRef): Promise<KeyVersionCheck | undefined> {
-    const r = this.stmt.keyVersionCheck.get(materialKeyId(ref.keyId), ref.version) as { check_value: Buffer; made_in_token: number } | undefined;
+    const r = this.stmt.keyVersionCheck.get(awsKeyId(ref.keyId), ref.version) as { check_value: Buffer; made_in_token: number } | undefined;
     return r && { value: r.check_value, madeInToken: r.made_in_token === 1 };
   }
 
   async saveKeyVersionCheck(ref: KeyMaterialRef, check: KeyVersionCheck, recordedBy: 'CREATION' | 'FIRST_USE', at: Date): Promise<void> {
     const statement = recordedBy === 'CREATION' ? this.stmt.recordCheckAtCreation : this.stmt.recordCheckAtFirstUse;
-    statement.run({ keyId: materialKeyId(ref.keyId), version: ref.version, value: check.value, madeInToken: check.madeInToken ? 1 : 0, at: at.getTime() });
+    statement.run({ keyId: awsKeyId(ref.keyId), version: ref.version, value: check.value, madeInToken: check.madeInToken ? 1 : 0, at: at.getTime() });
   }
 
   async recordImportedMaterial(keyId: string, m: NewImportedMaterial, at: Date): Promise<void> {

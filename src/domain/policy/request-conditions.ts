@@ -126,6 +126,28 @@ export function requestAliasOf(keyRef: string | undefined): string | undefined {
   return m?.[1];
 }
 
+/** What a new key will be, as kms:CreateKey's condition keys tell policies (CreateKey, and ReplicateKey for its replica). */
+export interface NewKeyFacts {
+  readonly keySpec: string;
+  readonly keyUsage: string;
+  readonly origin: string;
+  readonly multiRegionKeyType: 'PRIMARY' | 'REPLICA' | undefined;
+  readonly bypassPolicyLockoutSafetyCheck: boolean;
+  readonly tags: readonly Tag[];
+}
+
+export function createKeyConditions(k: NewKeyFacts): Map<string, string[]> {
+  return new Map([
+    ['kms:keyspec', [k.keySpec]],
+    ['kms:keyusage', [k.keyUsage]],
+    ['kms:keyorigin', [k.origin]],
+    ['kms:bypasspolicylockoutsafetycheck', [String(k.bypassPolicyLockoutSafetyCheck)]],
+    ['kms:multiregion', [String(k.multiRegionKeyType !== undefined)]],
+    ...(k.multiRegionKeyType ? [['kms:multiregionkeytype', [k.multiRegionKeyType]] as [string, string[]]] : []),
+    ...requestTagConditions(k.tags),
+  ]);
+}
+
 /** aws:RequestTag/<key> and aws:TagKeys for requests that carry tags (CreateKey, TagResource). */
 export function requestTagConditions(tags: readonly Tag[]): Map<string, string[]> {
   const values = new Map<string, string[]>();

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { keyArn } from '../../domain/arn.js';
 import { keyMaterialId } from '../../domain/key.js';
 import { KMSInternalException, KMSInvalidStateException, LimitExceededException, NotFoundException, TagException, UnsupportedOperationException } from '../../domain/errors.js';
-import { requestTagConditions } from '../../domain/policy/request-conditions.js';
+import { createKeyConditions } from '../../domain/policy/request-conditions.js';
 import { checkSpecAndUsage, ED25519, isHmacSpec } from '../../domain/key-spec.js';
 import { awsKeyId, KeyState, storeKeyId, type KeySpec, type KeyUsage, type KmsKey, type Tag } from '../../domain/key.js';
 import { assertHasKeyMaterial, assertNotPendingDeletion, isPendingDeletion } from '../../domain/key-state-rules.js';
@@ -65,15 +65,14 @@ export class KeyAdmin {
     if (req.customKeyStoreId !== undefined) throw new UnsupportedOperationException('Custom key stores are not supported: every key already lives in this service\'s HSM.');
     const tags = validateTags(req.tags ?? []);
     if (tags.length > MAX_TAGS_PER_KEY) throw new TagException(`A key can have at most ${MAX_TAGS_PER_KEY} tags.`);
-    const extra = new Map([
-      ['kms:keyspec', [keySpec]],
-      ['kms:keyusage', [keyUsage]],
-      ['kms:keyorigin', [origin]],
-      ['kms:bypasspolicylockoutsafetycheck', [String(req.bypassPolicyLockoutSafetyCheck ?? false)]],
-      ['kms:multiregion', [String(req.multiRegion ?? false)]],
-      ...(req.multiRegion ? [['kms:multiregionkeytype', ['PRIMARY']] as [string, string[]]] : []),
-      ...requestTagConditions(tags),
-    ]);
+    const extra = createKeyConditions({
+      keySpec,
+      keyUsage,
+      origin,
+      multiRegionKeyType: req.multiRegion ? 'PRIMARY' : undefined,
+      bypassPolicyLockoutSafetyCheck: req.bypassPolicyLockoutSafetyCheck ?? false,
+      tags,
+    });
     await this.access.authorizeWithoutKey(ctx, 'CreateKey', '*', extra);
     const policy = req.policy ?? defaultKeyPolicy(ctx.scope.accountId);
 

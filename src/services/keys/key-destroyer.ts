@@ -70,15 +70,21 @@ export class KeyDestroyer {
     const now = this.clock.now();
     if (!(await this.store.beginKeyDestruction(key.keyId, now))) return false;
     this.keys.forgetKey(key.keyId);
-    // A multi-Region replica's material is its primary's, which outlives every replica: only the primary destroys it,
-    // but for imported material only this region still had.
-    const versions = isReplica(key) ? await this.releaseRegionMaterial(key) : await this.store.listKeyVersions(key.keyId);
-    if (!isReplica(key)) for (const version of versions) await this.vault.destroyKey({ keyId: key.keyId, version });
+    const replica = isReplica(key);
+    let versions: number[];
+    if (replica) {
+      // A multi-Region replica's material is its primary's, which outlives every replica: only the primary destroys it,
+      // but for imported material only this region still had.
+      versions = await this.releaseRegionMaterial(key);
+    } else {
+      versions = await this.store.listKeyVersions(key.keyId);
+      for (const version of versions) await this.vault.destroyKey({ keyId: key.keyId, version });
+    }
     await this.store.completeKeyDestruction(key.keyId, versions, now);
     this.keys.forgetKey(key.keyId);
     // The last replica gone, a primary waiting for it has started its own waiting period.
-    if (isReplica(key)) this.keys.forgetKey(primaryKeyId(key));
-    this.logger.info({ keyId: awsKeyId(key.keyId), arn: key.arn, versions, destroyedAt: now.toISOString() }, isReplica(key) ? 'multi-Region replica key deleted' : 'key material destroyed');
+    if (replica) this.keys.forgetKey(primaryKeyId(key));
+    this.logger.info({ keyId: awsKeyId(key.keyId), arn: key.arn, versions, destroyedAt: now.toISOString() }, replica ? 'multi-Region replica key deleted' : 'key material destroyed');
     await this.events.serviceEvent('DeleteKey', key, { destroyedKeyMaterialIds: versions.map((version) => keyMaterialId({ keyId: key.keyId, version })) });
     return true;
   }

@@ -9,7 +9,7 @@ import {
   UnsupportedOperationException,
   ValidationException,
 } from '../../domain/errors.js';
-import { awsKeyId, isReplica, keyMaterialId, materialKeyId, materialRef, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
+import { awsKeyId, isReplica, keyMaterialId, materialRef, type ExpirationModel, type KeyMaterialRef, type KmsKey } from '../../domain/key.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
 import { assertNotPendingDeletion } from '../../domain/key-state-rules.js';
 import { isRsaSpec, RSA_SPECS } from '../../domain/key-spec.js';
@@ -199,7 +199,7 @@ export class KeyImporter {
       return { version, pendingRotation };
     });
     this.keys.forgetKey(key.keyId);
-    this.logger.info({ keyId: key.keyId, version, pendingRotation, expirationModel: model, validTo: req.validTo?.toISOString() }, 'key material imported');
+    this.logger.info({ keyId: awsKeyId(key.keyId), arn: key.arn, version, pendingRotation, expirationModel: model, validTo: req.validTo?.toISOString() }, 'key material imported');
     return { key, version };
   }
 
@@ -282,7 +282,7 @@ export class KeyImporter {
     if (!(await this.importedElsewhere(key, version))) await this.vault.destroyKey({ keyId: key.keyId, version });
     // A pending rotation's material, now out of the token, is forgotten (a crash before leaves it named, not imported).
     await this.store.forgetImportedMaterial(key.keyId, version);
-    this.logger.info({ keyId: key.keyId, version, reason: why }, 'imported key material destroyed');
+    this.logger.info({ keyId: awsKeyId(key.keyId), arn: key.arn, version, reason: why }, 'imported key material destroyed');
     if (why === 'expired') await this.events.serviceEvent('DeleteExpiredKeyMaterial', key, { keyMaterialId: keyMaterialId({ keyId: key.keyId, version }) });
   }
 
@@ -307,7 +307,7 @@ export class KeyImporter {
 
 /** The turn a key's imports and deletions take: a multi-Region key's regions share one. */
 function importTurn(key: KmsKey): string {
-  return `import/${materialKeyId(key.keyId)}`;
+  return `import/${awsKeyId(key.keyId)}`;
 }
 
 function sameCheck(a: Buffer, b: Buffer): boolean {

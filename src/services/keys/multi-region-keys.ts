@@ -11,7 +11,7 @@ import {
 import { keyArn } from '../../domain/arn.js';
 import { awsKeyId, isReplica, KeyState, storeKeyId, type KmsKey, type Tag } from '../../domain/key.js';
 import { assertUsableForCrypto } from '../../domain/key-state-rules.js';
-import { requestTagConditions } from '../../domain/policy/request-conditions.js';
+import { createKeyConditions, requestTagConditions } from '../../domain/policy/request-conditions.js';
 import type { Authorizer } from '../access/authorizer.js';
 import type { GrantDirectory } from '../access/grant-directory.js';
 import type { ServiceEvents } from '../audit/audit-recorder.js';
@@ -73,20 +73,20 @@ export class MultiRegionKeys {
 
     // The replica is a new key in its region: its creation (and tagging) is authorized there, by the caller's identity policies.
     const there: CallContext = { ...ctx, scope: { ...ctx.scope, region: req.replicaRegion } };
-    const createConditions = new Map([
-      ['kms:keyspec', [primary.keySpec]],
-      ['kms:keyusage', [primary.keyUsage]],
-      ['kms:keyorigin', [primary.origin]],
-      ['kms:multiregion', ['true']],
-      ['kms:multiregionkeytype', ['REPLICA']],
-      ['kms:bypasspolicylockoutsafetycheck', [String(req.bypassPolicyLockoutSafetyCheck ?? false)]],
-      ...requestTagConditions(tags),
-    ]);
+    const createConditions = createKeyConditions({
+      keySpec: primary.keySpec,
+      keyUsage: primary.keyUsage,
+      origin: primary.origin,
+      multiRegionKeyType: 'REPLICA',
+      bypassPolicyLockoutSafetyCheck: req.bypassPolicyLockoutSafetyCheck ?? false,
+      tags,
+    });
     await this.access.authorizeWithoutKey(there, 'CreateKey', '*', createConditions);
     if (tags.length > 0) await this.access.authorizeWithoutKey(there, 'TagResource', '*', new Map(requestTagConditions(tags)));
 
     const keyId = storeKeyId(awsKeyId(primary.keyId), req.replicaRegion);
-    if (await this.store.getKey(keyId)) throw new AlreadyExistsException(`${awsKeyId(primary.keyId)} already has a key in ${req.replicaRegion}.`);
+    const alreadyThere = () => new AlreadyExistsException(`${awsKeyId(primary.keyId)} already has a key in ${req.replicaRegion}.`);
+    if (await this.store.getKey(keyId)) throw alreadyThere();
     let replica: KmsKey = {
       ...primary,
       keyId,
@@ -109,7 +109,7 @@ export class MultiRegionKeys {
     // A replica deleted before in that region may have left import tokens: their wrapping keys go before its row does.
     await this.retireImportTokens(keyId);
     const outcome = await this.store.insertReplicaKey({ key: replica, tags }, primary.keyId, this.maxKeysPerAccount);
-    if (outcome === 'exists') throw new AlreadyExistsException(`${awsKeyId(primary.keyId)} already has a key in ${req.replicaRegion}.`);
+    if (outcome === 'exists') throw alreadyThere();
     if (outcome === 'quota') throw new LimitExceededException(`This account has ${this.maxKeysPerAccount} KMS keys, the most it may have.`);
     if (outcome === 'primary-changed') throw new KMSInvalidStateException(`${primary.arn} changed while it was being replicated; try again.`);
     // A replica deleted before in that region had this store id: nothing remembered of it may count for the new one.

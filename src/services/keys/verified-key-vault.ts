@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { KeyUnavailableException } from '../../domain/errors.js';
-import { keyMaterialId, materialKeyId, type KeyMaterialRef } from '../../domain/key.js';
+import { awsKeyId, keyMaterialId, type KeyMaterialRef } from '../../domain/key.js';
 import type { HmacKeySpec, MacAlgorithm, SigningScheme } from '../../domain/key-spec.js';
 import { KeyVersionNotVerified, type Clock, type KeyVault, type KeyVersionCheck, type KeyVersionVerdict, type KeyVersionCheckStore, type SigningKeyPairParams, type WrappingAlgorithm } from '../ports/index.js';
 
@@ -53,7 +53,7 @@ export class VerifiedKeyVault implements KeyVault {
     if (!verdict.usable) {
       if (!verdict.missing) this.refused.add(key);
       this.logger.error(
-        { keyId: materialKeyId(ref.keyId), version: ref.version, problems: verdict.problems },
+        { keyId: awsKeyId(ref.keyId), version: ref.version, problems: verdict.problems },
         verdict.missing
           ? 'a key version has no object in the token: it cannot be used'
           : 'a key version\'s token object failed verification: it is not the object this service made, or was changed, and is never used; restart once the token is repaired',
@@ -63,7 +63,7 @@ export class VerifiedKeyVault implements KeyVault {
     if (!recorded) {
       await this.records.saveKeyVersionCheck(ref, verdict.check, 'FIRST_USE', this.clock.now());
       this.logger.warn(
-        { keyId: materialKeyId(ref.keyId), version: ref.version, legacyGaps: verdict.legacyGaps },
+        { keyId: awsKeyId(ref.keyId), version: ref.version, legacyGaps: verdict.legacyGaps },
         'a key version made before check values were recorded: its token object was verified and its check value recorded on this first use',
       );
     }
